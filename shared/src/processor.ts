@@ -1,0 +1,447 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  Partitioners,
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type IHeaders,
+  type Kafka,
+  type Message,
+  type Producer,
+} from 'kafkajs';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { buildDeadLetter, deadLetterHeaders } from './dead-letter.js';
+import { SluiceError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { AvroSerde } from './serde.js';
+import { PartitionStore, restoreChangelogs, type ChangelogRecord, type KeyValueStore, type StoreDefinition } from './state-store.js';
+
+export interface InputDefinition {
+  topic: string;
+  /** 'avro': decoded through the registry; 'bytes': handed over raw (e.g. JSON validated by the service). */
+  format: 'avro' | 'bytes';
+  /** Where undecodable or refused messages of this topic go. */
+  deadLetterTopic: string;
+}
+
+export interface InputMessage<T = unknown> {
+  topic: string;
+  partition: number;
+  offset: string;
+  timestamp: string;
+  key: Buffer | null;
+  /** Decoded value for 'avro' inputs; the raw bytes for 'bytes' inputs. */
+  value: T;
+  rawValue: Buffer | null;
+  headers: IHeaders;
+}
+
+export interface OutputOptions {
+  headers?: Record<string, string>;
+  /** Defaults to the key's partition (murmur2, as the Java client). */
+  partition?: number;
+}
+
+/** What a processor can do while handling one batch of one partition. */
+export interface ProcessingContext {
+  readonly partition: number;
+  readonly logger: Logger;
+  store<V>(name: string): KeyValueStore<V>;
+  /** Queues an Avro record for the topic; written when the batch's transaction commits. */
+  send(topic: string, key: string | null, record: object, options?: OutputOptions): void;
+  /** Queues a message whose value is already bytes (JSON, or a tombstone when null). */
+  sendBytes(topic: string, key: string | null, value: Buffer | null, options?: OutputOptions): void;
+  /** Dead-letters the message with a code and a reason; counted, never lost. */
+  deadLetter(message: InputMessage, code: string, reason: string): void;
+  /** Wall-clock time of the batch (ms), read once so that a batch is handled as of one instant. */
+  readonly now: number;
+}
+
+export interface StreamProcessorOptions {
+  service: string;
+  kafka: Kafka;
+  serde: AvroSerde;
+  logger: Logger;
+  metrics: Registry;
+  groupId: string;
+  /** Transactional ids are `<prefix>-<partition>`: one producer per input partition, so a new owner fences a zombie. */
+  transactionalIdPrefix: string;
+  inputs: InputDefinition[];
+  stores?: StoreDefinition<unknown>[];
+  process(message: InputMessage, context: ProcessingContext): void | Promise<void>;
+  /** Runs after the batch's messages and before its commit (periodic work: snapshots, expiry). */
+  afterBatch?(context: ProcessingContext): void | Promise<void>;
+  partitionsConsumedConcurrently?: number;
+  /** Below this lag (messages) on every partition, the processor reports ready. */
+  readyMaxLag?: number;
+  sessionTimeoutMs?: number;
+}
+
+interface QueuedOutput {
+  topic: string;
+  key: string | null;
+  record?: object;
+  bytes?: Buffer | null;
+  options?: OutputOptions;
+}
+
+interface Task {
+  partition: number;
+  producer: Producer;
+  stores: Map<string, PartitionStore<unknown>>;
+  ready: Promise<void>;
+  isReady: boolean;
+}
+
+class ProcessorMetrics {
+  readonly consumed: Counter<'topic' | 'outcome'>;
+  readonly produced: Counter<'topic'>;
+  readonly deadLetters: Counter<'topic' | 'code'>;
+  readonly batchSeconds: Histogram<'topic'>;
+  readonly transactions: Counter<'outcome'>;
+  readonly lag: Gauge<'topic' | 'partition'>;
+  readonly restoreSeconds: Histogram;
+  readonly restoredRecords: Counter;
+  readonly stateEntries: Gauge<'store'>;
+  readonly rebalances: Counter;
+  readonly assignedPartitions: Gauge;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.consumed = new Counter({ name: 'sluice_messages_consumed_total', help: 'Input messages handled, by topic and outcome.', labelNames: ['topic', 'outcome'], registers });
+    this.produced = new Counter({ name: 'sluice_messages_produced_total', help: 'Output messages committed, by topic.', labelNames: ['topic'], registers });
+    this.deadLetters = new Counter({ name: 'sluice_dead_letters_total', help: 'Messages sent to a dead-letter topic, by source topic and error code.', labelNames: ['topic', 'code'], registers });
+    this.batchSeconds = new Histogram({
+      name: 'sluice_batch_processing_seconds',
+      help: 'Time to process and commit one batch of one partition.',
+      labelNames: ['topic'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.transactions = new Counter({ name: 'sluice_transactions_total', help: 'Kafka transactions, by outcome.', labelNames: ['outcome'], registers });
+    this.lag = new Gauge({ name: 'sluice_consumer_lag_messages', help: 'Messages behind the end of each input partition, as of the last batch.', labelNames: ['topic', 'partition'], registers });
+    this.restoreSeconds = new Histogram({ name: 'sluice_state_restore_seconds', help: 'Time to restore state from changelogs after an assignment.', buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers });
+    this.restoredRecords = new Counter({ name: 'sluice_state_restored_records_total', help: 'Changelog records read while restoring state.', registers });
+    this.stateEntries = new Gauge({ name: 'sluice_state_entries', help: 'Entries held in memory, by store.', labelNames: ['store'], registers });
+    this.rebalances = new Counter({ name: 'sluice_rebalances_total', help: 'Consumer group assignments received.', registers });
+    this.assignedPartitions = new Gauge({ name: 'sluice_assigned_partitions', help: 'Input partitions this instance owns.', registers });
+  }
+}
+
+/**
+ * Exactly-once consume-transform-produce. Each input partition is a task with
+ * its own transactional producer (`<prefix>-<partition>`), as in Kafka Streams'
+ * first exactly-once mode: kafkajs's consumer cannot fence by group generation
+ * (KIP-447), so the transactional id follows the partition and whoever owns the
+ * partition next fences the previous owner when it initialises the producer.
+ * A batch's outputs, its state changes (changelog) and its consumer offsets are
+ * committed in one transaction; consumers read committed data only.
+ */
+export class StreamProcessor {
+  private consumer?: Consumer;
+  private admin?: Admin;
+  private readonly tasks = new Map<number, Task>();
+  private readonly metrics: ProcessorMetrics;
+  private readonly inputs: Map<string, InputDefinition>;
+  private readonly lagByPartition = new Map<string, number>();
+  private joined = false;
+  private crashed: Error | undefined;
+  private running = false;
+
+  constructor(private readonly options: StreamProcessorOptions) {
+    this.metrics = new ProcessorMetrics(options.metrics);
+    this.inputs = new Map(options.inputs.map((input) => [input.topic, input]));
+  }
+
+  async start(): Promise<void> {
+    const { kafka, groupId, logger } = this.options;
+    this.admin = kafka.admin();
+    await this.admin.connect();
+    this.consumer = kafka.consumer({
+      groupId,
+      readUncommitted: false,
+      sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
+      rebalanceTimeout: 60_000,
+      maxBytesPerPartition: 1024 * 1024,
+      retry: { retries: 8 },
+    });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.onAssignment(payload.memberAssignment));
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      this.crashed = payload.error;
+      logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: this.options.inputs.map((input) => input.topic), fromBeginning: true });
+    this.running = true;
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 2,
+      eachBatch: (payload) => this.handleBatch(payload),
+    });
+    logger.info({ groupId, inputs: this.options.inputs.map((input) => input.topic) }, 'processor started');
+  }
+
+  /** Leaves the group after the batch in flight has committed or aborted, then closes the producers. */
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.consumer?.disconnect();
+    await Promise.all([...this.tasks.values()].map((task) => this.closeTask(task)));
+    this.tasks.clear();
+    await this.admin?.disconnect();
+  }
+
+  healthy(): boolean {
+    return this.running && this.crashed === undefined;
+  }
+
+  readiness(): { ready: boolean; reason: string } {
+    if (!this.running) return { ready: false, reason: 'not running' };
+    if (!this.joined) return { ready: false, reason: 'waiting for a partition assignment' };
+    const restoring = [...this.tasks.values()].filter((task) => !task.isReady).map((task) => task.partition);
+    if (restoring.length > 0) return { ready: false, reason: `restoring state of partitions ${restoring.join(',')}` };
+    const maxLag = Math.max(0, ...this.lagByPartition.values());
+    const bound = this.options.readyMaxLag ?? 10_000;
+    if (maxLag > bound) return { ready: false, reason: `catching up: ${maxLag} messages behind (ready below ${bound})` };
+    return { ready: true, reason: `ready: ${this.tasks.size} partitions, max lag ${maxLag}` };
+  }
+
+  /** Read-only view of the state this instance holds (for metrics and tests). */
+  storeEntries(name: string): number {
+    let total = 0;
+    for (const task of this.tasks.values()) total += task.stores.get(name)?.size ?? 0;
+    return total;
+  }
+
+  private onAssignment(assignment: Record<string, number[]>): void {
+    const partitions = new Set<number>();
+    for (const [topic, assigned] of Object.entries(assignment)) {
+      if (this.inputs.has(topic)) for (const partition of assigned) partitions.add(partition);
+    }
+    this.joined = true;
+    this.metrics.rebalances.inc();
+    this.metrics.assignedPartitions.set(partitions.size);
+    this.lagByPartition.clear();
+    this.options.logger.info({ partitions: [...partitions].sort((a, b) => a - b) }, 'partitions assigned');
+    // Another instance may have owned any of these partitions since we last did: start them afresh.
+    const previous = [...this.tasks.values()];
+    this.tasks.clear();
+    const closed = Promise.all(previous.map((task) => this.closeTask(task)));
+    const fresh = [...partitions].map((partition) => this.createTask(partition));
+    for (const task of fresh) this.tasks.set(task.partition, task);
+    const prepared = closed.then(() => this.prepareTasks(fresh));
+    for (const task of fresh) {
+      task.ready = prepared;
+      prepared.then(
+        () => (task.isReady = true),
+        () => undefined,
+      );
+    }
+  }
+
+  private createTask(partition: number): Task {
+    const producer = this.options.kafka.producer({
+      transactionalId: `${this.options.transactionalIdPrefix}-${partition}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: 60_000,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    const stores = new Map<string, PartitionStore<unknown>>();
+    for (const definition of this.options.stores ?? []) stores.set(definition.name, new PartitionStore(definition, partition));
+    return { partition, producer, stores, ready: Promise.resolve(), isReady: false };
+  }
+
+  private async prepareTasks(tasks: Task[]): Promise<void> {
+    if (tasks.length === 0) return;
+    const started = performance.now();
+    // Initialising each producer fences a previous owner and aborts its open transaction.
+    await Promise.all(tasks.map((task) => task.producer.connect()));
+    const definitions = this.options.stores ?? [];
+    if (definitions.length > 0) {
+      const byTopic = new Map(definitions.map((definition) => [definition.changelogTopic, definition.name]));
+      const taskByPartition = new Map(tasks.map((task) => [task.partition, task]));
+      const restored = await restoreChangelogs(
+        this.options.kafka,
+        this.admin!,
+        definitions.map((definition) => ({ topic: definition.changelogTopic, partitions: tasks.map((task) => task.partition) })),
+        (record: ChangelogRecord) => taskByPartition.get(record.partition)?.stores.get(byTopic.get(record.topic)!)?.restore(record.key, record.value),
+        this.options.logger,
+      );
+      this.metrics.restoredRecords.inc(restored);
+      const seconds = (performance.now() - started) / 1000;
+      this.metrics.restoreSeconds.observe(seconds);
+      this.options.logger.info({ partitions: tasks.map((task) => task.partition), records: restored, seconds }, 'state restored');
+      this.updateStateGauges();
+    }
+  }
+
+  private async closeTask(task: Task): Promise<void> {
+    await task.ready.catch(() => undefined);
+    await task.producer.disconnect().catch(() => undefined);
+  }
+
+  private taskFor(partition: number): Task {
+    let task = this.tasks.get(partition);
+    if (!task) {
+      // A batch can arrive before its assignment event has been handled.
+      task = this.createTask(partition);
+      this.tasks.set(partition, task);
+      const prepared = this.prepareTasks([task]);
+      const created = task;
+      task.ready = prepared.then(() => {
+        created.isReady = true;
+      });
+    }
+    return task;
+  }
+
+  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const task = this.taskFor(batch.partition);
+    // Restoring can outlast the session timeout: keep the membership alive while waiting.
+    let restored = false;
+    const ready = task.ready.then(() => (restored = true));
+    while (!restored) {
+      await Promise.race([ready, sleep(3_000)]);
+      if (!restored) await heartbeat();
+    }
+    if (!isRunning() || isStale() || this.tasks.get(batch.partition) !== task) return;
+
+    const input = this.inputs.get(batch.topic)!;
+    const timer = this.metrics.batchSeconds.startTimer({ topic: batch.topic });
+    const outputs: QueuedOutput[] = [];
+    let deadLettered = 0;
+    const context: ProcessingContext = {
+      partition: batch.partition,
+      logger: this.options.logger,
+      now: Date.now(),
+      store: <V>(name: string) => {
+        const store = task.stores.get(name);
+        if (!store) throw new SluiceError('UNKNOWN_STORE', `no store named ${name}`);
+        return store as KeyValueStore<V>;
+      },
+      send: (topic, key, record, options) => outputs.push({ topic, key, record, options }),
+      sendBytes: (topic, key, bytes, options) => outputs.push({ topic, key, bytes, options }),
+      deadLetter: (message, code, reason) => {
+        deadLettered += 1;
+        this.metrics.deadLetters.inc({ topic: message.topic, code });
+        const letter = buildDeadLetter(
+          { topic: message.topic, partition: message.partition, offset: message.offset, timestamp: message.timestamp, key: message.key, value: message.rawValue },
+          code,
+          reason,
+          this.options.service,
+          context.now,
+        );
+        outputs.push({
+          topic: this.inputs.get(message.topic)?.deadLetterTopic ?? input.deadLetterTopic,
+          key: message.key?.toString('utf8') ?? null,
+          bytes: Buffer.from(JSON.stringify(letter)),
+          options: { headers: deadLetterHeaders(letter) },
+        });
+      },
+    };
+
+    for (const message of batch.messages) {
+      const decoded = await this.decode(message, batch.topic, batch.partition, input, context);
+      if (decoded === undefined) continue;
+      try {
+        await this.options.process(decoded, context);
+      } catch (error) {
+        // Input must never stop the pipeline: a processing failure is dead-lettered with its reason.
+        const code = error instanceof SluiceError ? error.code : 'PROCESSING_FAILED';
+        const reason = error instanceof SluiceError ? error.reason : error instanceof Error ? error.message : String(error);
+        if (!(error instanceof SluiceError)) this.options.logger.error({ err: error, topic: batch.topic, offset: message.offset }, 'processing failed');
+        context.deadLetter(decoded, code, reason);
+      }
+    }
+    await this.options.afterBatch?.(context);
+
+    const lastOffset = batch.lastOffset();
+    await this.commit(task, batch.topic, lastOffset, outputs);
+    resolveOffset(lastOffset);
+    this.metrics.consumed.inc({ topic: batch.topic, outcome: 'processed' }, batch.messages.length - deadLettered);
+    if (deadLettered > 0) this.metrics.consumed.inc({ topic: batch.topic, outcome: 'dead_lettered' }, deadLettered);
+    const lag = Number(batch.offsetLag());
+    this.lagByPartition.set(`${batch.topic}/${batch.partition}`, lag);
+    this.metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, lag);
+    this.updateStateGauges();
+    timer();
+    await heartbeat();
+  }
+
+  private async decode(
+    message: EachBatchPayload['batch']['messages'][number],
+    topic: string,
+    partition: number,
+    input: InputDefinition,
+    context: ProcessingContext,
+  ): Promise<InputMessage | undefined> {
+    const base: InputMessage = {
+      topic,
+      partition,
+      offset: message.offset,
+      timestamp: message.timestamp,
+      key: message.key ?? null,
+      value: message.value,
+      rawValue: message.value ?? null,
+      headers: message.headers ?? {},
+    };
+    if (input.format === 'bytes') return base;
+    try {
+      return { ...base, value: await this.options.serde.decode(message.value ?? null) };
+    } catch (error) {
+      const reason = error instanceof SluiceError ? error.reason : String(error);
+      context.deadLetter(base, 'UNDECODABLE_AVRO', reason);
+      return undefined;
+    }
+  }
+
+  private async commit(task: Task, topic: string, lastOffset: string, outputs: QueuedOutput[]): Promise<void> {
+    const changelog: ChangelogRecord[] = [];
+    for (const store of task.stores.values()) changelog.push(...store.drainChanges());
+    const byTopic = new Map<string, Message[]>();
+    const add = (target: string, message: Message) => {
+      const list = byTopic.get(target);
+      if (list) list.push(message);
+      else byTopic.set(target, [message]);
+    };
+    for (const output of outputs) {
+      const value = output.record ? await this.options.serde.encode(output.topic, output.record) : (output.bytes ?? null);
+      add(output.topic, { key: output.key, value, headers: output.options?.headers, partition: output.options?.partition });
+    }
+    for (const record of changelog) add(record.topic, { key: record.key, value: record.value, partition: record.partition });
+
+    const transaction = await task.producer.transaction();
+    try {
+      if (byTopic.size > 0) {
+        await transaction.sendBatch({ topicMessages: [...byTopic].map(([target, messages]) => ({ topic: target, messages })) });
+      }
+      await transaction.sendOffsets({
+        consumerGroupId: this.options.groupId,
+        topics: [{ topic, partitions: [{ partition: task.partition, offset: (BigInt(lastOffset) + 1n).toString() }] }],
+      });
+      await transaction.commit();
+    } catch (error) {
+      this.metrics.transactions.inc({ outcome: 'aborted' });
+      await transaction.abort().catch(() => undefined);
+      // The in-memory state already holds this batch's changes: rebuild it from the changelog.
+      this.tasks.delete(task.partition);
+      await this.closeTask(task);
+      this.options.logger.warn({ err: error, partition: task.partition }, 'transaction aborted: state will be restored and the batch retried');
+      throw error;
+    }
+    this.metrics.transactions.inc({ outcome: 'committed' });
+    for (const [target, messages] of byTopic) this.metrics.produced.inc({ topic: target }, messages.length);
+  }
+
+  private updateStateGauges(): void {
+    for (const definition of this.options.stores ?? []) this.metrics.stateEntries.set({ store: definition.name }, this.storeEntries(definition.name));
+  }
+}
+
+/** A header's value as a string, whatever form kafkajs gives it in. */
+export function headerValue(headers: IHeaders, name: string): string | undefined {
+  const value = headers[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined ? undefined : first.toString();
+}

@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import type { CommonConfig } from './config.js';
+import { SluiceError } from './errors.js';
+
+const schemaDirectory = new URL('../schemas/', import.meta.url);
+
+/** The Avro schema of a record type, from shared/schemas/<name>.avsc (one file per record type). */
+export function loadSchema(name: string): string {
+  return readFileSync(new URL(`${name}.avsc`, schemaDirectory), 'utf8');
+}
+
+export function createSchemaRegistry(config: Pick<CommonConfig, 'SCHEMA_REGISTRY_URL' | 'SCHEMA_REGISTRY_USERNAME' | 'SCHEMA_REGISTRY_PASSWORD'>): SchemaRegistry {
+  const auth =
+    config.SCHEMA_REGISTRY_USERNAME && config.SCHEMA_REGISTRY_PASSWORD
+      ? { username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD }
+      : undefined;
+  return new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL, auth, retry: { retries: 5 } });
+}
+
+/**
+ * Avro values in the Confluent wire format (magic byte, schema id, body), with
+ * schemas registered under the topic-name strategy (`<topic>-value`).
+ */
+export class AvroSerde {
+  private readonly schemaIds = new Map<string, number>();
+
+  constructor(readonly registry: SchemaRegistry) {}
+
+  /** Registers the schema of the records a topic carries; call at start-up for every topic written. */
+  async register(topic: string, schemaName: string): Promise<number> {
+    return this.registerSchema(topic, loadSchema(schemaName), schemaName);
+  }
+
+  /** Registers a schema given as text (for record types defined outside shared/schemas). */
+  async registerSchema(topic: string, schema: string, schemaName = 'schema'): Promise<number> {
+    const known = this.schemaIds.get(topic);
+    if (known !== undefined) return known;
+    try {
+      const { id } = await this.registry.register({ type: SchemaType.AVRO, schema }, { subject: `${topic}-value` });
+      this.schemaIds.set(topic, id);
+      return id;
+    } catch (error) {
+      throw new SluiceError(
+        'SCHEMA_REGISTRATION_FAILED',
+        `could not register schema ${schemaName} for ${topic}: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  async encode(topic: string, record: object): Promise<Buffer> {
+    const id = this.schemaIds.get(topic);
+    if (id === undefined) throw new SluiceError('SCHEMA_NOT_REGISTERED', `no schema registered for topic ${topic}`);
+    return this.registry.encode(id, record);
+  }
+
+  /** Decodes with the writer's schema named in the message; throws SluiceError UNDECODABLE_AVRO on anything else. */
+  async decode<T>(buffer: Buffer | null): Promise<T> {
+    if (buffer === null) throw new SluiceError('UNDECODABLE_AVRO', 'message has no value (tombstone)');
+    try {
+      return (await this.registry.decode(buffer)) as T;
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      throw new SluiceError('UNDECODABLE_AVRO', `not a Confluent-framed Avro value this registry can decode: ${detail}`, {
+        cause: error,
+      });
+    }
+  }
+}

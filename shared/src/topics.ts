@@ -1,0 +1,110 @@
+import type { Admin, ITopicConfig } from 'kafkajs';
+import type { CommonConfig } from './config.js';
+
+const DAY_MS = 86_400_000;
+
+/** The logical topics of the pipeline, with their default names (design.md). */
+export const topicDefaults = {
+  transactionsRaw: 'transactions.raw',
+  labelsRaw: 'labels.raw',
+  transactionsValid: 'transactions.valid',
+  labelsValid: 'labels.valid',
+  transactionsDlq: 'transactions.dlq',
+  labelsDlq: 'labels.dlq',
+  transactionsByTerminal: 'transactions.by-terminal',
+  transactionsFeatures: 'transactions.features',
+  learnerExamples: 'learner.examples',
+  modelUpdates: 'model.updates',
+  modelDlq: 'model.dlq',
+  fraudScores: 'fraud.scores',
+  fraudAlerts: 'fraud.alerts',
+} as const;
+
+export type TopicRole = keyof typeof topicDefaults;
+export type TopicNames = Record<TopicRole, string>;
+
+export interface TopicDeclaration {
+  name: string;
+  partitions: number;
+  cleanupPolicy: 'delete' | 'compact';
+  retentionMs?: number;
+}
+
+/** Topic names with the deployment's prefix applied (SLUICE_TOPIC_PREFIX isolates tenants and test runs). */
+export function topicNames(prefix: string): TopicNames {
+  const names = {} as TopicNames;
+  for (const [role, name] of Object.entries(topicDefaults) as [TopicRole, string][]) names[role] = `${prefix}${name}`;
+  return names;
+}
+
+/** A service's state changelog: compacted, partitioned like the input it shadows. */
+export function changelogTopic(prefix: string, service: string, store: string): string {
+  return `${prefix}sluice.${service}.${store}.changelog`;
+}
+
+/** Every topic of the pipeline, declared once: partitions, clean-up and retention. */
+export function pipelineTopics(config: Pick<CommonConfig, 'SLUICE_TOPIC_PREFIX' | 'TOPIC_PARTITIONS'>): TopicDeclaration[] {
+  const names = topicNames(config.SLUICE_TOPIC_PREFIX);
+  const partitions = config.TOPIC_PARTITIONS;
+  const stream = (name: string, retentionDays: number): TopicDeclaration => ({
+    name,
+    partitions,
+    cleanupPolicy: 'delete',
+    retentionMs: retentionDays * DAY_MS,
+  });
+  const changelog = (service: string, store: string, count = partitions): TopicDeclaration => ({
+    name: changelogTopic(config.SLUICE_TOPIC_PREFIX, service, store),
+    partitions: count,
+    cleanupPolicy: 'compact',
+  });
+  return [
+    stream(names.transactionsRaw, 7),
+    stream(names.labelsRaw, 7),
+    stream(names.transactionsValid, 30),
+    stream(names.labelsValid, 30),
+    stream(names.transactionsDlq, 30),
+    stream(names.labelsDlq, 30),
+    stream(names.modelDlq, 30),
+    stream(names.transactionsByTerminal, 7),
+    stream(names.transactionsFeatures, 30),
+    // One partition each: one global model, trained by whichever learner instance owns partition 0.
+    { name: names.learnerExamples, partitions: 1, cleanupPolicy: 'delete', retentionMs: 30 * DAY_MS },
+    // The model history is a single ordered log every fraud instance reads whole.
+    { name: names.modelUpdates, partitions: 1, cleanupPolicy: 'compact' },
+    stream(names.fraudScores, 30),
+    stream(names.fraudAlerts, 30),
+    changelog('ingest', 'seen-transactions'),
+    changelog('ingest', 'seen-labels'),
+    changelog('features', 'customers'),
+    changelog('features', 'terminals'),
+    changelog('learner', 'pending'),
+    changelog('learner', 'model', 1),
+    changelog('fraud', 'cooldown'),
+  ];
+}
+
+/** Creates the missing topics; existing ones are left as they are. Safe to call from every service at start-up. */
+export async function ensureTopics(admin: Admin, declarations: TopicDeclaration[], replicationFactor: number): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing: ITopicConfig[] = declarations
+    .filter((topic) => !existing.has(topic.name))
+    .map((topic) => ({
+      topic: topic.name,
+      numPartitions: topic.partitions,
+      replicationFactor,
+      configEntries: [
+        { name: 'cleanup.policy', value: topic.cleanupPolicy },
+        ...(topic.retentionMs === undefined ? [] : [{ name: 'retention.ms', value: String(topic.retentionMs) }]),
+      ],
+    }));
+  if (missing.length === 0) return [];
+  try {
+    await admin.createTopics({ topics: missing, waitForLeaders: true });
+  } catch (error) {
+    // Another service may have created some of them at the same moment.
+    const stillMissing = missing.filter((topic) => !existing.has(topic.topic));
+    const now = new Set(await admin.listTopics());
+    if (stillMissing.some((topic) => !now.has(topic.topic))) throw error;
+  }
+  return missing.map((topic) => topic.topic);
+}

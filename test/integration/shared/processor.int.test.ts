@@ -1,0 +1,101 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { groupBy } from '../../support/collections.js';
+import { consumeAll, createTopics, produce, serviceEnv, testKafka, testSerde, uniquePrefix } from '../../support/kafka.js';
+
+const fixture = fileURLToPath(new URL('../fixtures/counting-processor.ts', import.meta.url));
+const children: ChildProcess[] = [];
+
+function startProcessor(prefix: string): ChildProcess {
+  const child = spawn(process.execPath, ['--conditions=sluice-source', '--import', 'tsx', fixture], {
+    env: serviceEnv(prefix),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  return child;
+}
+
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+async function setUp(name: string) {
+  const prefix = uniquePrefix(name);
+  const kafka = testKafka();
+  await createTopics(kafka, [
+    { name: `${prefix}in`, partitions: 3, cleanupPolicy: 'delete' },
+    { name: `${prefix}out`, partitions: 3, cleanupPolicy: 'delete' },
+    { name: `${prefix}dlq`, partitions: 3, cleanupPolicy: 'delete' },
+    { name: `${prefix}counts-changelog`, partitions: 3, cleanupPolicy: 'compact' },
+  ]);
+  return { prefix, kafka };
+}
+
+const events = (from: number, to: number, keys = 7) =>
+  Array.from({ length: to - from }, (_, index) => {
+    const n = from + index;
+    return { key: `k${n % keys}`, value: JSON.stringify({ id: `e${n}`, key: `k${n % keys}` }) };
+  });
+
+describe('shared exactly-once processing loop', () => {
+  it('passes messages through as Avro via the registry and dead-letters a poison message without stopping', async () => {
+    const { prefix, kafka } = await setUp('passthrough');
+    startProcessor(prefix);
+    const poison = Buffer.from([0x00, 0xff, 0x7b, 0x22]);
+    await produce(kafka, `${prefix}in`, [...events(0, 20), { key: 'k1', value: poison }, ...events(20, 40)]);
+
+    const out = await consumeAll(kafka, `${prefix}out`, { count: 40 });
+    const serde = testSerde();
+    const decoded = await Promise.all(out.map(async (message) => ({ key: message.key, value: await serde.decode<{ id: string; key: string; seen_for_key: number }>(message.value) })));
+    expect(decoded.map((entry) => entry.value.id).sort()).toEqual(Array.from({ length: 40 }, (_, n) => `e${n}`).sort());
+    for (const entry of decoded) expect(entry.key).toBe(entry.value.key);
+    const perKey = groupBy(decoded, (entry) => entry.value.key);
+    for (const [, entries] of perKey) {
+      expect(entries.map((entry) => entry.value.seen_for_key).sort((a, b) => a - b)).toEqual(entries.map((_, index) => index + 1));
+    }
+
+    const dlq = await consumeAll(kafka, `${prefix}dlq`, { count: 1 });
+    expect(dlq).toHaveLength(1);
+    const letter = JSON.parse(dlq[0]!.value!.toString()) as Record<string, unknown>;
+    expect(letter).toMatchObject({ error_code: 'MALFORMED_JSON', source_topic: `${prefix}in`, original_value_base64: poison.toString('base64') });
+    expect(dlq[0]!.headers['sluice.error.code']).toBe('MALFORMED_JSON');
+  });
+
+  it('yields every input exactly once, with state continuing, across SIGKILLs mid-stream', async () => {
+    const { prefix, kafka } = await setUp('sigkill');
+    const total = 6_000;
+    const waitForOutput = async (atLeast: number) => {
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline) {
+        const seen = await consumeAll(kafka, `${prefix}out`, { count: atLeast, timeoutMs: 2_000, settleMs: 0 });
+        if (seen.length >= atLeast) return;
+      }
+      throw new Error(`output never reached ${atLeast}`);
+    };
+
+    let child = startProcessor(prefix);
+    await produce(kafka, `${prefix}in`, events(0, 2_000));
+    await waitForOutput(200);
+    child.kill('SIGKILL');
+    await produce(kafka, `${prefix}in`, events(2_000, 4_000));
+    child = startProcessor(prefix);
+    await waitForOutput(2_500);
+    child.kill('SIGKILL');
+    await produce(kafka, `${prefix}in`, events(4_000, total));
+    startProcessor(prefix);
+
+    const out = await consumeAll(kafka, `${prefix}out`, { count: total, timeoutMs: 180_000, settleMs: 5_000 });
+    const serde = testSerde();
+    const values = await Promise.all(out.map((message) => serde.decode<{ id: string; key: string; seen_for_key: number }>(message.value)));
+    const ids = values.map((value) => value.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.length).toBe(total);
+    // The per-key counter lives in the changelog-backed store: exactly-once state means each key counts 1..n with no gap or repeat.
+    const perKey = groupBy(values, (value) => value.key);
+    for (const [key, entries] of perKey) {
+      const expected = events(0, total).filter((event) => event.key === key).length;
+      expect(entries.map((entry) => entry.seen_for_key).sort((a, b) => a - b)).toEqual(Array.from({ length: expected }, (_, index) => index + 1));
+    }
+  });
+});

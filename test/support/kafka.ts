@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs';
+import {
+  AvroSerde,
+  createLogger,
+  createSchemaRegistry,
+  ensureTopics,
+  pipelineTopics,
+  type TopicDeclaration,
+} from '@sluice/shared';
+
+export const testLogger = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'warn');
+
+/** A topic prefix unique to one test, so tests share the broker but never each other's data. */
+export function uniquePrefix(name: string): string {
+  return `test-${name}-${randomUUID().slice(0, 8)}.`;
+}
+
+export function testKafka(): Kafka {
+  return new Kafka({ clientId: 'sluice-test', brokers: inject('kafkaBrokers').split(','), logLevel: logLevel.NOTHING });
+}
+
+export function testSerde(): AvroSerde {
+  return new AvroSerde(createSchemaRegistry({ SCHEMA_REGISTRY_URL: inject('schemaRegistryUrl') }));
+}
+
+/** Environment for a service process pointed at the test stack with a topic prefix. */
+export function serviceEnv(prefix: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...(process.env as Record<string, string>),
+    KAFKA_BROKERS: inject('kafkaBrokers'),
+    SCHEMA_REGISTRY_URL: inject('schemaRegistryUrl'),
+    SLUICE_TOPIC_PREFIX: prefix,
+    METRICS_PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    ...extra,
+  };
+}
+
+export async function createTopics(kafka: Kafka, topics: TopicDeclaration[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, topics, 1);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function createPipelineTopics(kafka: Kafka, prefix: string, partitions = 6): Promise<void> {
+  await createTopics(kafka, pipelineTopics({ SLUICE_TOPIC_PREFIX: prefix, TOPIC_PARTITIONS: partitions }));
+}
+
+export async function produce(kafka: Kafka, topic: string, messages: Message[]): Promise<void> {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  await producer.connect();
+  try {
+    for (let start = 0; start < messages.length; start += 500) {
+      await producer.send({ topic, messages: messages.slice(start, start + 500), acks: -1 });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export interface ConsumedMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+/**
+ * Reads a topic from the beginning with read_committed until `count` messages
+ * have arrived and then `settleMs` more pass without a new one (so that
+ * duplicates beyond the count would be seen), or until the timeout.
+ */
+export async function consumeAll(
+  kafka: Kafka,
+  topic: string,
+  options: { count: number; timeoutMs?: number; settleMs?: number },
+): Promise<ConsumedMessage[]> {
+  const consumer = kafka.consumer({ groupId: `test-reader-${randomUUID()}`, readUncommitted: false });
+  const received: ConsumedMessage[] = [];
+  let lastArrival = Date.now();
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ topic: from, partition, message }) => {
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(message.headers ?? {})) if (value !== undefined) headers[name] = value.toString();
+      received.push({ topic: from, partition, offset: message.offset, key: message.key?.toString() ?? null, value: message.value, headers });
+      lastArrival = Date.now();
+    },
+  });
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  const settleMs = options.settleMs ?? 3_000;
+  try {
+    while (Date.now() < deadline) {
+      if (received.length >= options.count && Date.now() - lastArrival >= settleMs) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  } finally {
+    await consumer.disconnect();
+  }
+  return received;
+}
