@@ -10,3 +10,5 @@ export * from './serde.js';
 export * from './shutdown.js';
 export * from './state-store.js';
 export * from './topics.js';
+export * from './models/index.js';
+export * from './service.js';

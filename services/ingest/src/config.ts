@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import { commonEnvSchema, env } from '@sluice/shared';
+
+export const ingestConfigSchema = commonEnvSchema.extend({
+  METRICS_PORT: env.port().default(9401),
+  INGEST_MAX_MESSAGE_BYTES: env.positiveInt().default(64 * 1024),
+  INGEST_MAX_JSON_DEPTH: env.positiveInt().default(32),
+  INGEST_MAX_FUTURE_MS: env.nonNegativeInt().default(24 * 60 * 60 * 1000),
+  INGEST_MIN_EVENT_TIME: z.iso.datetime({ offset: true }).default('2000-01-01T00:00:00Z'),
+  INGEST_DEDUP_HORIZON_MS: env.positiveInt().default(24 * 60 * 60 * 1000),
+  INGEST_DEDUP_MAX_ENTRIES: env.positiveInt().default(500_000),
+  INGEST_HTTP_PORT: env.port().default(8080),
+  INGEST_HTTP_HOST: env.string().default('0.0.0.0'),
+  INGEST_HTTP_MAX_BODY_BYTES: env.positiveInt().default(5 * 1024 * 1024),
+  INGEST_HTTP_ENABLED: env.boolean().default(true),
+});
+
+export type IngestConfig = z.infer<typeof ingestConfigSchema>;

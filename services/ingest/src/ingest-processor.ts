@@ -1,0 +1,73 @@
+import { LogThrottle, type InputMessage, type KeyValueStore, type Label, type ProcessingContext, type TopicNames, type Transaction } from '@sluice/shared';
+import { DedupStore, type DedupOptions } from './dedup.js';
+import type { IngestMetrics, RecordKind } from './ingest-metrics.js';
+import { validateLabel, validateTransaction, type ValidationLimits, type ValidationResult } from './validation.js';
+
+export const SEEN_TRANSACTIONS_STORE = 'seen-transactions';
+export const SEEN_LABELS_STORE = 'seen-labels';
+
+export interface IngestSettings {
+  limits: ValidationLimits;
+  dedup: DedupOptions;
+}
+
+/**
+ * The ingest step for one raw message: validate, de-duplicate, re-key by
+ * customer_id. The raw record's Kafka timestamp stands for "now" and for
+ * `ingested_at`, so a replay after a crash decides exactly as the first run.
+ *
+ * Duplicates are counted (sluice_ingest_records_total{outcome="duplicate"}),
+ * not dead-lettered: a producer retry is expected behaviour, not bad input.
+ */
+export class IngestProcessor {
+  private readonly dedupByStore = new WeakMap<KeyValueStore<number>, DedupStore>();
+  private readonly throttle = new LogThrottle();
+
+  constructor(
+    private readonly topics: TopicNames,
+    private readonly settings: IngestSettings,
+    private readonly metrics: IngestMetrics,
+  ) {}
+
+  process(message: InputMessage, context: ProcessingContext): void {
+    const kind: RecordKind = message.topic === this.topics.labelsRaw ? 'label' : 'transaction';
+    const bytes = message.rawValue ?? Buffer.alloc(0);
+    const appendedAt = Number(message.timestamp);
+    this.metrics.bytes.inc({ kind }, bytes.length);
+    this.metrics.latency.observe({ kind }, Math.max(0, context.now - appendedAt) / 1000);
+
+    const validationContext = { nowMs: appendedAt, ingestedAt: appendedAt };
+    const result: ValidationResult<Transaction | Label> =
+      kind === 'transaction' ? validateTransaction(bytes, validationContext, this.settings.limits) : validateLabel(bytes, validationContext, this.settings.limits);
+    if (!result.ok) {
+      this.metrics.records.inc({ kind, outcome: 'rejected' });
+      this.metrics.rejections.inc({ kind, code: result.code });
+      const suppressed = this.throttle.allow(`${kind}/${result.code}`);
+      if (suppressed !== undefined) {
+        context.logger.warn({ kind, code: result.code, reason: result.reason, topic: message.topic, partition: message.partition, offset: message.offset, similarSinceLastLine: suppressed }, 'raw record rejected');
+      }
+      context.deadLetter(message, result.code, result.reason);
+      return;
+    }
+
+    const dedup = this.dedupFor(context.store<number>(kind === 'transaction' ? SEEN_TRANSACTIONS_STORE : SEEN_LABELS_STORE));
+    const id = result.record.transaction_id;
+    if (dedup.seen(id, appendedAt)) {
+      this.metrics.records.inc({ kind, outcome: 'duplicate' });
+      return;
+    }
+    for (const removal of dedup.remember(id, appendedAt)) if (removal.cause === 'evicted') this.metrics.dedupEvictions.inc({ kind });
+    this.metrics.records.inc({ kind, outcome: 'accepted' });
+    const target = kind === 'transaction' ? this.topics.transactionsValid : this.topics.labelsValid;
+    context.send(target, result.record.customer_id, result.record);
+  }
+
+  private dedupFor(store: KeyValueStore<number>): DedupStore {
+    let dedup = this.dedupByStore.get(store);
+    if (!dedup) {
+      dedup = new DedupStore(this.settings.dedup, store);
+      this.dedupByStore.set(store, dedup);
+    }
+    return dedup;
+  }
+}

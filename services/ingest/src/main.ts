@@ -1,0 +1,56 @@
+import { bootstrapService, loadConfig, runService, serveMetrics, StreamProcessor, changelogTopic } from '@sluice/shared';
+import { ingestConfigSchema } from './config.js';
+import { HttpDoor } from './http-door.js';
+import { IngestMetrics } from './ingest-metrics.js';
+import { IngestProcessor, SEEN_LABELS_STORE, SEEN_TRANSACTIONS_STORE } from './ingest-processor.js';
+
+runService('ingest', async () => {
+  const config = loadConfig(ingestConfigSchema);
+  const runtime = await bootstrapService('ingest', config, (topics) => ({
+    [topics.transactionsValid]: 'Transaction',
+    [topics.labelsValid]: 'Label',
+  }));
+  const { topics, logger } = runtime;
+  const prefix = config.SLUICE_TOPIC_PREFIX;
+  const limits = {
+    maxMessageBytes: config.INGEST_MAX_MESSAGE_BYTES,
+    maxDepth: config.INGEST_MAX_JSON_DEPTH,
+    maxFutureMs: config.INGEST_MAX_FUTURE_MS,
+    minEventTimeMs: Date.parse(config.INGEST_MIN_EVENT_TIME),
+  };
+  const metrics = new IngestMetrics(runtime.metrics);
+  const ingest = new IngestProcessor(topics, { limits, dedup: { horizonMs: config.INGEST_DEDUP_HORIZON_MS, maxEntries: config.INGEST_DEDUP_MAX_ENTRIES } }, metrics);
+
+  const processor = new StreamProcessor({
+    service: 'ingest',
+    kafka: runtime.kafka,
+    serde: runtime.serde,
+    logger,
+    metrics: runtime.metrics,
+    groupId: `${prefix}sluice-ingest`,
+    transactionalIdPrefix: `${prefix}sluice-ingest`,
+    inputs: [
+      { topic: topics.transactionsRaw, format: 'bytes', deadLetterTopic: topics.transactionsDlq },
+      { topic: topics.labelsRaw, format: 'bytes', deadLetterTopic: topics.labelsDlq },
+    ],
+    stores: [
+      { name: SEEN_TRANSACTIONS_STORE, changelogTopic: changelogTopic(prefix, 'ingest', SEEN_TRANSACTIONS_STORE) },
+      { name: SEEN_LABELS_STORE, changelogTopic: changelogTopic(prefix, 'ingest', SEEN_LABELS_STORE) },
+    ],
+    process: (message, context) => ingest.process(message, context),
+    afterBatch: () => {
+      metrics.dedupEntries.set({ kind: 'transaction' }, processor.storeEntries(SEEN_TRANSACTIONS_STORE));
+      metrics.dedupEntries.set({ kind: 'label' }, processor.storeEntries(SEEN_LABELS_STORE));
+    },
+  });
+  runtime.shutdown.register('processor', () => processor.stop());
+  await serveMetrics(runtime, { healthy: () => processor.healthy(), ready: () => processor.readiness() });
+
+  if (config.INGEST_HTTP_ENABLED) {
+    const door = new HttpDoor(runtime.kafka, topics, { port: config.INGEST_HTTP_PORT, host: config.INGEST_HTTP_HOST, maxBodyBytes: config.INGEST_HTTP_MAX_BODY_BYTES, limits }, metrics, logger);
+    const port = await door.start();
+    runtime.shutdown.register('http door', () => door.stop());
+    logger.info({ port }, 'HTTP door listening: POST /v1/transactions, /v1/labels');
+  }
+  await processor.start();
+});

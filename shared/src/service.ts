@@ -1,0 +1,83 @@
+import type { Kafka } from 'kafkajs';
+import type { Registry } from 'prom-client';
+import { checkCommonConfig, type CommonConfig } from './config.js';
+import { createKafka } from './kafka.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetricsRegistry, startMetricsServer, type HealthChecks, type MetricsServer } from './metrics.js';
+import { AvroSerde, createSchemaRegistry } from './serde.js';
+import { GracefulShutdown } from './shutdown.js';
+import { ensureTopics, pipelineTopics, topicNames, type TopicNames } from './topics.js';
+
+/** What every service wires the same way: logger, Kafka, registry serde, metrics, topics, shutdown. */
+export interface ServiceRuntime {
+  name: string;
+  config: CommonConfig;
+  logger: Logger;
+  kafka: Kafka;
+  serde: AvroSerde;
+  metrics: Registry;
+  topics: TopicNames;
+  shutdown: GracefulShutdown;
+}
+
+/**
+ * Builds the runtime, creates any missing pipeline topic and registers the
+ * schemas of the topics this service writes (topic → schema file name).
+ */
+export async function bootstrapService(name: string, config: CommonConfig, writes: (topics: TopicNames) => Record<string, string>): Promise<ServiceRuntime> {
+  checkCommonConfig(config);
+  const logger = createLogger(name, config.LOG_LEVEL);
+  const kafka = createKafka(config, `sluice-${name}`, logger);
+  const topics = topicNames(config.SLUICE_TOPIC_PREFIX);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const created = await ensureTopics(admin, pipelineTopics(config), config.TOPIC_REPLICATION_FACTOR);
+    if (created.length > 0) logger.info({ topics: created }, 'created topics');
+  } finally {
+    await admin.disconnect();
+  }
+  const serde = new AvroSerde(createSchemaRegistry(config));
+  for (const [topic, schema] of Object.entries(writes(topics))) await serde.register(topic, schema);
+  const shutdown = new GracefulShutdown(logger);
+  shutdown.listen();
+  return { name, config, logger, kafka, serde, metrics: createMetricsRegistry(name), topics, shutdown };
+}
+
+/** Serves /metrics, /healthz and /readyz on METRICS_PORT until shutdown. */
+export async function serveMetrics(runtime: ServiceRuntime, health: HealthChecks): Promise<MetricsServer> {
+  const server = await startMetricsServer(runtime.metrics, health, { port: runtime.config.METRICS_PORT, host: runtime.config.METRICS_HOST });
+  runtime.shutdown.register('metrics server', () => server.close());
+  runtime.logger.info({ port: server.port }, 'serving /metrics, /healthz, /readyz');
+  return server;
+}
+
+/** Runs a service's main, turning a start-up failure into one clear log line and exit code 1. */
+export function runService(name: string, main: () => Promise<void>): void {
+  main().catch((error: unknown) => {
+    const logger = createLogger(name);
+    const code = error && typeof error === 'object' && 'code' in error ? String((error as { code: unknown }).code) : 'STARTUP_FAILED';
+    logger.fatal({ err: error, code }, error instanceof Error ? error.message : String(error));
+    process.exitCode = 1;
+    setTimeout(() => process.exit(1), 100).unref();
+  });
+}
+
+/** At most one log line per key and interval: a flood of bad input must not become a flood of logs. */
+export class LogThrottle {
+  private readonly last = new Map<string, { at: number; suppressed: number }>();
+
+  constructor(private readonly intervalMs = 10_000) {}
+
+  /** Returns how many were suppressed since the last line when a line may be written now; undefined otherwise. */
+  allow(key: string, now = Date.now()): number | undefined {
+    const entry = this.last.get(key);
+    if (entry && now - entry.at < this.intervalMs) {
+      entry.suppressed += 1;
+      return undefined;
+    }
+    const suppressed = entry?.suppressed ?? 0;
+    this.last.set(key, { at: now, suppressed: 0 });
+    return suppressed;
+  }
+}
