@@ -54,7 +54,7 @@ export class FileEventSink implements EventSink {
   }
 
   async write(event: SimulatedEvent): Promise<void> {
-    if (!this.stream.write(`${JSON.stringify(event)}\n`)) await new Promise((resolve) => this.stream.once('drain', resolve));
+    if (!this.stream.write(`${JSON.stringify(event)}\n`)) await new Promise<void>((resolve) => this.stream.once('drain', () => resolve()));
   }
 
   close(): Promise<void> {

@@ -28,11 +28,12 @@ const program = new Command('sluice-cli')
   .description('Sluice command-line tool. Kafka and the schema registry come from KAFKA_BROKERS, SCHEMA_REGISTRY_URL and SLUICE_TOPIC_PREFIX, as for the services.')
   .showHelpAfterError();
 
-const populationOptions = (command: Command) =>
+const handbookPopulation = { customers: 5000, terminals: 10000, days: 183 };
+const populationOptions = (command: Command, defaults = handbookPopulation) =>
   command
-    .option('--customers <n>', 'customers', integer('customers'), 5000)
-    .option('--terminals <n>', 'terminals', integer('terminals'), 10000)
-    .option('--days <n>', 'days of event time from 2018-04-01', integer('days'), 183)
+    .option('--customers <n>', 'customers', integer('customers'), defaults.customers)
+    .option('--terminals <n>', 'terminals', integer('terminals'), defaults.terminals)
+    .option('--days <n>', 'days of event time from 2018-04-01', integer('days'), defaults.days)
     .option('--seed <n>', 'random seed (same seed, same stream)', integer('seed'), 0)
     .option('--radius <r>', 'customers use terminals within this distance', positive, 5)
     .option('--label-delay-days <d>', 'labels arrive this long after the transaction (event time)', positive, 7)
@@ -85,6 +86,7 @@ populationOptions(
     .option('--rate <n>', 'events per second into the pipeline', integer('rate'), 3000)
     .option('--alerts <n>', 'alert lines to print (the summary keeps counting)', integer('alerts'), 40)
     .option('--keep-running', 'leave the services running after the stream ends, until Ctrl-C'),
+  { customers: 500, terminals: 1000, days: 60 },
 )
   .action((options) => demoCommand(options));
 
