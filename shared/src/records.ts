@@ -45,6 +45,15 @@ export interface FeatureVector {
   ingested_at: number;
 }
 
+/** The learner's join stage → training stage record on `learner.examples` (one partition: one global model). */
+export interface LabelledExample {
+  kind: 'labelled' | 'unlabelled';
+  label_source: 'label' | 'label_horizon_passed' | 'none';
+  is_fraud: boolean;
+  labeled_at: number | null;
+  vector: FeatureVector;
+}
+
 export interface ModelMetrics {
   roc_auc: number | null;
   average_precision: number | null;

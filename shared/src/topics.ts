@@ -78,6 +78,7 @@ export function pipelineTopics(config: Pick<CommonConfig, 'SLUICE_TOPIC_PREFIX' 
     changelog('features', 'customers'),
     changelog('features', 'terminals'),
     changelog('learner', 'pending'),
+    changelog('learner', 'early-labels'),
     changelog('learner', 'model', 1),
     changelog('fraud', 'cooldown'),
   ];

@@ -1,0 +1,22 @@
+import { z } from 'zod';
+import { commonEnvSchema, env } from '@sluice/shared';
+
+const DAY_MS = 86_400_000;
+
+export const learnerConfigSchema = commonEnvSchema.extend({
+  METRICS_PORT: env.port().default(9403),
+  LEARNER_MODEL_NAME: env.string().default('fraud-lr'),
+  LEARNER_ANOMALY_MODEL_NAME: env.string().default('fraud-hst'),
+  LEARNER_LABEL_TTL_MS: env.positiveInt().default(30 * DAY_MS),
+  LEARNER_MAX_PENDING: env.positiveInt().default(1_000_000),
+  LEARNER_MAX_EARLY_LABELS: env.positiveInt().default(100_000),
+  LEARNER_SNAPSHOT_EVERY_LABELS: env.positiveInt().default(500),
+  LEARNER_SNAPSHOT_INTERVAL_MS: env.positiveInt().default(30_000),
+  LEARNER_METRICS_WINDOW: env.positiveInt().default(2_000),
+  LEARNER_DRIFT_DETECTOR: z.enum(['adwin', 'page_hinkley', 'none']).default('adwin'),
+  LEARNER_DRIFT_REACTION: z.enum(['none', 'reset']).default('reset'),
+  LEARNER_LEARNING_RATE: env.number().default(0.1),
+  LEARNER_L2: env.number().default(1e-4),
+});
+
+export type LearnerConfig = z.infer<typeof learnerConfigSchema>;

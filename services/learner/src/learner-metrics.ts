@@ -1,0 +1,33 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+export class LearnerMetrics {
+  readonly labels: Counter<'outcome'>;
+  readonly pending: Gauge;
+  readonly trained: Counter<'model'>;
+  readonly modelVersion: Gauge<'model'>;
+  readonly rocAuc: Gauge<'model'>;
+  readonly averagePrecision: Gauge<'model'>;
+  readonly logLoss: Gauge<'model'>;
+  readonly drift: Counter<'model'>;
+  readonly snapshots: Counter<'model'>;
+  readonly lastSnapshot: Gauge<'model'>;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.labels = new Counter({
+      name: 'sluice_learner_labels_total',
+      help: 'Labels and vectors joined: matched (label met its vector), early (label held until its vector), unknown (vector expired or evicted), horizon_passed (no label within the TTL: trained as genuine), early_evicted.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.pending = new Gauge({ name: 'sluice_learner_pending_vectors', help: 'Feature vectors waiting for their label on this instance.', registers });
+    this.trained = new Counter({ name: 'sluice_learner_trained_examples_total', help: 'Examples learned (test-then-train), by model.', labelNames: ['model'], registers });
+    this.modelVersion = new Gauge({ name: 'sluice_learner_model_version', help: 'Version of the last snapshot published, by model.', labelNames: ['model'], registers });
+    this.rocAuc = new Gauge({ name: 'sluice_learner_roc_auc', help: 'Prequential ROC AUC over the recent labelled window.', labelNames: ['model'], registers });
+    this.averagePrecision = new Gauge({ name: 'sluice_learner_average_precision', help: 'Prequential average precision over the recent labelled window.', labelNames: ['model'], registers });
+    this.logLoss = new Gauge({ name: 'sluice_learner_log_loss', help: 'Prequential log loss over the recent labelled window.', labelNames: ['model'], registers });
+    this.drift = new Counter({ name: 'sluice_learner_drift_detections_total', help: 'Drift detected on the error stream, by model.', labelNames: ['model'], registers });
+    this.snapshots = new Counter({ name: 'sluice_learner_snapshots_total', help: 'Model snapshots published to model.updates.', labelNames: ['model'], registers });
+    this.lastSnapshot = new Gauge({ name: 'sluice_learner_last_snapshot_timestamp_seconds', help: 'When the last snapshot was published (Unix time).', labelNames: ['model'], registers });
+  }
+}

@@ -1,0 +1,76 @@
+import { bootstrapService, changelogTopic, loadConfig, runService, serveMetrics, StreamProcessor } from '@sluice/shared';
+import { learnerConfigSchema } from './config.js';
+import { EARLY_LABELS_STORE, JoinStage, PENDING_STORE } from './join-stage.js';
+import { LearnerMetrics } from './learner-metrics.js';
+import { MODEL_STORE, TrainStage } from './train-stage.js';
+
+runService('learner', async () => {
+  const config = loadConfig(learnerConfigSchema);
+  const runtime = await bootstrapService('learner', config, (topics) => ({
+    [topics.learnerExamples]: 'LabelledExample',
+    [topics.modelUpdates]: 'ModelSnapshot',
+  }));
+  const { topics, logger } = runtime;
+  const prefix = config.SLUICE_TOPIC_PREFIX;
+  const metrics = new LearnerMetrics(runtime.metrics);
+  const common = { service: 'learner', kafka: runtime.kafka, serde: runtime.serde, logger, metrics: runtime.metrics };
+
+  const join = new JoinStage(topics, { ttlMs: config.LEARNER_LABEL_TTL_MS, maxEntries: config.LEARNER_MAX_PENDING, maxEarlyLabels: config.LEARNER_MAX_EARLY_LABELS }, metrics);
+  const joinProcessor = new StreamProcessor({
+    ...common,
+    groupId: `${prefix}sluice-learner-join`,
+    transactionalIdPrefix: `${prefix}sluice-learner-join`,
+    inputs: [
+      { topic: topics.transactionsFeatures, format: 'avro', deadLetterTopic: topics.transactionsDlq },
+      { topic: topics.labelsValid, format: 'avro', deadLetterTopic: topics.labelsDlq },
+    ],
+    stores: [
+      { name: PENDING_STORE, changelogTopic: changelogTopic(prefix, 'learner', PENDING_STORE) },
+      { name: EARLY_LABELS_STORE, changelogTopic: changelogTopic(prefix, 'learner', EARLY_LABELS_STORE) },
+    ],
+    process: (message, context) => join.process(message, context),
+  });
+
+  const drift = config.LEARNER_DRIFT_DETECTOR === 'none' ? null : { kind: config.LEARNER_DRIFT_DETECTOR };
+  const train = new TrainStage(
+    topics.modelUpdates,
+    {
+      modelName: config.LEARNER_MODEL_NAME,
+      anomalyModelName: config.LEARNER_ANOMALY_MODEL_NAME,
+      learningRate: config.LEARNER_LEARNING_RATE,
+      l2: config.LEARNER_L2,
+      metricsWindow: config.LEARNER_METRICS_WINDOW,
+      drift,
+      driftReaction: config.LEARNER_DRIFT_REACTION,
+      snapshotEveryLabels: config.LEARNER_SNAPSHOT_EVERY_LABELS,
+      snapshotIntervalMs: config.LEARNER_SNAPSHOT_INTERVAL_MS,
+    },
+    metrics,
+    logger,
+  );
+  const trainProcessor = new StreamProcessor({
+    ...common,
+    groupId: `${prefix}sluice-learner-train`,
+    transactionalIdPrefix: `${prefix}sluice-learner-train`,
+    inputs: [{ topic: topics.learnerExamples, format: 'avro', deadLetterTopic: topics.transactionsDlq }],
+    stores: [{ name: MODEL_STORE, changelogTopic: changelogTopic(prefix, 'learner', MODEL_STORE) }],
+    process: (message, context) => train.process(message, context),
+    afterBatch: (context) => train.afterBatch(context),
+    partitionsConsumedConcurrently: 1,
+  });
+
+  runtime.shutdown.register('join', () => joinProcessor.stop());
+  runtime.shutdown.register('train', () => trainProcessor.stop());
+  await serveMetrics(runtime, {
+    healthy: () => joinProcessor.healthy() && trainProcessor.healthy(),
+    ready: () => {
+      const joinReady = joinProcessor.readiness();
+      if (!joinReady.ready) return { ready: false, reason: `join: ${joinReady.reason}` };
+      // The training stage has one partition: a standby instance joins its group with none, and is ready so.
+      const trainReady = trainProcessor.readiness();
+      return { ready: trainReady.ready, reason: `join: ${joinReady.reason}; train: ${trainReady.reason}` };
+    },
+  });
+  await joinProcessor.start();
+  await trainProcessor.start();
+});

@@ -1,0 +1,244 @@
+import { z } from 'zod';
+import { SluiceError } from '../errors.js';
+import type { FeatureContribution } from '../records.js';
+import { StandardScaler, standardScalerStateSchema } from './standard-scaler.js';
+import { checkVector, parseState, withDefaults } from './validation.js';
+
+/**
+ * Optimiser: AdaGrad (Duchi, Hazan & Singer, 2011), per coordinate: each
+ * weight's step is learningRate / sqrt(sum of its squared gradients).
+ * - Versus Adam: Adam's step stays near `learningRate` forever, so on a
+ *   stationary stream its weights never settle; they wander around the
+ *   optimum (measured: ±0.2 on unit-scale weights after 50k examples at 0.01).
+ *   AdaGrad's steps shrink as evidence accumulates, so the weights converge to
+ *   the (L2-regularised) maximum-likelihood fit. The freezing that this
+ *   implies on an endless, drifting stream is handled explicitly: on detected
+ *   drift the learner calls `resetLearningHistory`, which clears the
+ *   accumulators and restores full-size steps.
+ * - Versus FTRL-Proximal: the same per-coordinate AdaGrad rates; its selling
+ *   point, L1-induced sparsity over millions of hashed features, buys nothing
+ *   on a dense vector of a few dozen features.
+ * - Dividing by the accumulated gradient scale keeps a heavily weighted
+ *   positive from taking a huge step: class weighting changes which way the
+ *   model learns more than how fast.
+ *
+ * Class weighting: positives count `positiveWeight` times in the loss. The
+ * default, 'balanced', uses (negatives + 1) / (positives + 1) over the examples
+ * learned so far (the ratio scikit-learn's class_weight='balanced' gives,
+ * with +1 smoothing that keeps it finite before the first positive). At a
+ * fraud rate under 1% an unweighted model's probabilities stay near the base
+ * rate, so a threshold of 0.5 catches almost no fraud (recall near 0 in the
+ * tests) and any useful threshold depends on the fraud rate of the day.
+ * Balanced, both classes weigh the
+ * same, and a threshold of 0.5 catches most frauds (recall ≈ 0.75 in the
+ * tests). The ranking is essentially unchanged for a well-specified model
+ * (prequential AUC within ±0.01 of the unweighted one in the tests), so the
+ * weighting moves the operating point rather than the ROC curve. The
+ * cost: `predict` returns the probability under the re-weighted (balanced)
+ * prior, an alerting score rather than a calibrated fraud rate; for a
+ * well-specified model the calibrated probability is
+ * sigmoid(logit - ln(positiveWeight)).
+ *
+ * L2 regularisation (`l2`) adds l2 * w to each weight's gradient (the bias is
+ * not penalised), so the weights minimise the weighted log loss plus
+ * (l2 / 2) * ||w||^2 per example.
+ */
+export interface LogisticRegressionOptions {
+  learningRate?: number;
+  l2?: number;
+  positiveWeight?: number | 'balanced';
+  epsilon?: number;
+}
+
+const optionsSchema = z.object({
+  learningRate: z.number().positive(),
+  l2: z.number().nonnegative(),
+  positiveWeight: z.union([z.number().positive(), z.literal('balanced')]),
+  epsilon: z.number().positive(),
+});
+
+export type ResolvedLogisticRegressionOptions = z.infer<typeof optionsSchema>;
+
+export const LOGISTIC_REGRESSION_DEFAULTS: ResolvedLogisticRegressionOptions = {
+  learningRate: 0.1,
+  l2: 1e-4,
+  positiveWeight: 'balanced',
+  epsilon: 1e-8,
+};
+
+const stateSchema = z
+  .object({
+    feature_names: z.array(z.string()).min(1),
+    options: optionsSchema,
+    scaler: standardScalerStateSchema,
+    weights: z.array(z.number()),
+    bias: z.number(),
+    squared_gradients: z.array(z.number().nonnegative()),
+    squared_gradient_bias: z.number().nonnegative(),
+    positives: z.number().int().nonnegative(),
+    negatives: z.number().int().nonnegative(),
+  })
+  .refine(
+    (s) =>
+      [s.scaler.mean.length, s.weights.length, s.squared_gradients.length].every(
+        (n) => n === s.feature_names.length,
+      ),
+    'every per-feature array must have one entry per feature name',
+  );
+
+export type LogisticRegressionState = z.infer<typeof stateSchema>;
+
+export const LOGISTIC_REGRESSION = 'logistic_regression';
+
+function sigmoid(z: number): number {
+  if (z >= 0) return 1 / (1 + Math.exp(-z));
+  const e = Math.exp(z);
+  return e / (1 + e);
+}
+
+export class LogisticRegression {
+  readonly algorithm = LOGISTIC_REGRESSION;
+  readonly supervised = true;
+  readonly featureNames: readonly string[];
+  readonly options: ResolvedLogisticRegressionOptions;
+  private scaler: StandardScaler;
+  private readonly weights: Float64Array;
+  private biasWeight = 0;
+  private readonly squaredGradients: Float64Array;
+  private squaredGradientBias = 0;
+  private positives = 0;
+  private negatives = 0;
+  private readonly standardised: Float64Array;
+
+  constructor(featureNames: readonly string[], options: LogisticRegressionOptions = {}) {
+    const resolved = optionsSchema.safeParse(withDefaults(LOGISTIC_REGRESSION_DEFAULTS, options));
+    if (!resolved.success) {
+      throw new SluiceError('invalid_model_options', `logistic regression: ${z.prettifyError(resolved.error)}`);
+    }
+    this.options = resolved.data;
+    this.featureNames = [...featureNames];
+    const n = featureNames.length;
+    this.scaler = new StandardScaler(n);
+    this.weights = new Float64Array(n);
+    this.squaredGradients = new Float64Array(n);
+    this.standardised = new Float64Array(n);
+  }
+
+  static fromJSON(state: unknown): LogisticRegression {
+    const s = parseState(stateSchema, state, LOGISTIC_REGRESSION);
+    const model = new LogisticRegression(s.feature_names, s.options);
+    model.scaler = StandardScaler.fromJSON(s.scaler);
+    model.weights.set(s.weights);
+    model.biasWeight = s.bias;
+    model.squaredGradients.set(s.squared_gradients);
+    model.squaredGradientBias = s.squared_gradient_bias;
+    model.positives = s.positives;
+    model.negatives = s.negatives;
+    return model;
+  }
+
+  get bias(): number {
+    return this.biasWeight;
+  }
+
+  /** The weight positives carry in the next update. */
+  get positiveWeight(): number {
+    const w = this.options.positiveWeight;
+    return w === 'balanced' ? (this.negatives + 1) / (this.positives + 1) : w;
+  }
+
+  /** Weights over the standardised features, in feature order. */
+  coefficients(): number[] {
+    return Array.from(this.weights);
+  }
+
+  /**
+   * The log-odds, summed as bias + w0·z0 + w1·z1 + … left to right, the same
+   * order in which `explain`'s contributions are meant to be added, so the
+   * identity bias + Σ contributions === logit holds bit for bit.
+   */
+  logit(x: readonly number[]): number {
+    checkVector(x, this.featureNames.length, LOGISTIC_REGRESSION);
+    return this.logitOfStandardised(this.scaler.transformInto(x, this.standardised));
+  }
+
+  predict(x: readonly number[]): number {
+    return sigmoid(this.logit(x));
+  }
+
+  /**
+   * Per-feature contributions to the logit: weight × standardised value, in
+   * feature order. Adding `bias` and then each contribution in order gives
+   * exactly `logit(x)`. A contribution is relative to the feature's running
+   * mean: 0 means "average for this stream", not "absent".
+   */
+  explain(x: readonly number[]): FeatureContribution[] {
+    checkVector(x, this.featureNames.length, LOGISTIC_REGRESSION);
+    const z = this.scaler.transformInto(x, this.standardised);
+    return this.featureNames.map((feature, i) => ({
+      feature,
+      contribution: (this.weights[i] as number) * (z[i] as number),
+    }));
+  }
+
+  /**
+   * The scaler learns x before the weights see it (as a River pipeline does),
+   * so the very first example already standardises against its own statistics.
+   */
+  learn(x: readonly number[], y: 0 | 1): void {
+    checkVector(x, this.featureNames.length, LOGISTIC_REGRESSION);
+    this.scaler.learn(x);
+    const z = this.scaler.transformInto(x, this.standardised);
+    const p = sigmoid(this.logitOfStandardised(z));
+    const error = (y === 1 ? this.positiveWeight : 1) * (p - y);
+
+    const { learningRate, l2, epsilon } = this.options;
+    for (let i = 0; i < this.weights.length; i++) {
+      const w = this.weights[i] as number;
+      const g = error * (z[i] as number) + l2 * w;
+      const g2 = (this.squaredGradients[i] as number) + g * g;
+      this.squaredGradients[i] = g2;
+      this.weights[i] = w - (learningRate * g) / (Math.sqrt(g2) + epsilon);
+    }
+    this.squaredGradientBias += error * error;
+    this.biasWeight -= (learningRate * error) / (Math.sqrt(this.squaredGradientBias) + epsilon);
+
+    if (y === 1) this.positives += 1;
+    else this.negatives += 1;
+  }
+
+  /**
+   * Drift reaction: forget the accumulated squared gradients, so steps are
+   * full-size again and the model can move to the new concept quickly.
+   * Weights, scaler and class counts are kept, so scoring goes on
+   * uninterrupted while the model re-adapts.
+   */
+  resetLearningHistory(): void {
+    this.squaredGradients.fill(0);
+    this.squaredGradientBias = 0;
+  }
+
+  toJSON(): LogisticRegressionState {
+    return {
+      feature_names: [...this.featureNames],
+      options: { ...this.options },
+      scaler: this.scaler.toJSON(),
+      weights: Array.from(this.weights),
+      bias: this.biasWeight,
+      squared_gradients: Array.from(this.squaredGradients),
+      squared_gradient_bias: this.squaredGradientBias,
+      positives: this.positives,
+      negatives: this.negatives,
+    };
+  }
+
+  toState(): LogisticRegressionState {
+    return this.toJSON();
+  }
+
+  private logitOfStandardised(z: Float64Array): number {
+    let s = this.biasWeight;
+    for (let i = 0; i < this.weights.length; i++) s += (this.weights[i] as number) * (z[i] as number);
+    return s;
+  }
+}
