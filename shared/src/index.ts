@@ -12,3 +12,4 @@ export * from './state-store.js';
 export * from './topics.js';
 export * from './models/index.js';
 export * from './service.js';
+export * from './global-table.js';

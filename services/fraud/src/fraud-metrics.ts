@@ -1,0 +1,37 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export class FraudMetrics {
+  readonly scores: Counter<'decision'>;
+  readonly alerts: Counter<'reason'>;
+  readonly score: Histogram;
+  readonly modelVersion: Gauge;
+  readonly modelAge: Gauge;
+  readonly refusals: Counter<'reason'>;
+  readonly endToEnd: Histogram;
+  readonly rulesFired: Counter<'rule'>;
+
+  constructor(registry: Registry, modelPublishedAt: () => number | null) {
+    const registers = [registry];
+    this.scores = new Counter({ name: 'sluice_fraud_scores_total', help: 'Feature vectors scored, by decision (alert, suppressed by the cool-down, pass).', labelNames: ['decision'], registers });
+    this.alerts = new Counter({ name: 'sluice_fraud_alerts_total', help: 'Alerts raised, by what raised them.', labelNames: ['reason'], registers });
+    this.score = new Histogram({ name: 'sluice_fraud_score', help: 'Distribution of model scores.', buckets: [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99], registers });
+    this.modelVersion = new Gauge({ name: 'sluice_fraud_model_version', help: 'Version of the model in use (0: none yet, rules only).', registers });
+    this.modelAge = new Gauge({
+      name: 'sluice_fraud_model_age_seconds',
+      help: 'Seconds since the model in use was published (absent before the first model).',
+      registers,
+      collect() {
+        const publishedAt = modelPublishedAt();
+        if (publishedAt !== null) this.set((Date.now() - publishedAt) / 1000);
+      },
+    });
+    this.refusals = new Counter({ name: 'sluice_fraud_model_refusals_total', help: 'Model snapshots refused (the previous model stays in use), by reason.', labelNames: ['reason'], registers });
+    this.endToEnd = new Histogram({
+      name: 'sluice_fraud_end_to_end_latency_seconds',
+      help: 'From the transaction\'s arrival on transactions.raw to its score/alert being written.',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    this.rulesFired = new Counter({ name: 'sluice_fraud_rules_fired_total', help: 'Rules fired, by rule name (bounded: rules are configuration).', labelNames: ['rule'], registers });
+  }
+}
