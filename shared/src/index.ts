@@ -13,3 +13,4 @@ export * from './topics.js';
 export * from './models/index.js';
 export * from './service.js';
 export * from './global-table.js';
+export * from './fifo.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { KeyValueStore } from '@sluice/shared';
-import { Fifo } from './fifo.js';
+import { Fifo } from '@sluice/shared';
 
 /**
  * Optional per-customer alert cool-down.

@@ -1,5 +1,5 @@
 import type { KeyValueStore } from '@sluice/shared';
-import { Fifo } from './fifo.js';
+import { Fifo } from '@sluice/shared';
 
 /**
  * Bounded de-duplication by transaction_id (one instance for transactions,

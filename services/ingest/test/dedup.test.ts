@@ -123,6 +123,14 @@ describe('DedupStore', () => {
     expect(store.size).toBe(1);
   });
 
+  it('expires against the highest time seen, so an id arriving far behind it is not kept', () => {
+    const { store } = newStore({ horizonMs: 100, maxEntries: 10 });
+    store.remember('x', 300);
+    expect(store.expire(500)).toEqual([{ id: 'x', cause: 'expired' }]);
+    expect(store.remember('late', 50)).toEqual([]);
+    expect(store.remember('y', 60)).toEqual([{ id: 'late', cause: 'expired' }]);
+  });
+
   it('stays bounded over a long stream', () => {
     const { store } = newStore({ horizonMs: 1000, maxEntries: 5000 });
     let expired = 0;

@@ -264,6 +264,7 @@ describe('validateTransaction accepts good inputs', () => {
     ['id of exactly 128 characters', { transaction_id: 'y'.repeat(128) }, { transaction_id: 'y'.repeat(128) }],
     ['id of 128 characters once trimmed', { transaction_id: `  ${'y'.repeat(128)}  ` }, { transaction_id: 'y'.repeat(128) }],
     ['brackets inside a string do not count as nesting', { transaction_id: '['.repeat(100) }, { transaction_id: '['.repeat(100) }],
+    ['escaped quotes do not end a string for the nesting check', { transaction_id: `\\"${'['.repeat(60)}` }, { transaction_id: `\\"${'['.repeat(60)}` }],
     ['amount 0', { amount: 0 }, { amount: 0 }],
     ['amount 1e9', { amount: 1e9 }, { amount: 1e9 }],
     ['integer amount', { amount: 17 }, { amount: 17 }],

@@ -1,0 +1,168 @@
+/**
+ * Feature engine benchmark: prints figures, asserts nothing.
+ *   npx tsx services/features/bench/engine.ts
+ * (re-runs itself with --expose-gc for the heap measurements).
+ *
+ * 1. Throughput: one core, handbook feature set, ~1M transactions in event
+ *    time order with fraud labels interleaved 7 days after their transaction:
+ *    event features + customer stage + terminal stage + vector assembly.
+ * 2. Heap per entity: 1M customer states and 1M terminal states (one
+ *    transaction each, plus one fraud label per terminal), then 100k of each
+ *    holding a realistic 60 transactions in their windows.
+ * 3. Serialised (changelog) size per entity state, as JSON text.
+ */
+
+import { spawnSync } from 'node:child_process';
+import { EntityStore } from '../src/entity-store.js';
+import { handbookFeatureSpec } from '../src/handbook.js';
+import { compileSpec, type EntityPlan } from '../src/plan.js';
+import { estimateEntityStateBytes } from '../src/state-codec.js';
+import { assembleVector, eventFeatures } from '../src/vector.js';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) {
+  const child = spawnSync(process.execPath, ['--expose-gc', '--max-old-space-size=12288', ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+  });
+  process.exit(child.status ?? 1);
+}
+
+const DAY = 86_400_000;
+const START = Date.UTC(2024, 0, 1);
+const BATCH = 500;
+
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const plan = compileSpec(handbookFeatureSpec());
+const customerPlan = plan.entities.get('customer_id')!;
+const terminalPlan = plan.entities.get('terminal_id')!;
+
+interface Tx {
+  transaction_id: string;
+  customer_id: string;
+  terminal_id: string;
+  amount: number;
+  event_time: number;
+}
+
+interface Label {
+  transaction_id: string;
+  terminal_id: string;
+  tx_event_time: number;
+  is_fraud: boolean;
+  labeled_at: number;
+}
+
+function throughput(transactions: number): void {
+  const next = random(1);
+  const customers = 50_000;
+  const terminals = 10_000;
+  const days = 60;
+  const txs: Tx[] = [];
+  for (let i = 0; i < transactions; i++) {
+    txs.push({
+      transaction_id: `tx${i}`,
+      customer_id: `C${Math.floor(next() * customers)}`,
+      terminal_id: `T${Math.floor(next() * terminals)}`,
+      amount: Math.round(next() * 20_000) / 100,
+      event_time: START + Math.floor(next() * days * DAY),
+    });
+  }
+  txs.sort((a, b) => a.event_time - b.event_time);
+  const labels: Label[] = txs
+    .filter(() => next() < 0.3)
+    .map((tx) => ({
+      transaction_id: tx.transaction_id,
+      terminal_id: tx.terminal_id,
+      tx_event_time: tx.event_time,
+      is_fraud: next() < 0.1,
+      labeled_at: tx.event_time + 7 * DAY,
+    }));
+  for (const withChangelog of [false, true]) {
+    const customerStore = new EntityStore(customerPlan);
+    const terminalStore = new EntityStore(terminalPlan);
+    let checksum = 0;
+    let changelogBytes = 0;
+    let l = 0;
+    let i = 0;
+    const began = process.hrtime.bigint();
+    for (const tx of txs) {
+      while (l < labels.length && labels[l]!.labeled_at <= tx.event_time) terminalStore.applyLabel(labels[l++]!);
+      const own = eventFeatures(plan, tx);
+      const customer = customerStore.update(tx).values;
+      const terminal = terminalStore.update(tx).values;
+      const vector = assembleVector(plan, own, { customer_id: customer, terminal_id: terminal });
+      checksum += vector[14]!;
+      // The service commits in batches: each batch writes the states it touched to the changelog.
+      if (++i % BATCH === 0) {
+        for (const store of [customerStore, terminalStore]) {
+          for (const id of store.takeTouched()) {
+            if (withChangelog) changelogBytes += JSON.stringify(store.serialize(id)).length;
+          }
+        }
+      }
+    }
+    const seconds = Number(process.hrtime.bigint() - began) / 1e9;
+    console.log(
+      `throughput${withChangelog ? ' incl. changelog serialisation' : ''}: ${transactions} transactions + ${l} labels ` +
+        `in ${seconds.toFixed(2)} s = ${Math.round(transactions / seconds).toLocaleString('en-US')} transactions/s on one core ` +
+        `(${customers} customers, ${terminals} terminals, ${days} days, batches of ${BATCH}` +
+        `${withChangelog ? `, ${(changelogBytes / 1e6).toFixed(0)} MB of JSON` : ''}; checksum ${checksum.toFixed(3)})`,
+    );
+  }
+}
+
+function heapUsed(): number {
+  gc!();
+  gc!();
+  return process.memoryUsage().heapUsed;
+}
+
+function memory(plan: EntityPlan, kind: string, entities: number, pointsEach: number, withLabel: boolean): void {
+  const before = heapUsed();
+  const store = new EntityStore(plan);
+  for (let e = 0; e < entities; e++) {
+    const id = `${kind[0]}${e}`;
+    for (let p = 0; p < pointsEach; p++) {
+      // Half a day apart: 60 points span 30 days, all inside the longest window.
+      const event_time = START + p * (DAY / 2) + (e % 1000);
+      store.update({ customer_id: id, terminal_id: id, amount: 10 + (e % 97), event_time });
+    }
+    if (withLabel) store.applyLabel({ terminal_id: id, tx_event_time: START, is_fraud: true });
+  }
+  store.takeTouched();
+  const after = heapUsed();
+  let estimated = 0;
+  let serialised = 0;
+  let sampled = 0;
+  for (const id of store.ids()) {
+    const state = store.get(id)!;
+    estimated += estimateEntityStateBytes(state);
+    if (sampled < 20_000) {
+      serialised += JSON.stringify(store.serialize(id)).length;
+      sampled++;
+    }
+  }
+  console.log(
+    `${kind} states: ${entities.toLocaleString('en-US')} entities x ${pointsEach} tx${withLabel ? ' + 1 fraud label' : ''}: ` +
+      `heap ${Math.round((after - before) / entities)} B/entity (incl. Map entry and id string; ` +
+      `estimateEntityStateBytes ${Math.round(estimated / entities)} B), ` +
+      `serialised ${Math.round(serialised / sampled)} B/entity (JSON)`,
+  );
+  if (store.size !== entities) throw new Error('store lost entities');
+}
+
+throughput(1_000_000);
+memory(customerPlan, 'customer', 1_000_000, 1, false);
+memory(terminalPlan, 'terminal', 1_000_000, 1, true);
+memory(customerPlan, 'customer', 100_000, 60, false);
+memory(terminalPlan, 'terminal', 100_000, 60, true);
