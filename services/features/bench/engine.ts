@@ -10,6 +10,8 @@
  *    transaction each, plus one fraud label per terminal), then 100k of each
  *    holding a realistic 60 transactions in their windows.
  * 3. Serialised (changelog) size per entity state, as JSON text.
+ * 4. One hot customer: 3M transactions over 40 days (75k a day), to show the
+ *    degradation to buckets keeps its state bounded.
  */
 
 import { spawnSync } from 'node:child_process';
@@ -161,8 +163,26 @@ function memory(plan: EntityPlan, kind: string, entities: number, pointsEach: nu
   if (store.size !== entities) throw new Error('store lost entities');
 }
 
+function hotEntity(transactions: number, days: number): void {
+  const store = new EntityStore(customerPlan);
+  const began = process.hrtime.bigint();
+  for (let i = 0; i < transactions; i++) {
+    const event_time = START + Math.floor((i * days * DAY) / transactions);
+    store.update({ customer_id: 'hot', terminal_id: 't', amount: i % 500, event_time });
+  }
+  const seconds = Number(process.hrtime.bigint() - began) / 1e9;
+  const state = store.get('hot')!;
+  console.log(
+    `hot customer: ${transactions.toLocaleString('en-US')} transactions over ${days} days at ` +
+      `${Math.round(transactions / seconds).toLocaleString('en-US')} transactions/s; state ${state.logs[0]!.t.length} items ` +
+      `of ${state.logs[0]!.b / 60_000}-minute buckets, estimateEntityStateBytes ${Math.round(estimateEntityStateBytes(state) / 1024)} KiB, ` +
+      `serialised ${Math.round(JSON.stringify(store.serialize('hot')).length / 1024)} KiB`,
+  );
+}
+
 throughput(1_000_000);
 memory(customerPlan, 'customer', 1_000_000, 1, false);
 memory(terminalPlan, 'terminal', 1_000_000, 1, true);
 memory(customerPlan, 'customer', 100_000, 60, false);
 memory(terminalPlan, 'terminal', 100_000, 60, true);
+hotEntity(3_000_000, 40);

@@ -55,7 +55,12 @@ const zero = (): number => 0;
 
 const definitions = {
   count: { field: 'optional', needs: {}, empty: zero, value: (inputs) => one(inputs).count() },
-  sum: { field: 'required', needs: { sum: true }, empty: zero, value: (inputs) => one(inputs).sum() },
+  sum: {
+    field: 'required',
+    needs: { sum: true },
+    empty: zero,
+    value: (inputs) => (one(inputs).count() === 0 ? undefined : one(inputs).sum()),
+  },
   mean: {
     field: 'required',
     needs: { sum: true },

@@ -71,6 +71,12 @@ function put(column: number[], index: number, value: number): void {
 }
 
 function insertItem(channel: ChannelPlan, log: ChannelLog, index: number, time: number, values: readonly number[]): void {
+  if (log.t.length === 0 && log.b === 0) {
+    // Literals get room for exactly one element (a push would reserve 17): most entities are quiet.
+    log.t = [time];
+    log.c = values.map((value) => [value]);
+    return;
+  }
   put(log.t, index, time);
   if (log.b === 0) {
     for (let f = 0; f < log.c.length; f++) put(log.c[f]!, index, values[f]!);

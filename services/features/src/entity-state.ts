@@ -247,7 +247,6 @@ export function applyLabel(plan: EntityPlan, state: EntityState, label: object):
  * labels newer than watermark − grace − reach.
  */
 export function isExpired(plan: EntityPlan, state: EntityState, watermark: number): boolean {
-  const reach = Math.max(...plan.channels.map((channel) => channel.reachMs));
-  const horizon = watermark - plan.graceMs - reach;
+  const horizon = watermark - plan.graceMs - plan.reachMs;
   return state.watermark <= horizon && state.logs.every((log) => log.t.length === 0 || log.t[log.t.length - 1]! <= horizon);
 }

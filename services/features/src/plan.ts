@@ -97,6 +97,8 @@ export interface EntityPlan {
   windowSlots: number;
   queueCount: number;
   graceMs: number;
+  /** Longest window + delay over all channels. */
+  reachMs: number;
   exactCap: number;
   timeField: string;
   labelTimeField: string;
@@ -282,6 +284,7 @@ class EntityDraft {
       windowSlots,
       queueCount,
       graceMs,
+      reachMs: Math.max(...channels.map((c) => c.reachMs)),
       exactCap,
       timeField: spec.eventTimeField ?? DEFAULT_EVENT_TIME_FIELD,
       labelTimeField: spec.labelTimeField ?? DEFAULT_LABEL_TIME_FIELD,
