@@ -45,6 +45,20 @@ export interface FeatureVector {
   ingested_at: number;
 }
 
+/**
+ * The features service's repartition record on `transactions.by-terminal`,
+ * keyed by terminal_id: exactly one of transaction and label is set.
+ */
+export interface RoutedEvent {
+  feature_set_version: string;
+  transaction: Transaction | null;
+  label: Label | null;
+  /** The transaction's own features (field, calendar), in spec order among themselves. */
+  event_values: number[];
+  /** The customer's window features, in spec order among themselves. */
+  customer_values: number[];
+}
+
 /** The learner's join stage → training stage record on `learner.examples` (one partition: one global model). */
 export interface LabelledExample {
   kind: 'labelled' | 'unlabelled';

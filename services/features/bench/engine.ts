@@ -15,7 +15,8 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { EntityStore } from '../src/entity-store.js';
+import type { EntityState } from '../src/entity-state.js';
+import { EntityStore, entityStateCodec, MemoryStateMap } from '../src/entity-store.js';
 import { handbookFeatureSpec } from '../src/handbook.js';
 import { compileSpec, type EntityPlan } from '../src/plan.js';
 import { estimateEntityStateBytes } from '../src/state-codec.js';
@@ -90,8 +91,14 @@ function throughput(transactions: number): void {
       labeled_at: tx.event_time + 7 * DAY,
     }));
   for (const withChangelog of [false, true]) {
-    const customerStore = new EntityStore(customerPlan);
-    const terminalStore = new EntityStore(terminalPlan);
+    const customerMap = new TouchedMap();
+    const terminalMap = new TouchedMap();
+    const customerStore = new EntityStore(customerPlan, customerMap);
+    const terminalStore = new EntityStore(terminalPlan, terminalMap);
+    const changelogs = [
+      { map: customerMap, codec: entityStateCodec(customerPlan) },
+      { map: terminalMap, codec: entityStateCodec(terminalPlan) },
+    ];
     let checksum = 0;
     let changelogBytes = 0;
     let l = 0;
@@ -106,9 +113,9 @@ function throughput(transactions: number): void {
       checksum += vector[14]!;
       // The service commits in batches: each batch writes the states it touched to the changelog.
       if (++i % BATCH === 0) {
-        for (const store of [customerStore, terminalStore]) {
-          for (const id of store.takeTouched()) {
-            if (withChangelog) changelogBytes += JSON.stringify(store.serialize(id)).length;
+        for (const { map, codec } of changelogs) {
+          for (const id of map.takeTouched()) {
+            if (withChangelog) changelogBytes += codec.serialize(map.get(id)!).length;
           }
         }
       }
@@ -123,6 +130,20 @@ function throughput(transactions: number): void {
   }
 }
 
+/** Remembers the ids put since the last take, as the service's changelogged store does. */
+class TouchedMap extends MemoryStateMap<EntityState> {
+  private readonly touched = new Set<string>();
+  override put(key: string, value: EntityState): void {
+    this.touched.add(key);
+    super.put(key, value);
+  }
+  takeTouched(): string[] {
+    const ids = [...this.touched];
+    this.touched.clear();
+    return ids;
+  }
+}
+
 function heapUsed(): number {
   gc!();
   gc!();
@@ -131,7 +152,8 @@ function heapUsed(): number {
 
 function memory(plan: EntityPlan, kind: string, entities: number, pointsEach: number, withLabel: boolean): void {
   const before = heapUsed();
-  const store = new EntityStore(plan);
+  const map = new MemoryStateMap<EntityState>();
+  const store = new EntityStore(plan, map);
   for (let e = 0; e < entities; e++) {
     const id = `${kind[0]}${e}`;
     for (let p = 0; p < pointsEach; p++) {
@@ -141,16 +163,15 @@ function memory(plan: EntityPlan, kind: string, entities: number, pointsEach: nu
     }
     if (withLabel) store.applyLabel({ terminal_id: id, tx_event_time: START, is_fraud: true });
   }
-  store.takeTouched();
   const after = heapUsed();
   let estimated = 0;
   let serialised = 0;
   let sampled = 0;
-  for (const id of store.ids()) {
-    const state = store.get(id)!;
+  const codec = entityStateCodec(plan);
+  for (const [, state] of map.entries()) {
     estimated += estimateEntityStateBytes(state);
     if (sampled < 20_000) {
-      serialised += JSON.stringify(store.serialize(id)).length;
+      serialised += codec.serialize(state).length;
       sampled++;
     }
   }
@@ -176,7 +197,7 @@ function hotEntity(transactions: number, days: number): void {
     `hot customer: ${transactions.toLocaleString('en-US')} transactions over ${days} days at ` +
       `${Math.round(transactions / seconds).toLocaleString('en-US')} transactions/s; state ${state.logs[0]!.t.length} items ` +
       `of ${state.logs[0]!.b / 60_000}-minute buckets, estimateEntityStateBytes ${Math.round(estimateEntityStateBytes(state) / 1024)} KiB, ` +
-      `serialised ${Math.round(JSON.stringify(store.serialize('hot')).length / 1024)} KiB`,
+      `serialised ${Math.round(entityStateCodec(customerPlan).serialize(state).length / 1024)} KiB`,
   );
 }
 

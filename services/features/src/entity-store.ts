@@ -1,9 +1,10 @@
 /**
  * The states of one entity kind owned by one instance (e.g. the customers of
- * the partitions it is assigned), keyed by entity id. It remembers which ids
- * changed so the service can write exactly those to the changelog in the same
- * transaction as its outputs, and drops expired states (whose ids then need a
- * tombstone).
+ * one partition), keyed by entity id, over a key-value map. In the service
+ * that map is the partition's changelogged store: every `put` marks the id
+ * for the changelog, and the codec below writes the state as it stands when
+ * the batch commits. A state is put only when it changed (a late event
+ * leaves it as it was), and expired states are deleted (a tombstone).
  */
 
 import {
@@ -17,25 +18,53 @@ import {
   type LabelOutcome,
 } from './entity-state.js';
 import type { EntityPlan } from './plan.js';
-import {
-  deserializeEntityState,
-  estimateEntityStateBytes,
-  serializeEntityState,
-  type SerializedEntityState,
-} from './state-codec.js';
+import { deserializeEntityState, estimateEntityStateBytes, serializeEntityState } from './state-codec.js';
+
+/** The part of a key-value store the entity store needs (shared's KeyValueStore has this shape). */
+export interface StateMap<V> {
+  get(key: string): V | undefined;
+  put(key: string, value: V): void;
+  delete(key: string): void;
+  readonly size: number;
+  entries(): IterableIterator<[string, V]>;
+}
+
+/** A plain in-memory StateMap, for tests and benchmarks. */
+export class MemoryStateMap<V> implements StateMap<V> {
+  private readonly map = new Map<string, V>();
+  get(key: string): V | undefined {
+    return this.map.get(key);
+  }
+  put(key: string, value: V): void {
+    this.map.set(key, value);
+  }
+  delete(key: string): void {
+    this.map.delete(key);
+  }
+  get size(): number {
+    return this.map.size;
+  }
+  entries(): IterableIterator<[string, V]> {
+    return this.map.entries();
+  }
+}
+
+/** Entity states to and from changelog bytes (compact JSON, see state-codec.ts). */
+export function entityStateCodec(plan: EntityPlan): { serialize(state: EntityState): Buffer; deserialize(bytes: Buffer): EntityState } {
+  return {
+    serialize: (state) => Buffer.from(JSON.stringify(serializeEntityState(plan, state))),
+    deserialize: (bytes) => deserializeEntityState(plan, JSON.parse(bytes.toString('utf8'))),
+  };
+}
 
 export class EntityStore {
-  private readonly states = new Map<string, EntityState>();
-  private readonly touched = new Set<string>();
-
-  constructor(readonly plan: EntityPlan) {}
+  constructor(
+    readonly plan: EntityPlan,
+    private readonly states: StateMap<EntityState> = new MemoryStateMap(),
+  ) {}
 
   get size(): number {
     return this.states.size;
-  }
-
-  ids(): IterableIterator<string> {
-    return this.states.keys();
   }
 
   get(entityId: string): EntityState | undefined {
@@ -45,13 +74,9 @@ export class EntityStore {
   /** Applies an event to its entity (created on first sight); a late event leaves the state as it was. */
   update(event: object): EntityUpdate & { entityId: string } {
     const entityId = entityIdOf(this.plan, event);
-    let state = this.states.get(entityId);
-    if (state === undefined) {
-      state = createEntityState(this.plan);
-      this.states.set(entityId, state);
-    }
+    const state = this.states.get(entityId) ?? createEntityState(this.plan);
     const { outcome, values } = updateEntity(this.plan, state, event);
-    if (outcome !== 'late') this.touched.add(entityId);
+    if (outcome !== 'late') this.states.put(entityId, state);
     return { entityId, outcome, values };
   }
 
@@ -60,47 +85,30 @@ export class EntityStore {
     const entityId = entityIdOf(this.plan, label);
     const state = this.states.get(entityId) ?? createEntityState(this.plan);
     const outcome = applyLabel(this.plan, state, label);
-    if (outcome === 'applied') {
-      this.states.set(entityId, state);
-      this.touched.add(entityId);
-    }
+    if (outcome === 'applied') this.states.put(entityId, state);
     return { entityId, outcome };
   }
 
-  /** Ids changed since the last call, in order of first change; the set is emptied. */
-  takeTouched(): string[] {
-    const ids = [...this.touched];
-    this.touched.clear();
-    return ids;
+  /** The newest event time over all entities (the partition's watermark after a restore). */
+  watermark(): number {
+    let newest = -Infinity;
+    for (const [, state] of this.states.entries()) if (state.watermark > newest) newest = state.watermark;
+    return newest;
   }
 
-  serialize(entityId: string): SerializedEntityState | undefined {
-    const state = this.states.get(entityId);
-    return state === undefined ? undefined : serializeEntityState(this.plan, state);
-  }
-
-  /** Loads a changelog record; null (a tombstone) removes the entity. */
-  restore(entityId: string, value: unknown): void {
-    if (value === null) this.states.delete(entityId);
-    else this.states.set(entityId, deserializeEntityState(this.plan, value));
-  }
-
-  /** Removes the states expired at this (partition) watermark and returns their ids. */
+  /** Deletes the states expired at this (partition) watermark and returns their ids. */
   evictExpired(watermark: number): string[] {
     const evicted: string[] = [];
-    for (const [entityId, state] of this.states) {
+    for (const [entityId, state] of this.states.entries()) {
       if (isExpired(this.plan, state, watermark)) evicted.push(entityId);
     }
-    for (const entityId of evicted) {
-      this.states.delete(entityId);
-      this.touched.delete(entityId);
-    }
+    for (const entityId of evicted) this.states.delete(entityId);
     return evicted;
   }
 
   estimateBytes(): number {
     let bytes = 0;
-    for (const state of this.states.values()) bytes += estimateEntityStateBytes(state);
+    for (const [, state] of this.states.entries()) bytes += estimateEntityStateBytes(state);
     return bytes;
   }
 }

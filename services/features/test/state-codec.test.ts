@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyLabel, createEntityState, updateEntity, type EntityState } from '../src/entity-state.js';
-import { EntityStore } from '../src/entity-store.js';
+import { EntityStore, entityStateCodec, MemoryStateMap } from '../src/entity-store.js';
 import { handbookFeatureSpec } from '../src/handbook.js';
 import { compileSpec, type EntityPlan } from '../src/plan.js';
 import type { FeatureSpec } from '../src/spec.js';
@@ -19,28 +19,33 @@ describe('entity state serialisation', () => {
     const plan = compileSpec(handbookFeatureSpec());
     const customerPlan = plan.entities.get('customer_id')!;
     const terminalPlan = plan.entities.get('terminal_id')!;
-    const live = { customers: new EntityStore(customerPlan), terminals: new EntityStore(terminalPlan) };
-    let restarted = { customers: new EntityStore(customerPlan), terminals: new EntityStore(terminalPlan) };
+    const codecs = { customers: entityStateCodec(customerPlan), terminals: entityStateCodec(terminalPlan) };
+    const live = { customers: new MemoryStateMap<EntityState>(), terminals: new MemoryStateMap<EntityState>() };
+    let restarted = { customers: new MemoryStateMap<EntityState>(), terminals: new MemoryStateMap<EntityState>() };
+    const stores = (maps: typeof live) => ({ customers: new EntityStore(customerPlan, maps.customers), terminals: new EntityStore(terminalPlan, maps.terminals) });
+    const liveStores = stores(live);
+    let restartedStores = stores(restarted);
     const { stream } = generateStream({ seed: 11, transactions: 2000, customers: 40, terminals: 20, days: 50 });
     stream.forEach((item, i) => {
       if (i % 150 === 149) {
-        const next = { customers: new EntityStore(customerPlan), terminals: new EntityStore(terminalPlan) };
+        const next = { customers: new MemoryStateMap<EntityState>(), terminals: new MemoryStateMap<EntityState>() };
         for (const kind of ['customers', 'terminals'] as const) {
-          for (const id of restarted[kind].ids()) {
-            next[kind].restore(id, JSON.parse(JSON.stringify(restarted[kind].serialize(id))));
-          }
+          for (const [id, state] of restarted[kind].entries()) next[kind].put(id, codecs[kind].deserialize(codecs[kind].serialize(state)));
         }
         restarted = next;
+        restartedStores = stores(restarted);
       }
       if (item.kind === 'label') {
-        expect(restarted.terminals.applyLabel(item)).toEqual(live.terminals.applyLabel(item));
+        expect(restartedStores.terminals.applyLabel(item)).toEqual(liveStores.terminals.applyLabel(item));
         return;
       }
-      expect(restarted.customers.update(item)).toEqual(live.customers.update(item));
-      expect(restarted.terminals.update(item)).toEqual(live.terminals.update(item));
+      expect(restartedStores.customers.update(item)).toEqual(liveStores.customers.update(item));
+      expect(restartedStores.terminals.update(item)).toEqual(liveStores.terminals.update(item));
     });
     for (const kind of ['customers', 'terminals'] as const) {
-      for (const id of live[kind].ids()) expect(restarted[kind].serialize(id)).toEqual(live[kind].serialize(id));
+      for (const [id, state] of live[kind].entries()) {
+        expect(codecs[kind].serialize(restarted[kind].get(id)!).toString()).toBe(codecs[kind].serialize(state).toString());
+      }
     }
   });
 

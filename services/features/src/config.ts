@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { commonEnvSchema, env, SluiceError } from '@sluice/shared';
+import { handbookFeatureSpec } from './handbook.js';
+import { compileSpec, type FeaturePlan } from './plan.js';
+import type { FeatureSpec } from './spec.js';
+
+export const featuresConfigSchema = commonEnvSchema.extend({
+  METRICS_PORT: env.port().default(9402),
+  /** A JSON feature spec (see spec.ts); the handbook's baseline features when unset. */
+  FEATURES_SPEC_FILE: env.string().optional(),
+  /** Out-of-order tolerance in event time; overrides the spec's graceMs. */
+  FEATURES_GRACE_MS: env.nonNegativeInt().optional(),
+  /** IANA time zone of the calendar features (weekend, night) for the handbook spec. */
+  FEATURES_TIME_ZONE: env.string().optional(),
+  /** How often (wall clock) each partition drops entities no window can see any more. */
+  FEATURES_EVICT_INTERVAL_MS: env.positiveInt().default(60_000),
+});
+
+export type FeaturesConfig = z.infer<typeof featuresConfigSchema>;
+
+/** The entity keys the service can route: the customer (the input's key) and the terminal (repartitioned). */
+export const CUSTOMER_KEY = 'customer_id';
+export const TERMINAL_KEY = 'terminal_id';
+
+/** Loads and compiles the feature spec the configuration names; a bad spec fails start-up naming the variable. */
+export function loadFeaturePlan(config: FeaturesConfig): FeaturePlan {
+  let spec: FeatureSpec;
+  if (config.FEATURES_SPEC_FILE === undefined) {
+    spec = handbookFeatureSpec(config.FEATURES_TIME_ZONE === undefined ? {} : { timeZone: config.FEATURES_TIME_ZONE });
+  } else {
+    try {
+      spec = JSON.parse(readFileSync(config.FEATURES_SPEC_FILE, 'utf8')) as FeatureSpec;
+    } catch (error) {
+      throw new SluiceError('CONFIG_INVALID', `FEATURES_SPEC_FILE: cannot read ${config.FEATURES_SPEC_FILE} as JSON: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (config.FEATURES_TIME_ZONE !== undefined) spec = { ...spec, timeZone: config.FEATURES_TIME_ZONE };
+  }
+  if (config.FEATURES_GRACE_MS !== undefined) spec = { ...spec, graceMs: config.FEATURES_GRACE_MS };
+  let plan: FeaturePlan;
+  try {
+    plan = compileSpec(spec);
+  } catch (error) {
+    const variable = config.FEATURES_SPEC_FILE === undefined ? 'FEATURES_TIME_ZONE / FEATURES_GRACE_MS' : 'FEATURES_SPEC_FILE';
+    throw new SluiceError('CONFIG_INVALID', `${variable}: invalid feature spec: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const unsupported = [...plan.entities.keys()].filter((key) => key !== CUSTOMER_KEY && key !== TERMINAL_KEY);
+  if (unsupported.length > 0) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `FEATURES_SPEC_FILE: window entities must be ${CUSTOMER_KEY} or ${TERMINAL_KEY} (the keys the service partitions by), got ${unsupported.join(', ')}`,
+    );
+  }
+  return plan;
+}

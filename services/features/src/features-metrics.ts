@@ -1,0 +1,40 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** Stage label values: `customer` (transactions.valid) and `terminal` (transactions.by-terminal). */
+export type FeatureStageName = 'customer' | 'terminal';
+
+export class FeaturesMetrics {
+  readonly events: Counter<'stage' | 'outcome'>;
+  readonly labels: Counter<'stage' | 'outcome'>;
+  readonly vectors: Counter;
+  readonly evicted: Counter<'stage'>;
+  readonly entities: Gauge<'stage'>;
+  readonly stateBytes: Gauge<'stage'>;
+  readonly watermarkLag: Gauge<'stage'>;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.events = new Counter({
+      name: 'sluice_features_events_total',
+      help: 'Transactions applied to entity windows, by stage and outcome: in_order, out_of_order (within the grace period, placed where it belongs), late (beyond grace: scored on the retained windows, state untouched).',
+      labelNames: ['stage', 'outcome'],
+      registers,
+    });
+    this.labels = new Counter({
+      name: 'sluice_features_labels_total',
+      help: 'Labels fed back into entity windows, by stage and outcome: applied, expired (older than any window can see), ignored (no window reads it).',
+      labelNames: ['stage', 'outcome'],
+      registers,
+    });
+    this.vectors = new Counter({ name: 'sluice_features_vectors_total', help: 'Feature vectors written to transactions.features.', registers });
+    this.evicted = new Counter({ name: 'sluice_features_evicted_entities_total', help: 'Entity states dropped because no window can see them any more.', labelNames: ['stage'], registers });
+    this.entities = new Gauge({ name: 'sluice_features_entities', help: 'Entity states held by this instance, by stage.', labelNames: ['stage'], registers });
+    this.stateBytes = new Gauge({ name: 'sluice_features_state_bytes', help: 'Estimated heap held by entity states on this instance, by stage (sampled at each eviction pass).', labelNames: ['stage'], registers });
+    this.watermarkLag = new Gauge({
+      name: 'sluice_features_event_time_lag_seconds',
+      help: 'Wall clock minus the newest event time seen, by stage (large for replayed history, growing when input stalls).',
+      labelNames: ['stage'],
+      registers,
+    });
+  }
+}

@@ -1,0 +1,67 @@
+import { bootstrapService, changelogTopic, loadConfig, runService, serveMetrics, StreamProcessor, type StoreDefinition } from '@sluice/shared';
+import { CUSTOMER_KEY, featuresConfigSchema, loadFeaturePlan, TERMINAL_KEY } from './config.js';
+import { entityStateCodec } from './entity-store.js';
+import { CUSTOMERS_STORE, CustomerStage, TERMINALS_STORE, TerminalStage } from './feature-stages.js';
+import { FeaturesMetrics } from './features-metrics.js';
+
+runService('features', async () => {
+  const config = loadConfig(featuresConfigSchema);
+  const plan = loadFeaturePlan(config);
+  const runtime = await bootstrapService('features', config, (topics) => ({
+    [topics.transactionsByTerminal]: 'RoutedEvent',
+    [topics.transactionsFeatures]: 'FeatureVector',
+  }));
+  const { topics, logger } = runtime;
+  const prefix = config.SLUICE_TOPIC_PREFIX;
+  const metrics = new FeaturesMetrics(runtime.metrics);
+  logger.info({ featureSet: plan.version, features: plan.names, graceMs: plan.graceMs, entities: [...plan.entities.keys()] }, 'feature plan');
+  const common = { service: 'features', kafka: runtime.kafka, serde: runtime.serde, logger, metrics: runtime.metrics };
+  const storeFor = (name: string, entity: string): StoreDefinition<unknown> => {
+    const codec = entityStateCodec(plan.entities.get(entity)!);
+    return { name, changelogTopic: changelogTopic(prefix, 'features', name), ...codec } as StoreDefinition<unknown>;
+  };
+
+  const customerStage = new CustomerStage(plan, topics, config.FEATURES_EVICT_INTERVAL_MS, metrics);
+  const processors: [string, StreamProcessor][] = [
+    [
+      'customer stage',
+      new StreamProcessor({
+        ...common,
+        groupId: `${prefix}sluice-features-customers`,
+        transactionalIdPrefix: `${prefix}sluice-features-customers`,
+        inputs: [
+          { topic: topics.transactionsValid, format: 'avro', deadLetterTopic: topics.transactionsDlq },
+          { topic: topics.labelsValid, format: 'avro', deadLetterTopic: topics.labelsDlq },
+        ],
+        stores: plan.entities.has(CUSTOMER_KEY) ? [storeFor(CUSTOMERS_STORE, CUSTOMER_KEY)] : [],
+        process: (message, context) => customerStage.process(message, context),
+        afterBatch: (context) => customerStage.afterBatch(context),
+      }),
+    ],
+  ];
+  if (plan.entities.has(TERMINAL_KEY)) {
+    const terminalStage = new TerminalStage(plan, topics, config.FEATURES_EVICT_INTERVAL_MS, metrics);
+    processors.push([
+      'terminal stage',
+      new StreamProcessor({
+        ...common,
+        groupId: `${prefix}sluice-features-terminals`,
+        transactionalIdPrefix: `${prefix}sluice-features-terminals`,
+        inputs: [{ topic: topics.transactionsByTerminal, format: 'avro', deadLetterTopic: topics.transactionsDlq }],
+        stores: [storeFor(TERMINALS_STORE, TERMINAL_KEY)],
+        process: (message, context) => terminalStage.process(message, context),
+        afterBatch: (context) => terminalStage.afterBatch(context),
+      }),
+    ]);
+  }
+
+  for (const [name, processor] of processors) runtime.shutdown.register(name, () => processor.stop());
+  await serveMetrics(runtime, {
+    healthy: () => processors.every(([, processor]) => processor.healthy()),
+    ready: () => {
+      const states = processors.map(([name, processor]) => ({ name, ...processor.readiness() }));
+      return { ready: states.every((state) => state.ready), reason: states.map((state) => `${state.name}: ${state.reason}`).join('; ') };
+    },
+  });
+  for (const [, processor] of processors) await processor.start();
+});

@@ -1,0 +1,140 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import type { AvroSerde, FeatureVector } from '@sluice/shared';
+import { bruteForceFeatures, DAY_MS, handbookStream, type HandbookStream } from '../../support/handbook-stream.js';
+import { consumeAll, createPipelineTopics, testKafka, testSerde, uniquePrefix } from '../../support/kafka.js';
+import { metricValue, scrape, startService, stopAllServices, waitUntilReady, type RunningService } from '../../support/services.js';
+
+afterEach(stopAllServices);
+
+const CUSTOMER_FEATURES = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+
+async function pipeline(name: string) {
+  const prefix = uniquePrefix(name);
+  const kafka = testKafka();
+  await createPipelineTopics(kafka, prefix);
+  const serde = testSerde();
+  await serde.register(`${prefix}transactions.valid`, 'Transaction');
+  await serde.register(`${prefix}labels.valid`, 'Label');
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  return { prefix, kafka, serde, producer };
+}
+
+async function send(producer: Producer, serde: AvroSerde, topic: string, records: { customer_id: string }[]): Promise<void> {
+  for (let start = 0; start < records.length; start += 500) {
+    const messages = await Promise.all(records.slice(start, start + 500).map(async (record) => ({ key: record.customer_id, value: await serde.encode(topic, record) })));
+    await producer.send({ topic, messages, acks: -1 });
+  }
+}
+
+/** Follows transactions.features (read_committed) in the background, counting every copy of every vector. */
+async function followVectors(kafka: Kafka, serde: AvroSerde, topic: string) {
+  const vectors = new Map<string, FeatureVector>();
+  let received = 0;
+  const consumer = kafka.consumer({ groupId: `test-follow-${randomUUID()}`, readUncommitted: false });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const vector = await serde.decode<FeatureVector>(message.value);
+      vectors.set(vector.transaction_id, vector);
+      received += 1;
+    },
+  });
+  return {
+    vectors,
+    received: () => received,
+    async waitFor(count: number, timeoutMs = 60_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (vectors.size < count) {
+        if (Date.now() > deadline) throw new Error(`only ${vectors.size} of ${count} vectors arrived within ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    stop: () => consumer.disconnect(),
+  };
+}
+
+function expectFeatures(stream: HandbookStream, vectors: Map<string, FeatureVector>, indices: readonly number[] | 'all'): void {
+  stream.transactions.forEach((tx, i) => {
+    const vector = vectors.get(tx.transaction_id);
+    expect(vector, tx.transaction_id).toBeDefined();
+    const expected = bruteForceFeatures(stream, i);
+    for (const f of indices === 'all' ? expected.keys() : indices) {
+      expect(vector!.feature_values[f], `${tx.transaction_id} ${vector!.feature_names[f]}`).toBeCloseTo(expected[f]!, 9);
+    }
+  });
+}
+
+describe('features against the real broker', () => {
+  it('computes exactly the handbook features through the terminal repartition, and keeps its state across a SIGKILL', async () => {
+    const { prefix, kafka, serde, producer } = await pipeline('features-exact');
+    // Labels one day after their transaction: a transaction's terminal window ends 7 days back, so every label it must see comes from an earlier day.
+    const stream = handbookStream({ seed: 3, transactions: 1800, customers: 40, terminals: 12, days: 45, fraudRate: 0.15, labelDelayMs: DAY_MS });
+    const follower = await followVectors(kafka, serde, `${prefix}transactions.features`);
+    let features: RunningService = startService('features', prefix);
+    await waitUntilReady(features);
+    let labelsSinceStart = 0;
+    let sentTransactions = 0;
+    let sentLabels = 0;
+    const first = stream.transactions[0]!.event_time;
+    // Day by day in event time, waiting for each day to be through: the comparison with complete knowledge then holds exactly.
+    for (let day = 0; day <= 46; day++) {
+      const end = first + (day + 1) * DAY_MS;
+      const transactions = stream.transactions.slice(sentTransactions).filter((tx) => tx.event_time < end);
+      const labels = stream.labels.slice(sentLabels).filter((label) => label.labeled_at < end);
+      await send(producer, serde, `${prefix}labels.valid`, labels);
+      await send(producer, serde, `${prefix}transactions.valid`, transactions);
+      sentTransactions += transactions.length;
+      sentLabels += labels.length;
+      labelsSinceStart += labels.length;
+      await follower.waitFor(sentTransactions);
+      const deadline = Date.now() + 30_000;
+      while (metricValue(await scrape(features), 'sluice_features_labels_total', { stage: 'terminal' }) < labelsSinceStart) {
+        if (Date.now() > deadline) throw new Error(`terminal stage did not take ${labelsSinceStart} labels`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      if (day === 22) {
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        await features.kill('SIGKILL');
+        features = startService('features', prefix);
+        await waitUntilReady(features);
+        labelsSinceStart = 0;
+      }
+    }
+    expect(sentTransactions).toBe(stream.transactions.length);
+    const metrics = await scrape(features);
+    expect(metricValue(metrics, 'sluice_features_entities', { stage: 'customer' })).toBeGreaterThan(0);
+    expect(metricValue(metrics, 'sluice_features_state_bytes', { stage: 'terminal' })).toBeGreaterThan(0);
+    await follower.stop();
+    await producer.disconnect();
+
+    expect(follower.received()).toBe(stream.transactions.length);
+    expectFeatures(stream, follower.vectors, 'all');
+    const risky = [...follower.vectors.values()].filter((vector) => vector.feature_values[14]! > 0).length;
+    expect(risky).toBeGreaterThan(stream.transactions.length / 2);
+  });
+
+  it('emits one vector per transaction, none lost or repeated, when killed twice mid-stream', async () => {
+    const { prefix, kafka, serde, producer } = await pipeline('features-kill');
+    const stream = handbookStream({ seed: 5, transactions: 6000, customers: 300, terminals: 100, days: 40, fraudRate: 0.02, labelDelayMs: 7 * DAY_MS });
+    await send(producer, serde, `${prefix}labels.valid`, stream.labels);
+    await send(producer, serde, `${prefix}transactions.valid`, stream.transactions);
+    await producer.disconnect();
+    const follower = await followVectors(kafka, serde, `${prefix}transactions.features`);
+    for (const fraction of [1 / 3, 2 / 3]) {
+      const features = startService('features', prefix);
+      await follower.waitFor(Math.floor(stream.transactions.length * fraction), 120_000);
+      await features.kill('SIGKILL');
+    }
+    startService('features', prefix);
+    await follower.waitFor(stream.transactions.length, 120_000);
+    await follower.stop();
+    const all = await consumeAll(kafka, `${prefix}transactions.features`, { count: stream.transactions.length, settleMs: 3_000 });
+    expect(all).toHaveLength(stream.transactions.length);
+    // Customer windows do not depend on how partitions interleave: exact after two crashes means state and outputs committed together.
+    expectFeatures(stream, follower.vectors, CUSTOMER_FEATURES);
+  });
+});
