@@ -17,6 +17,8 @@ export const learnerConfigSchema = commonEnvSchema.extend({
   LEARNER_DRIFT_REACTION: z.enum(['none', 'reset']).default('reset'),
   LEARNER_LEARNING_RATE: env.number().default(0.1),
   LEARNER_L2: env.number().default(1e-4),
+  /** Consumer-group session timeout of both stages: how long a dead instance holds its partitions before a standby takes over. */
+  LEARNER_SESSION_TIMEOUT_MS: env.positiveInt().default(30_000),
 });
 
 export type LearnerConfig = z.infer<typeof learnerConfigSchema>;

@@ -2,6 +2,7 @@ import { bootstrapService, changelogTopic, loadConfig, runService, serveMetrics,
 import { learnerConfigSchema } from './config.js';
 import { EARLY_LABELS_STORE, JoinStage, PENDING_STORE } from './join-stage.js';
 import { LearnerMetrics } from './learner-metrics.js';
+import { readLatestSnapshots, withAttempts } from './snapshot-source.js';
 import { MODEL_STORE, TrainStage } from './train-stage.js';
 
 runService('learner', async () => {
@@ -13,7 +14,14 @@ runService('learner', async () => {
   const { topics, logger } = runtime;
   const prefix = config.SLUICE_TOPIC_PREFIX;
   const metrics = new LearnerMetrics(runtime.metrics);
-  const common = { service: 'learner', kafka: runtime.kafka, serde: runtime.serde, logger, metrics: runtime.metrics };
+  const common = {
+    service: 'learner',
+    kafka: runtime.kafka,
+    serde: runtime.serde,
+    logger,
+    metrics: runtime.metrics,
+    sessionTimeoutMs: config.LEARNER_SESSION_TIMEOUT_MS,
+  };
 
   const join = new JoinStage(topics, { ttlMs: config.LEARNER_LABEL_TTL_MS, maxEntries: config.LEARNER_MAX_PENDING, maxEarlyLabels: config.LEARNER_MAX_EARLY_LABELS }, metrics);
   const joinProcessor = new StreamProcessor({
@@ -31,6 +39,10 @@ runService('learner', async () => {
     process: (message, context) => join.process(message, context),
   });
 
+  // For the one-shot read of model.updates when a model has no changelog state.
+  const admin = runtime.kafka.admin();
+  await admin.connect();
+  runtime.shutdown.register('admin', () => admin.disconnect());
   const drift = config.LEARNER_DRIFT_DETECTOR === 'none' ? null : { kind: config.LEARNER_DRIFT_DETECTOR };
   const train = new TrainStage(
     topics.modelUpdates,
@@ -47,6 +59,15 @@ runService('learner', async () => {
     },
     metrics,
     logger,
+    withAttempts(() => readLatestSnapshots(runtime.kafka, admin, runtime.serde, topics.modelUpdates, [config.LEARNER_MODEL_NAME, config.LEARNER_ANOMALY_MODEL_NAME], logger), {
+      attempts: 3,
+      backoffMs: 1_000,
+      logger,
+      onGiveUp: (error) => {
+        logger.fatal({ err: error }, 'cannot read model.updates to resume the models: exiting rather than training from zero');
+        process.exit(1);
+      },
+    }),
   );
   const trainProcessor = new StreamProcessor({
     ...common,

@@ -1,5 +1,5 @@
 import type { FeatureVector, ModelMetrics, ModelSnapshot, OnlineModel } from '@sluice/shared';
-import { restoreModel, SluiceError, withDefaults } from '@sluice/shared';
+import { restoreModel, SluiceError, snapshotToModel, withDefaults } from '@sluice/shared';
 import { z } from 'zod';
 import {
   createDriftDetector,
@@ -115,6 +115,19 @@ export class OnlineLearner {
       s.drift === null ? null : restoreDriftDetector(s.drift),
     );
     learner.trained = s.trained_count;
+    return learner;
+  }
+
+  /**
+   * Resumes from a published snapshot when the changelog state is gone: the
+   * model (weights, scaler, optimiser history, class counts) and its training
+   * count come from the snapshot; the prequential window and the drift
+   * detector start empty, since a snapshot carries only their figures. Throws
+   * SluiceError on a snapshot whose model cannot be restored.
+   */
+  static fromSnapshot(snapshot: ModelSnapshot, options: Partial<OnlineLearnerOptions> = {}): OnlineLearner {
+    const learner = OnlineLearner.create(snapshotToModel(snapshot), snapshot.feature_set_version, options);
+    learner.trained = snapshot.trained_count;
     return learner;
   }
 

@@ -1,12 +1,22 @@
-import { createModel, type KeyValueStore, type LabelledExample, type Logger, type ProcessingContext, type InputMessage } from '@sluice/shared';
+import {
+  createModel,
+  SluiceError,
+  type Algorithm,
+  type InputMessage,
+  type KeyValueStore,
+  type LabelledExample,
+  type Logger,
+  type ModelSnapshot,
+  type ProcessingContext,
+} from '@sluice/shared';
 import type { DriftDetectorConfig } from './drift.js';
 import type { LearnerMetrics } from './learner-metrics.js';
-import { OnlineLearner, type DriftReaction, type OnlineLearnerState } from './online-learner.js';
+import { OnlineLearner, type DriftReaction, type OnlineLearnerOptions, type OnlineLearnerState } from './online-learner.js';
 
 export const MODEL_STORE = 'model';
 
 /** One model's training state as it lives in the changelog: enough to resume exactly where it stopped. */
-interface StoredModel {
+export interface StoredModel {
   learner: OnlineLearnerState;
   version: number;
   labels_since_snapshot: number;
@@ -25,12 +35,65 @@ export interface TrainSettings {
   snapshotIntervalMs: number;
 }
 
+/**
+ * The newest snapshot of each model name on model.updates, read to its end.
+ * Called only after the training partition's transactional producer has been
+ * initialised (the processor does that before the first batch), so no earlier
+ * owner can publish anything after what this returns.
+ */
+export type SnapshotSource = () => Promise<ReadonlyMap<string, ModelSnapshot>>;
+
 interface LiveModel {
   name: string;
   learner: OnlineLearner;
   version: number;
   labelsSinceSnapshot: number;
   lastSnapshotAt: number;
+}
+
+/** Where a model resumes after an assignment; see `resumePoint`. */
+export type ResumePoint =
+  | { source: 'changelog'; stored: StoredModel }
+  | { source: 'snapshot'; snapshot: ModelSnapshot }
+  /** `version` is the last version already published: the next snapshot is `version + 1`. */
+  | { source: 'fresh'; version: number; reason: string };
+
+export interface ExpectedModel {
+  algorithm: Algorithm;
+  featureNames: readonly string[];
+  featureSetVersion: string;
+}
+
+/**
+ * The resume decision for one model, pure:
+ * - the changelog state, when there is one and no snapshot is newer (the
+ *   normal case: the changelog is written in the same transaction as every
+ *   snapshot, so it is never behind the newest one, and it also holds the
+ *   examples learned since);
+ * - else the newest published snapshot, when it is of the expected algorithm
+ *   and feature set (changelog lost, or never written);
+ * - else a fresh model, whose versions still continue above every version
+ *   already published, so that no version number is ever published twice.
+ */
+export function resumePoint(stored: StoredModel | undefined, snapshot: ModelSnapshot | undefined, expected: ExpectedModel): ResumePoint {
+  if (stored && (!snapshot || stored.version >= snapshot.version)) return { source: 'changelog', stored };
+  if (!snapshot) return { source: 'fresh', version: 0, reason: 'no model state and no snapshot' };
+  const version = Math.max(snapshot.version, stored?.version ?? 0);
+  if (snapshot.algorithm !== expected.algorithm) {
+    return { source: 'fresh', version, reason: `snapshot v${snapshot.version} is ${snapshot.algorithm}, expected ${expected.algorithm}` };
+  }
+  const sameFeatures =
+    snapshot.feature_set_version === expected.featureSetVersion &&
+    snapshot.feature_names.length === expected.featureNames.length &&
+    snapshot.feature_names.every((name, i) => name === expected.featureNames[i]);
+  if (!sameFeatures) {
+    return {
+      source: 'fresh',
+      version,
+      reason: `snapshot v${snapshot.version} has feature set ${snapshot.feature_set_version} (${snapshot.feature_names.length} features), examples have ${expected.featureSetVersion} (${expected.featureNames.length})`,
+    };
+  }
+  return { source: 'snapshot', snapshot };
 }
 
 /**
@@ -42,6 +105,8 @@ interface LiveModel {
  * labels or T seconds, whichever comes first (T is checked as batches arrive).
  * The models' state is written to the changelog with every batch, in the same
  * transaction as the offsets: a restart resumes exactly, learning no label twice.
+ * When the changelog holds no state for a model but model.updates holds a
+ * snapshot of it, training resumes from that snapshot (`resumePoint`).
  */
 export class TrainStage {
   private models?: { store: KeyValueStore<StoredModel>; supervised: LiveModel; anomaly: LiveModel };
@@ -51,30 +116,22 @@ export class TrainStage {
     private readonly settings: TrainSettings,
     private readonly metrics: LearnerMetrics,
     private readonly logger: Logger,
+    private readonly snapshots: SnapshotSource,
   ) {}
 
-  process(message: InputMessage, context: ProcessingContext): void {
+  /** Synchronous except on the first example after an assignment, which may have to read model.updates. */
+  process(message: InputMessage, context: ProcessingContext): void | Promise<void> {
     const example = message.value as LabelledExample;
-    const models = this.modelsFor(context.store<StoredModel>(MODEL_STORE), example);
-    if (example.kind === 'unlabelled') {
-      models.anomaly.learner.observeUnlabelled(example.vector);
-      return;
-    }
-    const label = example.is_fraud ? 1 : 0;
-    for (const model of [models.supervised, models.anomaly]) {
-      const observation = model.learner.observe(example.vector, label);
-      model.labelsSinceSnapshot += 1;
-      if (observation.learned) this.metrics.trained.inc({ model: model.name });
-      if (observation.drift) {
-        this.metrics.drift.inc({ model: model.name });
-        this.logger.warn({ model: model.name, ...observation.drift }, 'drift detected on the error stream');
-      }
-    }
+    const store = context.store<StoredModel>(MODEL_STORE);
+    if (this.models?.store === store) return this.train(example);
+    return this.resume(store, example).then(() => this.train(example));
   }
 
   /** Publishes due snapshots and writes the models' state to the changelog. */
   afterBatch(context: ProcessingContext): void {
-    if (!this.models) return;
+    // Models built for another assignment's store (a batch that decoded nothing after a
+    // reassignment) are stale: publishing from them could repeat a version.
+    if (!this.models || this.models.store !== context.store<StoredModel>(MODEL_STORE)) return;
     const { store, supervised, anomaly } = this.models;
     for (const model of [supervised, anomaly]) {
       const due =
@@ -104,33 +161,71 @@ export class TrainStage {
     }
   }
 
-  private modelsFor(store: KeyValueStore<StoredModel>, example: LabelledExample) {
-    if (this.models?.store !== store) {
-      // A new store object means a new assignment: rebuild from what the changelog restored.
-      const names = example.vector.feature_names;
-      const version = example.vector.feature_set_version;
-      const options = { metricsWindow: this.settings.metricsWindow, drift: this.settings.drift, driftReaction: this.settings.driftReaction };
-      this.models = {
-        store,
-        supervised: this.live(store, this.settings.modelName, () =>
-          OnlineLearner.create(createModel('logistic_regression', names, { learningRate: this.settings.learningRate, l2: this.settings.l2 }), version, options),
-        ),
-        anomaly: this.live(store, this.settings.anomalyModelName, () => OnlineLearner.create(createModel('half_space_trees', names), version, options)),
-      };
+  private train(example: LabelledExample): void {
+    const models = this.models!;
+    if (example.kind === 'unlabelled') {
+      models.anomaly.learner.observeUnlabelled(example.vector);
+      return;
     }
-    return this.models;
+    const label = example.is_fraud ? 1 : 0;
+    for (const model of [models.supervised, models.anomaly]) {
+      const observation = model.learner.observe(example.vector, label);
+      model.labelsSinceSnapshot += 1;
+      if (observation.learned) this.metrics.trained.inc({ model: model.name });
+      if (observation.drift) {
+        this.metrics.drift.inc({ model: model.name });
+        this.logger.warn({ model: model.name, ...observation.drift }, 'drift detected on the error stream');
+      }
+    }
   }
 
-  private live(store: KeyValueStore<StoredModel>, name: string, create: () => OnlineLearner): LiveModel {
-    const stored = store.get(name);
-    if (!stored) return { name, learner: create(), version: 0, labelsSinceSnapshot: 0, lastSnapshotAt: 0 };
-    this.logger.info({ model: name, version: stored.version }, 'resuming model from its changelog');
-    return {
-      name,
-      learner: OnlineLearner.fromState(stored.learner),
-      version: stored.version,
-      labelsSinceSnapshot: stored.labels_since_snapshot,
-      lastSnapshotAt: stored.last_snapshot_at,
+  /** A new store object means a new assignment: rebuild from what the changelog restored, or else from the newest snapshot. */
+  private async resume(store: KeyValueStore<StoredModel>, example: LabelledExample): Promise<void> {
+    const names = example.vector.feature_names;
+    const featureSetVersion = example.vector.feature_set_version;
+    const { modelName, anomalyModelName } = this.settings;
+    const missing = [modelName, anomalyModelName].filter((name) => !store.has(name));
+    // Only read model.updates when some state is missing: when present, the changelog is never behind it.
+    const snapshots = missing.length > 0 ? await this.snapshots() : new Map<string, ModelSnapshot>();
+    if (this.models?.store === store) return;
+    const options: Partial<OnlineLearnerOptions> = { metricsWindow: this.settings.metricsWindow, drift: this.settings.drift, driftReaction: this.settings.driftReaction };
+    const live = (name: string, algorithm: Algorithm, create: () => OnlineLearner): LiveModel => {
+      const point = resumePoint(store.get(name), snapshots.get(name), { algorithm, featureNames: names, featureSetVersion });
+      switch (point.source) {
+        case 'changelog': {
+          const stored = point.stored;
+          this.logger.info({ model: name, version: stored.version, trained: stored.learner.trained_count }, 'resuming model from its changelog');
+          return {
+            name,
+            learner: OnlineLearner.fromState(stored.learner),
+            version: stored.version,
+            labelsSinceSnapshot: stored.labels_since_snapshot,
+            lastSnapshotAt: stored.last_snapshot_at,
+          };
+        }
+        case 'snapshot': {
+          const { snapshot } = point;
+          try {
+            const learner = OnlineLearner.fromSnapshot(snapshot, options);
+            this.logger.warn({ model: name, version: snapshot.version, trained: snapshot.trained_count }, 'resuming model from its latest snapshot: no changelog state');
+            return { name, learner, version: snapshot.version, labelsSinceSnapshot: 0, lastSnapshotAt: snapshot.created_at };
+          } catch (error) {
+            const reason = error instanceof SluiceError ? error.reason : String(error);
+            this.logger.error({ model: name, version: snapshot.version, reason }, 'latest snapshot cannot be restored: starting a fresh model above its version');
+            return { name, learner: create(), version: snapshot.version, labelsSinceSnapshot: 0, lastSnapshotAt: 0 };
+          }
+        }
+        case 'fresh':
+          if (point.version > 0) this.logger.warn({ model: name, after_version: point.version, reason: point.reason }, 'starting a fresh model');
+          return { name, learner: create(), version: point.version, labelsSinceSnapshot: 0, lastSnapshotAt: 0 };
+      }
+    };
+    this.models = {
+      store,
+      supervised: live(modelName, 'logistic_regression', () =>
+        OnlineLearner.create(createModel('logistic_regression', names, { learningRate: this.settings.learningRate, l2: this.settings.l2 }), featureSetVersion, options),
+      ),
+      anomaly: live(anomalyModelName, 'half_space_trees', () => OnlineLearner.create(createModel('half_space_trees', names), featureSetVersion, options)),
     };
   }
 }
