@@ -43,7 +43,9 @@ export function createKafka(config: CommonConfig, clientId: string, logger: Logg
       () =>
       ({ level, log }: LogEntry) => {
         const { message, ...extra } = log;
-        kafkaLogger[pinoLevelOf[level] ?? 'info'](extra, message);
+        // Refused while the previous transaction's markers are written: retried (processor.ts), not an error.
+        const settling = typeof extra.error === 'string' && extra.error.includes('another concurrent operation on the same transaction');
+        kafkaLogger[settling ? 'debug' : (pinoLevelOf[level] ?? 'info')](extra, message);
       },
   });
 }

@@ -91,6 +91,8 @@ interface Task {
   stores: Map<string, PartitionStore<unknown>>;
   ready: Promise<void>;
   isReady: boolean;
+  /** Settles when the batch in flight on this task has committed or aborted. */
+  turn: Promise<void>;
 }
 
 class ProcessorMetrics {
@@ -98,15 +100,27 @@ class ProcessorMetrics {
   readonly produced: Counter<'topic'>;
   readonly deadLetters: Counter<'topic' | 'code'>;
   readonly batchSeconds: Histogram<'topic'>;
-  readonly transactions: Counter<'outcome'>;
+  readonly transactions: Counter<'group' | 'outcome'>;
   readonly lag: Gauge<'topic' | 'partition'>;
-  readonly restoreSeconds: Histogram;
-  readonly restoredRecords: Counter;
+  readonly restoreSeconds: Histogram<'group'>;
+  readonly restoredRecords: Counter<'group'>;
   readonly stateEntries: Gauge<'store'>;
-  readonly rebalances: Counter;
-  readonly assignedPartitions: Gauge;
+  readonly rebalances: Counter<'group'>;
+  readonly assignedPartitions: Gauge<'group'>;
 
-  constructor(registry: Registry) {
+  private static readonly byRegistry = new WeakMap<Registry, ProcessorMetrics>();
+
+  /** One set per registry: a service may run several processors (e.g. two stages), each labelling by its own topics and group. */
+  static of(registry: Registry): ProcessorMetrics {
+    let metrics = ProcessorMetrics.byRegistry.get(registry);
+    if (metrics === undefined) {
+      metrics = new ProcessorMetrics(registry);
+      ProcessorMetrics.byRegistry.set(registry, metrics);
+    }
+    return metrics;
+  }
+
+  private constructor(registry: Registry) {
     const registers = [registry];
     this.consumed = new Counter({ name: 'sluice_messages_consumed_total', help: 'Input messages handled, by topic and outcome.', labelNames: ['topic', 'outcome'], registers });
     this.produced = new Counter({ name: 'sluice_messages_produced_total', help: 'Output messages committed, by topic.', labelNames: ['topic'], registers });
@@ -118,13 +132,13 @@ class ProcessorMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.transactions = new Counter({ name: 'sluice_transactions_total', help: 'Kafka transactions, by outcome.', labelNames: ['outcome'], registers });
+    this.transactions = new Counter({ name: 'sluice_transactions_total', help: 'Kafka transactions, by consumer group and outcome.', labelNames: ['group', 'outcome'], registers });
     this.lag = new Gauge({ name: 'sluice_consumer_lag_messages', help: 'Messages behind the end of each input partition, as of the last batch.', labelNames: ['topic', 'partition'], registers });
-    this.restoreSeconds = new Histogram({ name: 'sluice_state_restore_seconds', help: 'Time to restore state from changelogs after an assignment.', buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers });
-    this.restoredRecords = new Counter({ name: 'sluice_state_restored_records_total', help: 'Changelog records read while restoring state.', registers });
+    this.restoreSeconds = new Histogram({ name: 'sluice_state_restore_seconds', help: 'Time to restore state from changelogs after an assignment, by consumer group.', labelNames: ['group'], buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers });
+    this.restoredRecords = new Counter({ name: 'sluice_state_restored_records_total', help: 'Changelog records read while restoring state, by consumer group.', labelNames: ['group'], registers });
     this.stateEntries = new Gauge({ name: 'sluice_state_entries', help: 'Entries held in memory, by store.', labelNames: ['store'], registers });
-    this.rebalances = new Counter({ name: 'sluice_rebalances_total', help: 'Consumer group assignments received.', registers });
-    this.assignedPartitions = new Gauge({ name: 'sluice_assigned_partitions', help: 'Input partitions this instance owns.', registers });
+    this.rebalances = new Counter({ name: 'sluice_rebalances_total', help: 'Consumer group assignments received, by consumer group.', labelNames: ['group'], registers });
+    this.assignedPartitions = new Gauge({ name: 'sluice_assigned_partitions', help: 'Input partitions this instance owns, by consumer group.', labelNames: ['group'], registers });
   }
 }
 
@@ -149,7 +163,7 @@ export class StreamProcessor {
   private running = false;
 
   constructor(private readonly options: StreamProcessorOptions) {
-    this.metrics = new ProcessorMetrics(options.metrics);
+    this.metrics = ProcessorMetrics.of(options.metrics);
     this.inputs = new Map(options.inputs.map((input) => [input.topic, input]));
   }
 
@@ -219,8 +233,8 @@ export class StreamProcessor {
       if (this.inputs.has(topic)) for (const partition of assigned) partitions.add(partition);
     }
     this.joined = true;
-    this.metrics.rebalances.inc();
-    this.metrics.assignedPartitions.set(partitions.size);
+    this.metrics.rebalances.inc({ group: this.options.groupId });
+    this.metrics.assignedPartitions.set({ group: this.options.groupId }, partitions.size);
     this.lagByPartition.clear();
     this.options.logger.info({ partitions: [...partitions].sort((a, b) => a - b) }, 'partitions assigned');
     // Another instance may have owned any of these partitions since we last did: start them afresh.
@@ -249,7 +263,7 @@ export class StreamProcessor {
     });
     const stores = new Map<string, PartitionStore<unknown>>();
     for (const definition of this.options.stores ?? []) stores.set(definition.name, new PartitionStore(definition, partition));
-    return { partition, producer, stores, ready: Promise.resolve(), isReady: false };
+    return { partition, producer, stores, ready: Promise.resolve(), isReady: false, turn: Promise.resolve() };
   }
 
   private async prepareTasks(tasks: Task[]): Promise<void> {
@@ -268,9 +282,9 @@ export class StreamProcessor {
         (record: ChangelogRecord) => taskByPartition.get(record.partition)?.stores.get(byTopic.get(record.topic)!)?.restore(record.key, record.value),
         this.options.logger,
       );
-      this.metrics.restoredRecords.inc(restored);
+      this.metrics.restoredRecords.inc({ group: this.options.groupId }, restored);
       const seconds = (performance.now() - started) / 1000;
-      this.metrics.restoreSeconds.observe(seconds);
+      this.metrics.restoreSeconds.observe({ group: this.options.groupId }, seconds);
       this.options.logger.info({ partitions: tasks.map((task) => task.partition), records: restored, seconds }, 'state restored');
       this.updateStateGauges();
     }
@@ -296,8 +310,22 @@ export class StreamProcessor {
     return task;
   }
 
-  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const task = this.taskFor(batch.partition);
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const task = this.taskFor(payload.batch.partition);
+    // Co-partitioned inputs (transactions and labels of the same customers) share partition p's task, its
+    // stores and its transactional producer: their batches, which kafkajs may hand over concurrently, take turns.
+    const previous = task.turn;
+    let release!: () => void;
+    task.turn = new Promise((resolve) => (release = resolve));
+    await previous;
+    try {
+      await this.processBatch(task, payload);
+    } finally {
+      release();
+    }
+  }
+
+  private async processBatch(task: Task, { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     // Restoring can outlast the session timeout: keep the membership alive while waiting.
     let restored = false;
     const ready = task.ready.then(() => (restored = true));
@@ -414,15 +442,18 @@ export class StreamProcessor {
     const transaction = await task.producer.transaction();
     try {
       if (byTopic.size > 0) {
-        await transaction.sendBatch({ topicMessages: [...byTopic].map(([target, messages]) => ({ topic: target, messages })) });
+        const topicMessages = [...byTopic].map(([target, messages]) => ({ topic: target, messages }));
+        await whileTransactionSettles(() => transaction.sendBatch({ topicMessages }));
       }
-      await transaction.sendOffsets({
-        consumerGroupId: this.options.groupId,
-        topics: [{ topic, partitions: [{ partition: task.partition, offset: (BigInt(lastOffset) + 1n).toString() }] }],
-      });
+      await whileTransactionSettles(() =>
+        transaction.sendOffsets({
+          consumerGroupId: this.options.groupId,
+          topics: [{ topic, partitions: [{ partition: task.partition, offset: (BigInt(lastOffset) + 1n).toString() }] }],
+        }),
+      );
       await transaction.commit();
     } catch (error) {
-      this.metrics.transactions.inc({ outcome: 'aborted' });
+      this.metrics.transactions.inc({ group: this.options.groupId, outcome: 'aborted' });
       await transaction.abort().catch(() => undefined);
       // The in-memory state already holds this batch's changes: rebuild it from the changelog.
       this.tasks.delete(task.partition);
@@ -430,7 +461,7 @@ export class StreamProcessor {
       this.options.logger.warn({ err: error, partition: task.partition }, 'transaction aborted: state will be restored and the batch retried');
       throw error;
     }
-    this.metrics.transactions.inc({ outcome: 'committed' });
+    this.metrics.transactions.inc({ group: this.options.groupId, outcome: 'committed' });
     for (const [target, messages] of byTopic) this.metrics.produced.inc({ topic: target }, messages.length);
   }
 
@@ -440,6 +471,24 @@ export class StreamProcessor {
 }
 
 /** A header's value as a string, whatever form kafkajs gives it in. */
+/**
+ * Retries a transactional request the coordinator refused with
+ * CONCURRENT_TRANSACTIONS: the previous transaction's commit markers are still
+ * being written, so the request had no effect and can be sent again (as the
+ * Java producer does). kafkajs does not retry AddOffsetsToTxn itself.
+ */
+async function whileTransactionSettles<T>(request: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await request();
+    } catch (error) {
+      const concurrent = error instanceof Error && (error as { type?: string }).type === 'CONCURRENT_TRANSACTIONS';
+      if (!concurrent || attempt >= 8) throw error;
+      await sleep(20 * 2 ** attempt);
+    }
+  }
+}
+
 export function headerValue(headers: IHeaders, name: string): string | undefined {
   const value = headers[name];
   const first = Array.isArray(value) ? value[0] : value;

@@ -74,7 +74,9 @@ describe('features against the real broker', () => {
     // Labels one day after their transaction: a transaction's terminal window ends 7 days back, so every label it must see comes from an earlier day.
     const stream = handbookStream({ seed: 3, transactions: 1800, customers: 40, terminals: 12, days: 45, fraudRate: 0.15, labelDelayMs: DAY_MS });
     const follower = await followVectors(kafka, serde, `${prefix}transactions.features`);
-    let features: RunningService = startService('features', prefix);
+    // A day's transactions reach a terminal from six customer partitions in any order: a grace of a day places them all.
+    const env = { FEATURES_GRACE_MS: String(2 * DAY_MS) };
+    let features: RunningService = startService('features', prefix, env);
     await waitUntilReady(features);
     let labelsSinceStart = 0;
     let sentTransactions = 0;
@@ -99,7 +101,7 @@ describe('features against the real broker', () => {
       if (day === 22) {
         await new Promise((resolve) => setTimeout(resolve, 1_000));
         await features.kill('SIGKILL');
-        features = startService('features', prefix);
+        features = startService('features', prefix, env);
         await waitUntilReady(features);
         labelsSinceStart = 0;
       }
@@ -115,6 +117,7 @@ describe('features against the real broker', () => {
     expectFeatures(stream, follower.vectors, 'all');
     const risky = [...follower.vectors.values()].filter((vector) => vector.feature_values[14]! > 0).length;
     expect(risky).toBeGreaterThan(stream.transactions.length / 2);
+    expect(metricValue(metrics, 'sluice_features_events_total', { outcome: 'late' })).toBe(0);
   });
 
   it('emits one vector per transaction, none lost or repeated, when killed twice mid-stream', async () => {
