@@ -95,7 +95,16 @@ function say(text: string): void {
 function startService(name: string, port: number, prefix: string): ChildProcess {
   const main = fileURLToPath(new URL(`../../../../services/${name}/src/main.ts`, import.meta.url));
   const child = spawn(process.execPath, ['--conditions=sluice-source', '--import', 'tsx', main], {
-    env: { ...process.env, SLUICE_TOPIC_PREFIX: prefix, METRICS_PORT: String(port), LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', INGEST_HTTP_PORT: process.env.INGEST_HTTP_PORT ?? '8080' },
+    env: {
+      // History replayed thousands of times faster than real time: a terminal's transactions arrive from six customer
+      // partitions hours of event time apart, so the demo gives them a day of grace (real time needs far less).
+      FEATURES_GRACE_MS: '86400000',
+      ...process.env,
+      SLUICE_TOPIC_PREFIX: prefix,
+      METRICS_PORT: String(port),
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      INGEST_HTTP_PORT: process.env.INGEST_HTTP_PORT ?? '8080',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   child.on('exit', (code, signal) => {
