@@ -64,7 +64,6 @@ export class JoinStage {
         this.holdEarlyLabel(earlyLabels, label);
       }
     }
-    this.metrics.pending.set(join.pending.size);
   }
 
   private holdEarlyLabel(earlyLabels: KeyValueStore<Label>, label: Label): void {

@@ -12,7 +12,8 @@ export class LearnerMetrics {
   readonly snapshots: Counter<'model'>;
   readonly lastSnapshot: Gauge<'model'>;
 
-  constructor(registry: Registry) {
+  /** `pendingVectors`: read at each scrape (the join processor's pending-store entries over the partitions it owns now). */
+  constructor(registry: Registry, pendingVectors: () => number = () => 0) {
     const registers = [registry];
     this.labels = new Counter({
       name: 'sluice_learner_labels_total',
@@ -20,7 +21,14 @@ export class LearnerMetrics {
       labelNames: ['outcome'],
       registers,
     });
-    this.pending = new Gauge({ name: 'sluice_learner_pending_vectors', help: 'Feature vectors waiting for their label on this instance.', registers });
+    this.pending = new Gauge({
+      name: 'sluice_learner_pending_vectors',
+      help: 'Feature vectors waiting for their label on this instance (all its join partitions).',
+      registers,
+      collect() {
+        this.set(pendingVectors());
+      },
+    });
     this.trained = new Counter({ name: 'sluice_learner_trained_examples_total', help: 'Examples learned (test-then-train), by model.', labelNames: ['model'], registers });
     this.modelVersion = new Gauge({ name: 'sluice_learner_model_version', help: 'Version of the last snapshot published, by model.', labelNames: ['model'], registers });
     this.rocAuc = new Gauge({ name: 'sluice_learner_roc_auc', help: 'Prequential ROC AUC over the recent labelled window.', labelNames: ['model'], registers });

@@ -13,7 +13,8 @@ runService('learner', async () => {
   }));
   const { topics, logger } = runtime;
   const prefix = config.SLUICE_TOPIC_PREFIX;
-  const metrics = new LearnerMetrics(runtime.metrics);
+  // Read at scrape time, once the join processor below exists.
+  const metrics: LearnerMetrics = new LearnerMetrics(runtime.metrics, (): number => joinProcessor.storeEntries(PENDING_STORE));
   const common = {
     service: 'learner',
     kafka: runtime.kafka,

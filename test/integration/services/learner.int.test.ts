@@ -12,7 +12,7 @@ import {
   type ModelSnapshot,
 } from '@sluice/shared';
 import { createPipelineTopics, createTopics, testKafka, testSerde, uniquePrefix } from '../../support/kafka.js';
-import { startService, stopAllServices, waitUntilReady, type RunningService } from '../../support/services.js';
+import { metricValue, scrape, startService, stopAllServices, waitUntilReady, type RunningService } from '../../support/services.js';
 import { TopicFollower } from '../../support/learner-follow.js';
 import { exampleKey, FEATURE_NAMES, FEATURE_SET_VERSION, LearnerStream, TRUE_WEIGHTS, truthLogit, type StreamVector } from '../../support/learner-stream.js';
 
@@ -228,6 +228,10 @@ describe('learner against the real broker', () => {
     }
     const last = await flush(third);
     const afterThird = Date.now();
+    // The pending store reports its size: the never-labelled vectors whose horizon has not passed.
+    const stillPending = stream.sent.filter((entry) => !entry.labelled && !stream.expectedExamples().has(`labelled/label_horizon_passed/${entry.vector.transaction_id}`)).length;
+    expect(stillPending).toBeGreaterThan(0);
+    expect(metricValue(await scrape(third), 'sluice_learner_pending_vectors')).toBe(stillPending);
 
     // The join: every example exactly once, as the ground truth says.
     const keys = examples.values().map(exampleKey);
