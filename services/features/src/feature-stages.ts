@@ -177,6 +177,7 @@ export class CustomerStage {
     const values = assembleVector(this.plan, eventValues, this.customers ? { [CUSTOMER_KEY]: customerValues } : {});
     context.send(this.topics.transactionsFeatures, transaction.customer_id, vectorOf(this.plan, transaction, values));
     this.metrics.vectors.inc();
+    this.metrics.outputLatency.observe(Math.max(0, context.now - transaction.ingested_at) / 1000);
   }
 
   afterBatch(context: ProcessingContext): void {
@@ -219,6 +220,7 @@ export class TerminalStage {
     const values = guard(() => assembleVector(this.plan, routed.event_values, parts));
     context.send(this.topics.transactionsFeatures, transaction.customer_id, vectorOf(this.plan, transaction, values));
     this.metrics.vectors.inc();
+    this.metrics.outputLatency.observe(Math.max(0, context.now - transaction.ingested_at) / 1000);
   }
 
   afterBatch(context: ProcessingContext): void {

@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** Stage label values: `customer` (transactions.valid) and `terminal` (transactions.by-terminal). */
 export type FeatureStageName = 'customer' | 'terminal';
@@ -11,6 +11,7 @@ export class FeaturesMetrics {
   readonly entities: Gauge<'stage'>;
   readonly stateBytes: Gauge<'stage'>;
   readonly watermarkLag: Gauge<'stage'>;
+  readonly outputLatency: Histogram;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -30,6 +31,12 @@ export class FeaturesMetrics {
     this.evicted = new Counter({ name: 'sluice_features_evicted_entities_total', help: 'Entity states dropped because no window can see them any more.', labelNames: ['stage'], registers });
     this.entities = new Gauge({ name: 'sluice_features_entities', help: 'Entity states held by this instance, by stage.', labelNames: ['stage'], registers });
     this.stateBytes = new Gauge({ name: 'sluice_features_state_bytes', help: 'Estimated heap held by entity states on this instance, by stage (sampled at each eviction pass).', labelNames: ['stage'], registers });
+    this.outputLatency = new Histogram({
+      name: 'sluice_features_output_latency_seconds',
+      help: "From the transaction's acceptance by ingest (ingested_at) to its feature vector being queued for transactions.features.",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
     this.watermarkLag = new Gauge({
       name: 'sluice_features_event_time_lag_seconds',
       help: 'Wall clock minus the newest event time seen, by stage (large for replayed history, growing when input stalls).',

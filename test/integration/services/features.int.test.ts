@@ -120,24 +120,29 @@ describe('features against the real broker', () => {
     expect(metricValue(metrics, 'sluice_features_events_total', { outcome: 'late' })).toBe(0);
   });
 
-  it('emits one vector per transaction, none lost or repeated, when killed twice mid-stream', async () => {
+  it('emits one vector per transaction, none lost or repeated, when killed twice mid-stream and scaled out to two instances', async () => {
     const { prefix, kafka, serde, producer } = await pipeline('features-kill');
-    const stream = handbookStream({ seed: 5, transactions: 6000, customers: 300, terminals: 100, days: 40, fraudRate: 0.02, labelDelayMs: 7 * DAY_MS });
+    const stream = handbookStream({ seed: 5, transactions: 8000, customers: 300, terminals: 100, days: 40, fraudRate: 0.02, labelDelayMs: 7 * DAY_MS });
     await send(producer, serde, `${prefix}labels.valid`, stream.labels);
     await send(producer, serde, `${prefix}transactions.valid`, stream.transactions);
     await producer.disconnect();
     const follower = await followVectors(kafka, serde, `${prefix}transactions.features`);
-    for (const fraction of [1 / 3, 2 / 3]) {
-      const features = startService('features', prefix);
-      await follower.waitFor(Math.floor(stream.transactions.length * fraction), 120_000);
-      await features.kill('SIGKILL');
-    }
-    startService('features', prefix);
-    await follower.waitFor(stream.transactions.length, 120_000);
+    const at = (fraction: number) => follower.waitFor(Math.floor(stream.transactions.length * fraction), 120_000);
+    const first = startService('features', prefix);
+    await at(0.2);
+    await first.kill('SIGKILL');
+    const second = startService('features', prefix);
+    await at(0.4);
+    // A second instance mid-stream: the groups rebalance and the partitions (and their state) split between the two.
+    const third = startService('features', prefix);
+    await third.waitForLog((line) => line.msg === 'partitions assigned' && Array.isArray(line.partitions) && line.partitions.length > 0, 90_000);
+    await at(0.7);
+    await second.kill('SIGKILL');
+    await follower.waitFor(stream.transactions.length, 150_000);
     await follower.stop();
     const all = await consumeAll(kafka, `${prefix}transactions.features`, { count: stream.transactions.length, settleMs: 3_000 });
     expect(all).toHaveLength(stream.transactions.length);
-    // Customer windows do not depend on how partitions interleave: exact after two crashes means state and outputs committed together.
+    // Customer windows do not depend on how partitions interleave: exact after crashes and a rebalance means state and outputs committed together.
     expectFeatures(stream, follower.vectors, CUSTOMER_FEATURES);
   });
 });
