@@ -12,7 +12,9 @@ export const learnerConfigSchema = commonEnvSchema.extend({
   LEARNER_MAX_EARLY_LABELS: env.positiveInt().default(100_000),
   LEARNER_SNAPSHOT_EVERY_LABELS: env.positiveInt().default(500),
   LEARNER_SNAPSHOT_INTERVAL_MS: env.positiveInt().default(30_000),
-  LEARNER_METRICS_WINDOW: env.positiveInt().default(2_000),
+  // The window travels in each model's changelog record (about 23 bytes of JSON per example, written every
+  // training batch); the cap keeps a record well under Kafka's default 1 MB message size.
+  LEARNER_METRICS_WINDOW: env.positiveInt().max(20_000).default(2_000),
   LEARNER_DRIFT_DETECTOR: z.enum(['adwin', 'page_hinkley', 'none']).default('adwin'),
   LEARNER_DRIFT_REACTION: z.enum(['none', 'reset']).default('reset'),
   LEARNER_LEARNING_RATE: env.number().default(0.1),
