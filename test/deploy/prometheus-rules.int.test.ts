@@ -134,3 +134,14 @@ describe('deploy/prometheus', () => {
     ]);
   });
 });
+
+describe('deploy/README.md', () => {
+  it('explains every metric the services declare and every alert', async () => {
+    const readme = readFileSync(join(PROMETHEUS_DIR, '..', 'README.md'), 'utf8');
+    const declared = (await metricCatalogue()).filter((family) => family.source !== 'prom-client default metrics');
+    expect(declared.length).toBeGreaterThan(30);
+    expect(declared.filter((family) => !readme.includes(`\`${family.name}\``)).map((family) => family.name)).toEqual([]);
+    const alerts = allRules().filter((rule) => rule.alert).map((rule) => rule.alert!);
+    expect(alerts.filter((alert) => !readme.includes(`\`${alert}\``))).toEqual([]);
+  });
+});
