@@ -38,9 +38,6 @@ runService('learner', async () => {
       { name: EARLY_LABELS_STORE, changelogTopic: changelogTopic(prefix, 'learner', EARLY_LABELS_STORE) },
     ],
     process: (message, context) => join.process(message, context),
-    // Both inputs' partition p share one task (stores, transactional producer): two of its batches
-    // must not run at once (StreamProcessor does not serialise them; see services/learner/README.md).
-    partitionsConsumedConcurrently: 1,
   });
 
   // For the one-shot read of model.updates when a model has no changelog state.
