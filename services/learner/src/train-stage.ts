@@ -37,9 +37,10 @@ export interface TrainSettings {
 
 /**
  * The newest snapshot of each model name on model.updates, read to its end.
- * Called only after the training partition's transactional producer has been
- * initialised (the processor does that before the first batch), so no earlier
- * owner can publish anything after what this returns.
+ * Called on the first example after an assignment, once the changelog has
+ * been restored. A previous owner that is dead can publish nothing after what
+ * this returns; one that is only paused could, until this owner's first commit
+ * fences it (README.md, "Several instances").
  */
 export type SnapshotSource = () => Promise<ReadonlyMap<string, ModelSnapshot>>;
 
