@@ -21,7 +21,7 @@ const COMPLETE = join(VENV, '.complete');
 const LOCK = `${VENV}.lock`;
 
 function run(command: string, args: string[], timeoutMs = 600_000) {
-  const result = spawnSync(command, args, { encoding: 'utf8', timeout: timeoutMs });
+  const result = spawnSync(command, args, { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   return { status: result.error ? null : result.status, output: `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error) : ''}` };
 }
 
@@ -30,19 +30,43 @@ function tail(text: string, lines = 25): string {
 }
 
 function python(): string {
-  for (const candidate of ['python3', '/usr/bin/python3']) {
-    if (run(candidate, ['-c', 'import venv, ensurepip'], 30_000).status === 0) return candidate;
+  const usable = () => ['python3', '/usr/bin/python3'].find((candidate) => run(candidate, ['-c', 'import venv, ensurepip'], 30_000).status === 0);
+  let found = usable();
+  if (!found && process.getuid?.() === 0 && run('apt-get', ['--version'], 30_000).status === 0) {
+    // Debian splits venv/ensurepip out of python3.
+    process.stderr.write('[deploy-tools] installing Debian packages python3 and python3-venv\n');
+    const install = () => run('apt-get', ['install', '-y', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=300', 'python3', 'python3-venv']);
+    let result = install();
+    if (result.status !== 0) {
+      run('apt-get', ['update', '-o', 'DPkg::Lock::Timeout=300']);
+      result = install();
+    }
+    if (result.status !== 0) throw new Error(`apt-get install python3 python3-venv failed:\n${tail(result.output)}`);
+    found = usable();
   }
-  throw new Error('no python3 with the venv and ensurepip modules: install python3 and python3-venv (apt-get install -y python3-venv)');
+  if (!found) throw new Error('no python3 with the venv and ensurepip modules: install python3 and python3-venv (apt-get install -y python3-venv)');
+  return found;
 }
 
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-/** The virtualenv's directory, created and filled on first use. */
+let failure: Error | null = null;
+
+/** The virtualenv's directory, created and filled on first use; a failed install is reported once per run, then rethrown. */
 export function ensureDeployTools(): string {
   if (existsSync(COMPLETE)) return VENV;
+  if (failure) throw failure;
+  try {
+    return install();
+  } catch (error) {
+    failure = error instanceof Error ? error : new Error(String(error));
+    throw failure;
+  }
+}
+
+function install(): string {
   mkdirSync(cacheDirectory, { recursive: true });
   // One installer at a time (other test runs on the machine); a lock older than 15 minutes is a dead run's.
   const deadline = Date.now() + 15 * 60_000;
