@@ -29,6 +29,7 @@ function onPath(name: string): string | null {
 }
 
 let tools: PrometheusTools | null = null;
+let failure: Error | null = null;
 
 /**
  * Finds `prometheus` and `promtool`, installing Debian's `prometheus` package
@@ -37,6 +38,17 @@ let tools: PrometheusTools | null = null;
  */
 export function ensurePrometheus(): PrometheusTools {
   if (tools) return tools;
+  if (failure) throw failure;
+  try {
+    tools = findOrInstall();
+    return tools;
+  } catch (error) {
+    failure = error instanceof Error ? error : new Error(String(error));
+    throw failure;
+  }
+}
+
+function findOrInstall(): PrometheusTools {
   let prometheus = onPath('prometheus');
   let promtool = onPath('promtool');
   if (!prometheus || !promtool) {
@@ -59,8 +71,7 @@ export function ensurePrometheus(): PrometheusTools {
     promtool = onPath('promtool');
     if (!prometheus || !promtool) throw new Error('apt-get installed prometheus but prometheus or promtool is still not on PATH');
   }
-  tools = { prometheus, promtool };
-  return tools;
+  return { prometheus, promtool };
 }
 
 function tail(text: string, lines = 30): string {
