@@ -213,6 +213,12 @@ describe('Dockerfile', () => {
     expect(cli.status, cli.stderr).toBe(0);
     expect(cli.stdout).toContain('simulate');
 
+    // A bad setting stops a service at once, with the service's own message naming it (not a module error).
+    const misconfigured = spawnSync('sh', [entrypoint, 'fraud'], { cwd: app, encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...runtimeEnv, FRAUD_THRESHOLD: '2', NODE_OPTIONS: '' } });
+    expect(misconfigured.status).toBe(1);
+    expect(misconfigured.stdout + misconfigured.stderr).toMatch(/CONFIG_INVALID.*FRAUD_THRESHOLD/);
+    expect(misconfigured.stdout + misconfigured.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find (module|package)/);
+
     // The four services, as `docker run sluice <name>` would start them.
     const prefix = uniquePrefix('image');
     const running: Running[] = [];
