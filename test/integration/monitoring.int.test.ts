@@ -173,8 +173,18 @@ describe('monitoring with a real Prometheus', () => {
     expect(stream.labels).toBeGreaterThan(500);
 
     // Wait until fraud has scored every transaction and the learner has published a model fraud took.
-    await prom.waitFor('sum(sluice_fraud_end_to_end_latency_seconds_count)', (samples) => samples[0]?.value === stream.transactions, 120_000);
+    await prom.waitFor('sum(sluice_fraud_end_to_end_latency_seconds_count)', (samples) => (samples[0]?.value ?? 0) >= stream.transactions, 120_000);
     await prom.waitFor('min(sluice_fraud_model_version)', (samples) => (samples[0]?.value ?? 0) > 0, 60_000);
+    // Counters the processing code bumps (dead letters, fraud's scores, alerts and latency) count a batch
+    // again when its transaction aborts and it is retried; the loop's own counters count commits only.
+    // Without an abort in this run, both must match what happened exactly.
+    const aborted = (await prom.query('sum(sluice_transactions_total{outcome="aborted"}) or vector(0)'))[0]!.value;
+    const exact = aborted === 0;
+    if (!exact) console.warn(`${aborted} aborted transaction(s) in this run: counts made while processing are checked as lower bounds`);
+    const expectCount = (actual: number | undefined, expected: number, what: string) => {
+      if (exact) expect(actual, what).toBe(expected);
+      else expect(actual, what).toBeGreaterThanOrEqual(expected);
+    };
 
     // Events in, per topic: ingest read exactly what was produced, and every topic inside the
     // pipeline was read once per consumer group for each message committed to it.
@@ -203,16 +213,19 @@ describe('monitoring with a real Prometheus', () => {
     expect((await prom.query('sum(sluice_messages_consumed_total{service="fraud"})'))[0]?.value).toBe(stream.transactions);
 
     // Dead letters by code: exactly the bad records produced, and in the recording rule.
-    const letters = await prom.query('sum by (code) (sluice_dead_letters_total)');
-    expect(byLabel(letters, 'code')).toEqual({ MALFORMED_JSON: 4, OUT_OF_RANGE: 3, NOT_AN_OBJECT: 2 });
+    const letters = byLabel(await prom.query('sum by (code) (sluice_dead_letters_total)'), 'code');
+    expect(Object.keys(letters).sort()).toEqual(['MALFORMED_JSON', 'NOT_AN_OBJECT', 'OUT_OF_RANGE']);
+    for (const [code, count] of Object.entries({ MALFORMED_JSON: 4, OUT_OF_RANGE: 3, NOT_AN_OBJECT: 2 })) expectCount(letters[code], count, `dead letters ${code}`);
     const letterRates = await prom.waitFor('service_topic_code:sluice_dead_letters:rate5m', (samples) => samples.length === 3);
     expect(new Set(letterRates.map((sample) => `${sample.metric.service} ${sample.metric.code}`))).toEqual(new Set(['ingest MALFORMED_JSON', 'ingest OUT_OF_RANGE', 'ingest NOT_AN_OBJECT']));
 
     // Alerts counted: as many as fraud.alerts holds, all of them decided "alert".
     const alertMessages = await consumeAll(kafka, topic('fraud.alerts'), { count: stream.transactions, settleMs: 2000, timeoutMs: 60_000 });
     expect(alertMessages).toHaveLength(stream.transactions);
-    expect((await prom.query('sum(sluice_fraud_alerts_total)'))[0]?.value).toBe(alertMessages.length);
-    expect(byLabel(await prom.query('sum by (decision) (sluice_fraud_scores_total)'), 'decision')).toEqual({ alert: stream.transactions });
+    expectCount((await prom.query('sum(sluice_fraud_alerts_total)'))[0]?.value, alertMessages.length, 'sluice_fraud_alerts_total');
+    const decisions = byLabel(await prom.query('sum by (decision) (sluice_fraud_scores_total)'), 'decision');
+    expect(Object.keys(decisions)).toEqual(['alert']);
+    expectCount(decisions.alert, stream.transactions, 'sluice_fraud_scores_total{decision="alert"}');
     expect((await prom.query('sum(reason:sluice_fraud_alerts:rate1m)'))[0]?.value).toBeGreaterThan(0);
 
     // End-to-end latency: Prometheus's buckets hold exactly the alerts' own latencies, and its
@@ -225,12 +238,12 @@ describe('monitoring with a real Prometheus', () => {
     const bucketSamples = await prom.query('sum by (le) (sluice_fraud_end_to_end_latency_seconds_bucket)');
     const promBuckets = bucketSamples.map((sample) => [sample.metric.le === '+Inf' ? Infinity : Number(sample.metric.le), sample.value] as [number, number]).sort((a, b) => a[0] - b[0]);
     const expectedBuckets = [...END_TO_END_BUCKETS, Infinity].map((bound) => [bound, latencies.filter((latency) => latency <= bound).length] as [number, number]);
-    expect(promBuckets).toEqual(expectedBuckets);
+    if (exact) expect(promBuckets).toEqual(expectedBuckets);
     const quantiles: Record<string, number> = {};
     for (const q of [0.5, 0.95, 0.99]) {
       const [sample] = await prom.query(`histogram_quantile(${q}, sum by (le) (sluice_fraud_end_to_end_latency_seconds_bucket))`);
       quantiles[q] = sample!.value;
-      expect(sample!.value).toBeCloseTo(histogramQuantile(q, expectedBuckets), 9);
+      expect(sample!.value).toBeCloseTo(histogramQuantile(q, exact ? expectedBuckets : promBuckets), 9);
     }
     expect(quantiles[0.5]).toBeGreaterThan(0);
     expect(quantiles[0.5]).toBeLessThanOrEqual(quantiles[0.95]!);
