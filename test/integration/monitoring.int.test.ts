@@ -287,7 +287,7 @@ describe('monitoring with a real Prometheus', () => {
     for (const rule of recording) if ((await prom.query(rule.name)).length === 0) emptyRecordings.push(rule.name);
     expect(emptyRecordings).toEqual([]);
     expect(rules.filter((rule) => rule.type === 'alerting').map((rule) => rule.name).sort()).toEqual(
-      ['SluiceConsumerLagGrowing', 'SluiceDeadLetterRateHigh', 'SluiceEndToEndLatencyHigh', 'SluiceFraudModelRefused', 'SluiceFraudModelStale', 'SluiceLearnerSnapshotStale', 'SluiceProcessingFailures', 'SluiceServiceDown', 'SluiceTransactionsAborting'],
+      ['SluiceConsumerLagGrowing', 'SluiceDeadLetterRateHigh', 'SluiceEndToEndLatencyHigh', 'SluiceFraudModelRefused', 'SluiceFraudModelStale', 'SluiceLearnerSnapshotStale', 'SluiceProcessingFailures', 'SluiceServiceDown', 'SluiceStageStalled', 'SluiceTransactionsAborting'],
     );
     expect((await prom.alerts()).filter((alert) => alert.state === 'firing').map((alert) => alert.labels.alertname)).toEqual([]);
 
