@@ -16,6 +16,8 @@ export function createMetricsRegistry(service: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry, prefix: 'sluice_' });
+  // prom-client exposes these gauges with a counter's _total suffix; the same values remain as sluice_nodejs_active_{handles,requests,resources}.
+  for (const name of ['sluice_nodejs_active_handles_total', 'sluice_nodejs_active_requests_total', 'sluice_nodejs_active_resources_total']) registry.removeSingleMetric(name);
   return registry;
 }
 

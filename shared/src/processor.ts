@@ -132,7 +132,7 @@ class ProcessorMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    this.transactions = new Counter({ name: 'sluice_transactions_total', help: 'Kafka transactions, by consumer group and outcome.', labelNames: ['group', 'outcome'], registers });
+    this.transactions = new Counter({ name: 'sluice_kafka_transactions_total', help: 'Kafka transactions, by consumer group and outcome.', labelNames: ['group', 'outcome'], registers });
     this.lag = new Gauge({ name: 'sluice_consumer_lag_messages', help: 'Messages behind the end of each input partition, as of the last batch.', labelNames: ['topic', 'partition'], registers });
     this.restoreSeconds = new Histogram({ name: 'sluice_state_restore_seconds', help: 'Time to restore state from changelogs after an assignment, by consumer group.', labelNames: ['group'], buckets: [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers });
     this.restoredRecords = new Counter({ name: 'sluice_state_restored_records_total', help: 'Changelog records read while restoring state, by consumer group.', labelNames: ['group'], registers });
@@ -177,6 +177,7 @@ export class StreamProcessor {
       sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
       rebalanceTimeout: 60_000,
       maxBytesPerPartition: 1024 * 1024,
+      maxWaitTimeInMs: 100,
       retry: { retries: 8 },
     });
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.onAssignment(payload.memberAssignment));
@@ -441,8 +442,7 @@ export class StreamProcessor {
 
     const transaction = await task.producer.transaction();
     try {
-      if (byTopic.size > 0) {
-        const topicMessages = [...byTopic].map(([target, messages]) => ({ topic: target, messages }));
+      for (const topicMessages of requestsUnder(byTopic, MAX_REQUEST_BYTES)) {
         await whileTransactionSettles(() => transaction.sendBatch({ topicMessages }));
       }
       await whileTransactionSettles(() =>
@@ -471,6 +471,41 @@ export class StreamProcessor {
 }
 
 /** A header's value as a string, whatever form kafkajs gives it in. */
+/**
+ * Half the broker's default message.max.bytes (1 MiB): kafkajs sends one
+ * record batch per partition per request, and the broker refuses a batch
+ * larger than that limit, so a big batch of outputs and changelog records
+ * (many entity states after a 1 MB input batch) goes in several requests of
+ * the same transaction.
+ */
+const MAX_REQUEST_BYTES = 512 * 1024;
+
+function messageBytes(message: Message): number {
+  let bytes = 64 + (message.key?.length ?? 0) + (message.value?.length ?? 0);
+  for (const [name, value] of Object.entries(message.headers ?? {})) bytes += name.length + String(value ?? '').length;
+  return bytes;
+}
+
+function* requestsUnder(byTopic: Map<string, Message[]>, maxBytes: number): Generator<{ topic: string; messages: Message[] }[]> {
+  let request = new Map<string, Message[]>();
+  let bytes = 0;
+  for (const [topic, messages] of byTopic) {
+    for (const message of messages) {
+      const size = messageBytes(message);
+      if (bytes > 0 && bytes + size > maxBytes) {
+        yield [...request].map(([target, list]) => ({ topic: target, messages: list }));
+        request = new Map();
+        bytes = 0;
+      }
+      const list = request.get(topic);
+      if (list) list.push(message);
+      else request.set(topic, [message]);
+      bytes += size;
+    }
+  }
+  if (bytes > 0) yield [...request].map(([target, list]) => ({ topic: target, messages: list }));
+}
+
 /**
  * Retries a transactional request the coordinator refused with
  * CONCURRENT_TRANSACTIONS: the previous transaction's commit markers are still
