@@ -5,50 +5,22 @@
  * service that compare what comes out of Kafka with the definitions.
  */
 
+import type { Label, Transaction } from '@sluice/shared';
+import { prng } from '../../services/features/test/synthetic-stream.js';
+
 export const DAY_MS = 86_400_000;
 const START = Date.UTC(2024, 2, 1);
 
-export interface StreamTransaction {
-  transaction_id: string;
-  customer_id: string;
-  terminal_id: string;
-  amount: number;
-  event_time: number;
-  currency: string | null;
-  ingested_at: number;
-}
-
-export interface StreamLabel {
-  transaction_id: string;
-  customer_id: string;
-  terminal_id: string;
-  tx_event_time: number;
-  is_fraud: boolean;
-  labeled_at: number;
-  ingested_at: number;
-}
-
 export interface HandbookStream {
   /** In event-time order. */
-  transactions: StreamTransaction[];
+  transactions: Transaction[];
   /** In labeled_at order. */
-  labels: StreamLabel[];
-}
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  labels: Label[];
 }
 
 export function handbookStream(options: { seed: number; transactions: number; customers: number; terminals: number; days: number; fraudRate: number; labelDelayMs: number }): HandbookStream {
-  const random = mulberry32(options.seed);
-  const transactions: StreamTransaction[] = [];
+  const random = prng(options.seed);
+  const transactions: Transaction[] = [];
   for (let i = 0; i < options.transactions; i++) {
     transactions.push({
       transaction_id: `tx-${i}`,

@@ -21,6 +21,7 @@ import { handbookFeatureSpec } from '../src/handbook.js';
 import { compileSpec, type EntityPlan } from '../src/plan.js';
 import { estimateEntityStateBytes } from '../src/state-codec.js';
 import { assembleVector, eventFeatures } from '../src/vector.js';
+import { prng as random } from '../test/synthetic-stream.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) {
@@ -33,17 +34,6 @@ if (gc === undefined) {
 const DAY = 86_400_000;
 const START = Date.UTC(2024, 0, 1);
 const BATCH = 500;
-
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const plan = compileSpec(handbookFeatureSpec());
 const customerPlan = plan.entities.get('customer_id')!;
