@@ -10,6 +10,7 @@ import {
   type Producer,
 } from 'kafkajs';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { CoPartitionAssigner } from './co-partition-assigner.js';
 import { buildDeadLetter, deadLetterHeaders } from './dead-letter.js';
 import { SluiceError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -178,9 +179,14 @@ export class StreamProcessor {
       rebalanceTimeout: 60_000,
       maxBytesPerPartition: 1024 * 1024,
       maxWaitTimeInMs: 100,
+      partitionAssigners: [CoPartitionAssigner],
       retry: { retries: 8 },
     });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.onAssignment(payload.memberAssignment));
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
+      // kafkajs restarts a crashed consumer (e.g. after a fenced commit); joining again means it recovered.
+      this.crashed = undefined;
+      this.onAssignment(payload.memberAssignment);
+    });
     this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
       this.crashed = payload.error;
       logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
@@ -270,8 +276,14 @@ export class StreamProcessor {
   private async prepareTasks(tasks: Task[]): Promise<void> {
     if (tasks.length === 0) return;
     const started = performance.now();
-    // Initialising each producer fences a previous owner and aborts its open transaction.
-    await Promise.all(tasks.map((task) => task.producer.connect()));
+    // kafkajs initialises a transactional producer id only when a first transaction begins: begin and abort one
+    // now, so the previous owner is fenced and its open transaction aborted before the changelog is read.
+    await Promise.all(
+      tasks.map(async (task) => {
+        await task.producer.connect();
+        await (await task.producer.transaction()).abort();
+      }),
+    );
     const definitions = this.options.stores ?? [];
     if (definitions.length > 0) {
       const byTopic = new Map(definitions.map((definition) => [definition.changelogTopic, definition.name]));
@@ -289,6 +301,13 @@ export class StreamProcessor {
       this.options.logger.info({ partitions: tasks.map((task) => task.partition), records: restored, seconds }, 'state restored');
       this.updateStateGauges();
     }
+  }
+
+  /** The in-memory state may hold a batch that did not commit: drop the task, so the batch is retried on state rebuilt from the changelog. */
+  private async discardTask(task: Task, error: unknown, message: string): Promise<void> {
+    if (this.tasks.get(task.partition) === task) this.tasks.delete(task.partition);
+    await this.closeTask(task);
+    this.options.logger.warn({ err: error, partition: task.partition }, message);
   }
 
   private async closeTask(task: Task): Promise<void> {
@@ -383,7 +402,12 @@ export class StreamProcessor {
         context.deadLetter(decoded, code, reason);
       }
     }
-    await this.options.afterBatch?.(context);
+    try {
+      await this.options.afterBatch?.(context);
+    } catch (error) {
+      await this.discardTask(task, error, 'after-batch step failed: state will be restored and the batch retried');
+      throw error;
+    }
 
     const lastOffset = batch.lastOffset();
     await this.commit(task, batch.topic, lastOffset, outputs);
@@ -426,22 +450,21 @@ export class StreamProcessor {
   }
 
   private async commit(task: Task, topic: string, lastOffset: string, outputs: QueuedOutput[]): Promise<void> {
-    const changelog: ChangelogRecord[] = [];
-    for (const store of task.stores.values()) changelog.push(...store.drainChanges());
-    const byTopic = new Map<string, Message[]>();
-    const add = (target: string, message: Message) => {
-      const list = byTopic.get(target);
-      if (list) list.push(message);
-      else byTopic.set(target, [message]);
-    };
-    for (const output of outputs) {
-      const value = output.record ? await this.options.serde.encode(output.topic, output.record) : (output.bytes ?? null);
-      add(output.topic, { key: output.key, value, headers: output.options?.headers, partition: output.options?.partition });
-    }
-    for (const record of changelog) add(record.topic, { key: record.key, value: record.value, partition: record.partition });
-
     const transaction = await task.producer.transaction();
+    const byTopic = new Map<string, Message[]>();
     try {
+      const add = (target: string, message: Message) => {
+        const list = byTopic.get(target);
+        if (list) list.push(message);
+        else byTopic.set(target, [message]);
+      };
+      for (const output of outputs) {
+        const value = output.record ? await this.options.serde.encode(output.topic, output.record) : (output.bytes ?? null);
+        add(output.topic, { key: output.key, value, headers: output.options?.headers, partition: output.options?.partition });
+      }
+      for (const store of task.stores.values()) {
+        for (const record of store.drainChanges()) add(record.topic, { key: record.key, value: record.value, partition: record.partition });
+      }
       for (const topicMessages of requestsUnder(byTopic, MAX_REQUEST_BYTES)) {
         await whileTransactionSettles(() => transaction.sendBatch({ topicMessages }));
       }
@@ -455,10 +478,7 @@ export class StreamProcessor {
     } catch (error) {
       this.metrics.transactions.inc({ group: this.options.groupId, outcome: 'aborted' });
       await transaction.abort().catch(() => undefined);
-      // The in-memory state already holds this batch's changes: rebuild it from the changelog.
-      this.tasks.delete(task.partition);
-      await this.closeTask(task);
-      this.options.logger.warn({ err: error, partition: task.partition }, 'transaction aborted: state will be restored and the batch retried');
+      await this.discardTask(task, error, 'transaction aborted: state will be restored and the batch retried');
       throw error;
     }
     this.metrics.transactions.inc({ group: this.options.groupId, outcome: 'committed' });
