@@ -301,6 +301,24 @@ export class StreamProcessor {
       this.options.logger.info({ partitions: tasks.map((task) => task.partition), records: restored, seconds }, 'state restored');
       this.updateStateGauges();
     }
+    await this.seekToCommitted(tasks);
+  }
+
+  /**
+   * kafkajs read the committed offsets when the partitions were assigned, a
+   * moment before the fence: a previous owner that was only paused could have
+   * committed in between, and its batch is already in the state just restored.
+   * Reading the offsets again after the fence and seeking there makes any batch
+   * fetched from the older position stale, so it is dropped, not applied twice.
+   */
+  private async seekToCommitted(tasks: Task[]): Promise<void> {
+    const partitions = new Set(tasks.map((task) => task.partition));
+    const committed = await this.admin!.fetchOffsets({ groupId: this.options.groupId, topics: this.options.inputs.map((input) => input.topic) });
+    for (const { topic, partitions: offsets } of committed) {
+      for (const { partition, offset } of offsets) {
+        if (partitions.has(partition) && BigInt(offset) >= 0n) this.consumer?.seek({ topic, partition, offset });
+      }
+    }
   }
 
   /** The in-memory state may hold a batch that did not commit: drop the task, so the batch is retried on state rebuilt from the changelog. */

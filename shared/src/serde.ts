@@ -37,7 +37,7 @@ export class AvroSerde {
     const known = this.schemaIds.get(topic);
     if (known !== undefined) return known;
     try {
-      const { id } = await this.registry.register({ type: SchemaType.AVRO, schema }, { subject: `${topic}-value` });
+      const { id } = await this.registerRacing(schema, `${topic}-value`);
       this.schemaIds.set(topic, id);
       return id;
     } catch (error) {
@@ -46,6 +46,22 @@ export class AvroSerde {
         `could not register schema ${schemaName} for ${topic}: ${error instanceof Error ? error.message : String(error)}`,
         { cause: error },
       );
+    }
+  }
+
+  /**
+   * The client registers a new subject first and sets its compatibility after;
+   * another instance registering the same subject in between reads the
+   * default (NONE) and is refused. Asking again a moment later settles it.
+   */
+  private async registerRacing(schema: string, subject: string, attempts = 6): Promise<{ id: number }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.registry.register({ type: SchemaType.AVRO, schema }, { subject });
+      } catch (error) {
+        if (!(error instanceof Error && error.name === 'ConfluentSchemaRegistryCompatibilityError') || attempt >= attempts) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+      }
     }
   }
 

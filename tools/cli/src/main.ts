@@ -83,7 +83,7 @@ populationOptions(
   program
     .command('demo')
     .description('Start the four services, stream a simulated population through them and show alerts as they arrive')
-    .option('--rate <n>', 'events per second into the pipeline', integer('rate'), 3000)
+    .option('--rate <n>', 'events per second into the pipeline (two cores sustain ~1,500 through all four services)', integer('rate'), 1500)
     .option('--alerts <n>', 'alert lines to print (the summary keeps counting)', integer('alerts'), 40)
     .option('--keep-running', 'leave the services running after the stream ends, until Ctrl-C'),
   { customers: 500, terminals: 1000, days: 60 },
