@@ -1,0 +1,81 @@
+/**
+ * Model quality on the Fraud Detection Handbook stream, in process: prints
+ * figures, asserts nothing. The simulator (tools/cli), the handbook feature
+ * engine (services/features) and the learner's test-then-train loop, wired as
+ * the pipeline wires them: a transaction's vector is computed when it happens;
+ * its label arrives 7 days later (event time), goes into its terminal's risk
+ * window, and the vector is scored by the current model, recorded for the
+ * metrics, then learned.
+ *   node --conditions=sluice-source --import tsx services/learner/bench/handbook-quality.ts [days] [customers]
+ */
+import { createModel, type FeatureVector } from '@sluice/shared';
+import { Simulation } from '../../../tools/cli/src/simulator/index.js';
+import { EntityStore } from '../../features/src/entity-store.js';
+import { handbookFeatureSpec } from '../../features/src/handbook.js';
+import { compileSpec } from '../../features/src/plan.js';
+import { assembleVector, eventFeatures } from '../../features/src/vector.js';
+import { OnlineLearner } from '../src/online-learner.js';
+import { PrequentialMetrics } from '../src/prequential-metrics.js';
+
+const DAYS = Number(process.argv[2] ?? 183);
+const CUSTOMERS = Number(process.argv[3] ?? 5_000);
+const DAY = 86_400_000;
+
+const plan = compileSpec(handbookFeatureSpec());
+const customers = new EntityStore(plan.entities.get('customer_id')!);
+const terminals = new EntityStore(plan.entities.get('terminal_id')!);
+const models = {
+  'logistic regression': OnlineLearner.create(createModel('logistic_regression', plan.names), plan.version, { metricsWindow: 20_000 }),
+  'half-space trees (no labels used)': OnlineLearner.create(createModel('half_space_trees', plan.names), plan.version, { metricsWindow: 20_000, drift: null }),
+};
+/** Per 30-day period, per model: every label's score, for exact AUC / AP of that period. */
+let period = new Map(Object.keys(models).map((name) => [name, new PrequentialMetrics(1_000_000)]));
+const pending = new Map<string, FeatureVector>();
+const simulation = new Simulation({ nbDays: DAYS, nCustomers: CUSTOMERS, nTerminals: CUSTOMERS * 2 });
+const start = Date.UTC(2018, 3, 1);
+let periodEnd = start + 30 * DAY;
+let transactions = 0;
+let labels = 0;
+const began = performance.now();
+
+function report(label: string): void {
+  const parts = [...period].map(([name, metrics]) => {
+    const m = metrics.compute();
+    return `${name}: AUC ${m.roc_auc?.toFixed(3) ?? 'n/a'}, AP ${m.average_precision?.toFixed(3) ?? 'n/a'}`;
+  });
+  console.log(`${label} (${period.values().next().value!.compute().positives} frauds labelled): ${parts.join('; ')}`);
+}
+
+for (const event of simulation.events()) {
+  while (event.at >= periodEnd) {
+    report(`labels of days ${(periodEnd - 30 * DAY - start) / DAY}–${(periodEnd - start) / DAY}`);
+    period = new Map(Object.keys(models).map((name) => [name, new PrequentialMetrics(1_000_000)]));
+    periodEnd += 30 * DAY;
+  }
+  if (event.kind === 'transaction') {
+    const tx = { ...event.payload, event_time: event.payload.timestamp };
+    const values = assembleVector(plan, eventFeatures(plan, tx), { customer_id: customers.update(tx).values, terminal_id: terminals.update(tx).values });
+    const vector: FeatureVector = { ...tx, feature_set_version: plan.version, feature_names: plan.names, feature_values: values, ingested_at: 0 };
+    pending.set(tx.transaction_id, vector);
+    models['half-space trees (no labels used)'].observeUnlabelled(vector);
+    transactions++;
+    continue;
+  }
+  const label = event.payload;
+  terminals.applyLabel({ terminal_id: label.terminal_id, tx_event_time: label.tx_timestamp, is_fraud: label.is_fraud });
+  const vector = pending.get(label.transaction_id);
+  if (vector === undefined) continue;
+  pending.delete(label.transaction_id);
+  labels++;
+  const y = label.is_fraud ? 1 : 0;
+  for (const [name, learner] of Object.entries(models)) {
+    const score = name.startsWith('logistic') ? learner.observe(vector, y).score : learner.model.predict(vector.feature_values);
+    period.get(name)!.record(score, y);
+  }
+}
+report(`labels from day ${(periodEnd - 30 * DAY - start) / DAY} to the end (transactions up to day ${DAYS}, labels 7 days later)`);
+const seconds = (performance.now() - began) / 1000;
+console.log(
+  `${transactions.toLocaleString('en-US')} transactions, ${labels.toLocaleString('en-US')} labels (${DAYS} days, ${CUSTOMERS} customers) ` +
+    `through simulator + features + test-then-train in ${seconds.toFixed(0)} s = ${Math.round((transactions + labels) / seconds).toLocaleString('en-US')} events/s on one core`,
+);
