@@ -84,28 +84,33 @@ export function pipelineTopics(config: Pick<CommonConfig, 'SLUICE_TOPIC_PREFIX' 
   ];
 }
 
-/** Creates the missing topics; existing ones are left as they are. Safe to call from every service at start-up. */
-export async function ensureTopics(admin: Admin, declarations: TopicDeclaration[], replicationFactor: number): Promise<string[]> {
-  const existing = new Set(await admin.listTopics());
-  const missing: ITopicConfig[] = declarations
-    .filter((topic) => !existing.has(topic.name))
-    .map((topic) => ({
-      topic: topic.name,
-      numPartitions: topic.partitions,
-      replicationFactor,
-      configEntries: [
-        { name: 'cleanup.policy', value: topic.cleanupPolicy },
-        ...(topic.retentionMs === undefined ? [] : [{ name: 'retention.ms', value: String(topic.retentionMs) }]),
-      ],
-    }));
-  if (missing.length === 0) return [];
-  try {
-    await admin.createTopics({ topics: missing, waitForLeaders: true });
-  } catch (error) {
-    // Another service may have created some of them at the same moment.
-    const stillMissing = missing.filter((topic) => !existing.has(topic.topic));
-    const now = new Set(await admin.listTopics());
-    if (stillMissing.some((topic) => !now.has(topic.topic))) throw error;
+/**
+ * Creates the missing topics; existing ones are left as they are. Safe to call
+ * from every service at start-up: when several create the same topics at once,
+ * some requests fail with "already exists" while the broker's metadata still
+ * lags, so the whole check is repeated a few times before giving up.
+ */
+export async function ensureTopics(admin: Admin, declarations: TopicDeclaration[], replicationFactor: number, attempts = 5): Promise<string[]> {
+  for (let attempt = 1; ; attempt++) {
+    const existing = new Set(await admin.listTopics());
+    const missing: ITopicConfig[] = declarations
+      .filter((topic) => !existing.has(topic.name))
+      .map((topic) => ({
+        topic: topic.name,
+        numPartitions: topic.partitions,
+        replicationFactor,
+        configEntries: [
+          { name: 'cleanup.policy', value: topic.cleanupPolicy },
+          ...(topic.retentionMs === undefined ? [] : [{ name: 'retention.ms', value: String(topic.retentionMs) }]),
+        ],
+      }));
+    if (missing.length === 0) return [];
+    try {
+      await admin.createTopics({ topics: missing, waitForLeaders: true });
+      return missing.map((topic) => topic.topic);
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 300 * attempt));
+    }
   }
-  return missing.map((topic) => topic.topic);
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Alert, ModelSnapshot } from '@sluice/shared';
 import { formatAlert } from '../alert-format.js';
@@ -105,7 +106,16 @@ function startService(name: string, port: number, prefix: string): ChildProcess 
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       INGEST_HTTP_PORT: process.env.INGEST_HTTP_PORT ?? '8080',
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  // Services log JSON lines on stdout; the demo shows their errors (a start-up failure is one fatal line).
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    try {
+      const entry = JSON.parse(line) as { level?: number; msg?: string; code?: string };
+      if ((entry.level ?? 0) >= 50) process.stderr.write(`[${name}] ${entry.code ? `${entry.code}: ` : ''}${entry.msg ?? line}\n`);
+    } catch {
+      process.stderr.write(`[${name}] ${line}\n`);
+    }
   });
   child.on('exit', (code, signal) => {
     if (code !== 0 && signal === null) say(`${name} exited with code ${code}`);
