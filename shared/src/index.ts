@@ -14,3 +14,4 @@ export * from './models/index.js';
 export * from './service.js';
 export * from './global-table.js';
 export * from './fifo.js';
+export * from './retry.js';

@@ -13,6 +13,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { CoPartitionAssigner } from './co-partition-assigner.js';
 import { buildDeadLetter, deadLetterHeaders } from './dead-letter.js';
 import { SluiceError } from './errors.js';
+import { retrying } from './retry.js';
 import type { Logger } from './logger.js';
 import type { AvroSerde } from './serde.js';
 import { PartitionStore, restoreChangelogs, type ChangelogRecord, type KeyValueStore, type StoreDefinition } from './state-store.js';
@@ -469,21 +470,16 @@ export class StreamProcessor {
 
   private async commit(task: Task, topic: string, lastOffset: string, outputs: QueuedOutput[]): Promise<void> {
     const transaction = await task.producer.transaction();
-    const byTopic = new Map<string, Message[]>();
+    const outgoing: OutgoingMessage[] = [];
     try {
-      const add = (target: string, message: Message) => {
-        const list = byTopic.get(target);
-        if (list) list.push(message);
-        else byTopic.set(target, [message]);
-      };
       for (const output of outputs) {
         const value = output.record ? await this.options.serde.encode(output.topic, output.record) : (output.bytes ?? null);
-        add(output.topic, { key: output.key, value, headers: output.options?.headers, partition: output.options?.partition });
+        outgoing.push({ topic: output.topic, message: { key: output.key, value, headers: output.options?.headers, partition: output.options?.partition } });
       }
       for (const store of task.stores.values()) {
-        for (const record of store.drainChanges()) add(record.topic, { key: record.key, value: record.value, partition: record.partition });
+        for (const record of store.drainChanges()) outgoing.push({ topic: record.topic, message: { key: record.key, value: record.value, partition: record.partition } });
       }
-      for (const topicMessages of requestsUnder(byTopic, MAX_REQUEST_BYTES)) {
+      for (const topicMessages of requestsUnder(outgoing, MAX_REQUEST_BYTES)) {
         await whileTransactionSettles(() => transaction.sendBatch({ topicMessages }));
       }
       await whileTransactionSettles(() =>
@@ -500,7 +496,9 @@ export class StreamProcessor {
       throw error;
     }
     this.metrics.transactions.inc({ group: this.options.groupId, outcome: 'committed' });
-    for (const [target, messages] of byTopic) this.metrics.produced.inc({ topic: target }, messages.length);
+    const producedByTopic = new Map<string, number>();
+    for (const { topic: target } of outgoing) producedByTopic.set(target, (producedByTopic.get(target) ?? 0) + 1);
+    for (const [target, count] of producedByTopic) this.metrics.produced.inc({ topic: target }, count);
   }
 
   private updateStateGauges(): void {
@@ -508,7 +506,6 @@ export class StreamProcessor {
   }
 }
 
-/** A header's value as a string, whatever form kafkajs gives it in. */
 /**
  * Half the broker's default message.max.bytes (1 MiB): kafkajs sends one
  * record batch per partition per request, and the broker refuses a batch
@@ -524,24 +521,28 @@ function messageBytes(message: Message): number {
   return bytes;
 }
 
-function* requestsUnder(byTopic: Map<string, Message[]>, maxBytes: number): Generator<{ topic: string; messages: Message[] }[]> {
+interface OutgoingMessage {
+  topic: string;
+  message: Message;
+}
+
+/** The messages in order, grouped by topic into requests of at most `maxBytes` (one oversized message goes alone). */
+function* requestsUnder(outgoing: readonly OutgoingMessage[], maxBytes: number): Generator<{ topic: string; messages: Message[] }[]> {
   let request = new Map<string, Message[]>();
   let bytes = 0;
-  for (const [topic, messages] of byTopic) {
-    for (const message of messages) {
-      const size = messageBytes(message);
-      if (bytes > 0 && bytes + size > maxBytes) {
-        yield [...request].map(([target, list]) => ({ topic: target, messages: list }));
-        request = new Map();
-        bytes = 0;
-      }
-      const list = request.get(topic);
-      if (list) list.push(message);
-      else request.set(topic, [message]);
-      bytes += size;
+  for (const { topic, message } of outgoing) {
+    const size = messageBytes(message);
+    if (bytes > 0 && bytes + size > maxBytes) {
+      yield [...request].map(([target, messages]) => ({ topic: target, messages }));
+      request = new Map();
+      bytes = 0;
     }
+    const messages = request.get(topic);
+    if (messages) messages.push(message);
+    else request.set(topic, [message]);
+    bytes += size;
   }
-  if (bytes > 0) yield [...request].map(([target, list]) => ({ topic: target, messages: list }));
+  if (bytes > 0) yield [...request].map(([target, messages]) => ({ topic: target, messages }));
 }
 
 /**
@@ -550,18 +551,15 @@ function* requestsUnder(byTopic: Map<string, Message[]>, maxBytes: number): Gene
  * being written, so the request had no effect and can be sent again (as the
  * Java producer does). kafkajs does not retry AddOffsetsToTxn itself.
  */
-async function whileTransactionSettles<T>(request: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await request();
-    } catch (error) {
-      const concurrent = error instanceof Error && (error as { type?: string }).type === 'CONCURRENT_TRANSACTIONS';
-      if (!concurrent || attempt >= 8) throw error;
-      await sleep(20 * 2 ** attempt);
-    }
-  }
+function whileTransactionSettles<T>(request: () => Promise<T>): Promise<T> {
+  return retrying(request, {
+    attempts: 9,
+    delayMs: (attempt) => 20 * 2 ** (attempt - 1),
+    retriable: (error) => error instanceof Error && (error as { type?: string }).type === 'CONCURRENT_TRANSACTIONS',
+  });
 }
 
+/** A header's value as a string, whatever form kafkajs gives it in. */
 export function headerValue(headers: IHeaders, name: string): string | undefined {
   const value = headers[name];
   const first = Array.isArray(value) ? value[0] : value;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { CommonConfig } from './config.js';
 import { SluiceError } from './errors.js';
+import { retrying } from './retry.js';
 
 const schemaDirectory = new URL('../schemas/', import.meta.url);
 
@@ -54,15 +55,12 @@ export class AvroSerde {
    * another instance registering the same subject in between reads the
    * default (NONE) and is refused. Asking again a moment later settles it.
    */
-  private async registerRacing(schema: string, subject: string, attempts = 6): Promise<{ id: number }> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.registry.register({ type: SchemaType.AVRO, schema }, { subject });
-      } catch (error) {
-        if (!(error instanceof Error && error.name === 'ConfluentSchemaRegistryCompatibilityError') || attempt >= attempts) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
-      }
-    }
+  private registerRacing(schema: string, subject: string): Promise<{ id: number }> {
+    return retrying(() => this.registry.register({ type: SchemaType.AVRO, schema }, { subject }), {
+      attempts: 6,
+      delayMs: (attempt) => 200 * attempt,
+      retriable: (error) => error instanceof Error && error.name === 'ConfluentSchemaRegistryCompatibilityError',
+    });
   }
 
   async encode(topic: string, record: object): Promise<Buffer> {

@@ -1,5 +1,6 @@
 import type { Admin, ITopicConfig } from 'kafkajs';
 import type { CommonConfig } from './config.js';
+import { retrying } from './retry.js';
 
 const DAY_MS = 86_400_000;
 
@@ -90,27 +91,24 @@ export function pipelineTopics(config: Pick<CommonConfig, 'SLUICE_TOPIC_PREFIX' 
  * some requests fail with "already exists" while the broker's metadata still
  * lags, so the whole check is repeated a few times before giving up.
  */
-export async function ensureTopics(admin: Admin, declarations: TopicDeclaration[], replicationFactor: number, attempts = 5): Promise<string[]> {
-  for (let attempt = 1; ; attempt++) {
-    const existing = new Set(await admin.listTopics());
-    const missing: ITopicConfig[] = declarations
-      .filter((topic) => !existing.has(topic.name))
-      .map((topic) => ({
-        topic: topic.name,
-        numPartitions: topic.partitions,
-        replicationFactor,
-        configEntries: [
-          { name: 'cleanup.policy', value: topic.cleanupPolicy },
-          ...(topic.retentionMs === undefined ? [] : [{ name: 'retention.ms', value: String(topic.retentionMs) }]),
-        ],
-      }));
-    if (missing.length === 0) return [];
-    try {
-      await admin.createTopics({ topics: missing, waitForLeaders: true });
+export function ensureTopics(admin: Admin, declarations: TopicDeclaration[], replicationFactor: number, attempts = 5): Promise<string[]> {
+  return retrying(
+    async () => {
+      const existing = new Set(await admin.listTopics());
+      const missing: ITopicConfig[] = declarations
+        .filter((topic) => !existing.has(topic.name))
+        .map((topic) => ({
+          topic: topic.name,
+          numPartitions: topic.partitions,
+          replicationFactor,
+          configEntries: [
+            { name: 'cleanup.policy', value: topic.cleanupPolicy },
+            ...(topic.retentionMs === undefined ? [] : [{ name: 'retention.ms', value: String(topic.retentionMs) }]),
+          ],
+        }));
+      if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
       return missing.map((topic) => topic.topic);
-    } catch (error) {
-      if (attempt >= attempts) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 300 * attempt));
-    }
-  }
+    },
+    { attempts, delayMs: (attempt) => 300 * attempt },
+  );
 }

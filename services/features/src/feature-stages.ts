@@ -134,6 +134,7 @@ function vectorOf(plan: FeaturePlan, transaction: Transaction, values: number[])
 
 export class CustomerStage {
   private readonly customers: StageEntities | undefined;
+  private readonly customerUsesLabels: boolean;
   private readonly routesToTerminals: boolean;
   private readonly routesLabels: boolean;
 
@@ -145,6 +146,7 @@ export class CustomerStage {
   ) {
     const customerPlan = plan.entities.get(CUSTOMER_KEY);
     this.customers = customerPlan && new StageEntities('customer', CUSTOMERS_STORE, customerPlan, evictIntervalMs, metrics);
+    this.customerUsesLabels = customerPlan?.usesLabels ?? false;
     const terminalPlan = plan.entities.get(TERMINAL_KEY);
     this.routesToTerminals = terminalPlan !== undefined;
     this.routesLabels = terminalPlan?.usesLabels ?? false;
@@ -153,7 +155,7 @@ export class CustomerStage {
   process(message: InputMessage, context: ProcessingContext): void {
     if (message.topic === this.topics.labelsValid) {
       const label = message.value as Label;
-      if (this.plan.entities.get(CUSTOMER_KEY)?.usesLabels) this.customers!.applyLabel(context, label);
+      if (this.customerUsesLabels) this.customers!.applyLabel(context, label);
       if (this.routesLabels) {
         const routed: RoutedEvent = { feature_set_version: this.plan.version, transaction: null, label, event_values: [], customer_values: [] };
         context.send(this.topics.transactionsByTerminal, label.terminal_id, routed);

@@ -38,11 +38,6 @@ runService('learner', async () => {
       { name: EARLY_LABELS_STORE, changelogTopic: changelogTopic(prefix, 'learner', EARLY_LABELS_STORE) },
     ],
     process: (message, context) => join.process(message, context),
-    // One open transaction on learner.examples per instance at a time. That topic is written by the six join
-    // producers, and kafkajs 2.2.4's read_committed filter can let aborted records through (to the training
-    // stage) when several transactions on one partition are aborted out of first-offset order, as happens when
-    // an instance with several open transactions dies (README.md, "Several instances").
-    partitionsConsumedConcurrently: 1,
   });
 
   // For the one-shot read of model.updates when a model has no changelog state.

@@ -1,5 +1,5 @@
 import type { Admin, Kafka } from 'kafkajs';
-import { restoreChangelogs, type AvroSerde, type Logger, type ModelSnapshot } from '@sluice/shared';
+import { restoreChangelogs, retrying, type AvroSerde, type Logger, type ModelSnapshot } from '@sluice/shared';
 
 /**
  * Reads model.updates (one partition) from its beginning to its current end,
@@ -42,14 +42,14 @@ export async function readLatestSnapshots(
  */
 export function withAttempts<T>(read: () => Promise<T>, options: { attempts: number; backoffMs: number; logger: Logger; onGiveUp: (error: unknown) => never }): () => Promise<T> {
   return async () => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await read();
-      } catch (error) {
-        if (attempt >= options.attempts) options.onGiveUp(error);
-        options.logger.warn({ err: error, attempt }, 'could not read model.updates; retrying');
-        await new Promise((resolve) => setTimeout(resolve, options.backoffMs * attempt));
-      }
+    try {
+      return await retrying(read, {
+        attempts: options.attempts,
+        delayMs: (attempt) => options.backoffMs * attempt,
+        onRetry: (error, attempt) => options.logger.warn({ err: error, attempt }, 'could not read model.updates; retrying'),
+      });
+    } catch (error) {
+      return options.onGiveUp(error);
     }
   };
 }
