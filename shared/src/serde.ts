@@ -53,13 +53,15 @@ export class AvroSerde {
   /**
    * The client registers a new subject first and sets its compatibility after;
    * another instance registering the same subject in between reads the
-   * default (NONE) and is refused. Asking again a moment later settles it.
+   * default (NONE) and is refused, or sets the rule too and is told it already
+   * exists. Asking again a moment later settles it.
    */
   private registerRacing(schema: string, subject: string): Promise<{ id: number }> {
     return retrying(() => this.registry.register({ type: SchemaType.AVRO, schema }, { subject }), {
       attempts: 6,
       delayMs: (attempt) => 200 * attempt,
-      retriable: (error) => error instanceof Error && error.name === 'ConfluentSchemaRegistryCompatibilityError',
+      retriable: (error) =>
+        error instanceof Error && (error.name === 'ConfluentSchemaRegistryCompatibilityError' || error.message.includes("rule named 'COMPATIBILITY' already exists")),
     });
   }
 
