@@ -1,5 +1,6 @@
 import type { Admin, ITopicConfig } from 'kafkajs';
 import type { CommonConfig } from './config.js';
+import { SluiceError } from './errors.js';
 import { retrying } from './retry.js';
 
 const DAY_MS = 86_400_000;
@@ -86,8 +87,9 @@ export function pipelineTopics(config: Pick<CommonConfig, 'SLUICE_TOPIC_PREFIX' 
 }
 
 /**
- * Creates the missing topics; existing ones are left as they are. Safe to call
- * from every service at start-up: when several create the same topics at once,
+ * Creates the missing topics (existing ones are left as they are) and returns
+ * once every declared topic has a leader for each partition. Safe to call from
+ * every service at start-up: when several create the same topics at once,
  * some requests fail with "already exists" while the broker's metadata still
  * lags, so the whole check is repeated a few times before giving up.
  */
@@ -107,6 +109,10 @@ export function ensureTopics(admin: Admin, declarations: TopicDeclaration[], rep
           ],
         }));
       if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
+      // Topics another service has just created may not have leaders yet: a reader's first ListOffsets would fail.
+      const metadata = await admin.fetchTopicMetadata({ topics: declarations.map((topic) => topic.name) });
+      const leaderless = metadata.topics.filter((topic) => topic.partitions.some((partition) => partition.leader < 0 || partition.partitionErrorCode !== 0));
+      if (leaderless.length > 0) throw new SluiceError('TOPICS_NOT_READY', `no leader yet for ${leaderless.map((topic) => topic.name).join(', ')}`);
       return missing.map((topic) => topic.topic);
     },
     { attempts, delayMs: (attempt) => 300 * attempt },
