@@ -13,11 +13,14 @@ function runStack(command: string): string {
 }
 
 /**
- * Starts the local stack (deploy/local/stack.sh) unless it already runs, and
- * stops it afterwards only if this call started it.
+ * Starts the local stack (deploy/local/stack.sh) unless it already runs, from
+ * empty data, and stops it afterwards only if this call started it.
  */
 export async function startLocalStack(): Promise<{ endpoints: StackEndpoints; stop: () => Promise<void> }> {
   const alreadyRunning = stackRunning();
+  // Every test makes its own topics; a stack this run starts begins empty, so runs do not pile up partitions
+  // (and the broker's open files) from earlier runs.
+  if (!alreadyRunning) runStack('reset');
   runStack('start');
   const env = Object.fromEntries(
     runStack('env')
