@@ -27,6 +27,8 @@ const pinoLevelOf: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+const TRANSIENT_BROKER_ERRORS = ['is not the leader for that topic-partition', 'There is no leader for this topic-partition', 'Topic with this name already exists'];
+
 /** A kafkajs client for the configured brokers, TLS and SASL, logging through pino. */
 export function createKafka(config: CommonConfig, clientId: string, logger: Logger): Kafka {
   const kafkaLogger = logger.child({ component: 'kafkajs' });
@@ -43,9 +45,14 @@ export function createKafka(config: CommonConfig, clientId: string, logger: Logg
       () =>
       ({ level, log }: LogEntry) => {
         const { message, ...extra } = log;
+        const error = typeof extra.error === 'string' ? extra.error : '';
         // Refused while the previous transaction's markers are written: retried (processor.ts), not an error.
-        const settling = typeof extra.error === 'string' && extra.error.includes('another concurrent operation on the same transaction');
-        kafkaLogger[settling ? 'debug' : (pinoLevelOf[level] ?? 'info')](extra, message);
+        const settling = error.includes('another concurrent operation on the same transaction');
+        // Leadership still moving to a new topic's partitions, or a topic created by another service a moment
+        // earlier: transient, and retried (by kafkajs, or by ensureTopics in topics.ts).
+        const transient = TRANSIENT_BROKER_ERRORS.some((text) => error.includes(text));
+        const pinoLevel = pinoLevelOf[level] ?? 'info';
+        kafkaLogger[settling ? 'debug' : transient && pinoLevel === 'error' ? 'warn' : pinoLevel](extra, message);
       },
   });
 }

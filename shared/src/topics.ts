@@ -88,12 +88,12 @@ export function pipelineTopics(config: Pick<CommonConfig, 'SLUICE_TOPIC_PREFIX' 
 
 /**
  * Creates the missing topics (existing ones are left as they are) and returns
- * once every declared topic has a leader for each partition. Safe to call from
- * every service at start-up: when several create the same topics at once,
- * some requests fail with "already exists" while the broker's metadata still
- * lags, so the whole check is repeated a few times before giving up.
+ * once every partition of every declared topic answers ListOffsets from its
+ * leader. Safe to call from every service at start-up: when several create
+ * the same topics at once, some requests fail with "already exists" while the
+ * broker's metadata still lags, so the whole check is repeated before giving up.
  */
-export function ensureTopics(admin: Admin, declarations: TopicDeclaration[], replicationFactor: number, attempts = 5): Promise<string[]> {
+export function ensureTopics(admin: Admin, declarations: TopicDeclaration[], replicationFactor: number, attempts = 10): Promise<string[]> {
   return retrying(
     async () => {
       const existing = new Set(await admin.listTopics());
@@ -113,6 +113,9 @@ export function ensureTopics(admin: Admin, declarations: TopicDeclaration[], rep
       const metadata = await admin.fetchTopicMetadata({ topics: declarations.map((topic) => topic.name) });
       const leaderless = metadata.topics.filter((topic) => topic.partitions.some((partition) => partition.leader < 0 || partition.partitionErrorCode !== 0));
       if (leaderless.length > 0) throw new SluiceError('TOPICS_NOT_READY', `no leader yet for ${leaderless.map((topic) => topic.name).join(', ')}`);
+      // In KRaft the metadata names a leader before that broker serves the partition: a fraud instance reading
+      // model.updates at start-up met NOT_LEADER_OR_FOLLOWER right after this check passed. ListOffsets is what readers do first.
+      await Promise.all(declarations.map((topic) => admin.fetchTopicOffsets(topic.name)));
       return missing.map((topic) => topic.topic);
     },
     { attempts, delayMs: (attempt) => 300 * attempt },

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { commonEnvSchema, env } from '@sluice/shared';
+import { DRIFT_REACTIONS } from './online-learner.js';
 
 const DAY_MS = 86_400_000;
 
@@ -16,7 +17,9 @@ export const learnerConfigSchema = commonEnvSchema.extend({
   // training batch); the cap keeps a record well under Kafka's default 1 MB message size.
   LEARNER_METRICS_WINDOW: env.positiveInt().max(20_000).default(2_000),
   LEARNER_DRIFT_DETECTOR: z.enum(['adwin', 'page_hinkley', 'none']).default('adwin'),
-  LEARNER_DRIFT_REACTION: z.enum(['none', 'reset']).default('reset'),
+  LEARNER_DRIFT_REACTION: z.enum(DRIFT_REACTIONS).default('shrink'),
+  /** Share of the optimiser's history kept when the reaction is 'shrink': each step grows by 1/sqrt(keep). */
+  LEARNER_DRIFT_SHRINK_KEEP: env.number().pipe(z.number().min(0).lt(1)).default(0.3),
   LEARNER_LEARNING_RATE: env.number().default(0.1),
   LEARNER_L2: env.number().default(1e-4),
   /** Consumer-group session timeout of both stages: how long a dead instance holds its partitions before a standby takes over. */

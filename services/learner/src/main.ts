@@ -55,6 +55,7 @@ runService('learner', async () => {
       metricsWindow: config.LEARNER_METRICS_WINDOW,
       drift,
       driftReaction: config.LEARNER_DRIFT_REACTION,
+      shrinkKeep: config.LEARNER_DRIFT_SHRINK_KEEP,
       snapshotEveryLabels: config.LEARNER_SNAPSHOT_EVERY_LABELS,
       snapshotIntervalMs: config.LEARNER_SNAPSHOT_INTERVAL_MS,
     },

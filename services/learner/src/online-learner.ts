@@ -12,10 +12,16 @@ import { PrequentialMetrics } from './prequential-metrics.js';
 
 /**
  * - 'none': drift is reported and counted, the model carries on as it is.
- * - 'reset': the model forgets its optimiser history (see
- *   `OnlineModel.resetLearningHistory`) so it re-adapts at full speed.
+ * - 'shrink': the model keeps only the share `shrinkKeep` of its optimiser
+ *   history (see `OnlineModel.shrinkLearningHistory`), so its steps grow and
+ *   it moves towards the new concept without forgetting how sure it was.
+ * - 'reset': the model forgets its optimiser history and re-adapts at full
+ *   speed. On the handbook stream that makes the first published snapshots
+ *   after a drift swing: the demo's alert precision at a fixed threshold
+ *   ranged 18–61% with 'reset' against 56–82% with 'shrink' (README).
  */
-export type DriftReaction = 'none' | 'reset';
+export const DRIFT_REACTIONS = ['none', 'shrink', 'reset'] as const;
+export type DriftReaction = (typeof DRIFT_REACTIONS)[number];
 
 export interface OnlineLearnerOptions {
   /** Labelled examples the prequential metrics cover. */
@@ -23,17 +29,20 @@ export interface OnlineLearnerOptions {
   /** Detector on the per-example error |y − score|; null disables drift detection. */
   drift: DriftDetectorConfig | null;
   driftReaction: DriftReaction;
+  /** Share of the optimiser history kept on 'shrink', in [0, 1). */
+  shrinkKeep: number;
 }
 
 export const ONLINE_LEARNER_DEFAULTS: OnlineLearnerOptions = {
   metricsWindow: 10_000,
   drift: { kind: 'adwin' },
-  driftReaction: 'reset',
+  driftReaction: 'shrink',
+  shrinkKeep: 0.3,
 };
 
 export interface DriftEvent {
   detector: DriftDetectorKind;
-  /** What was done: 'none' also when the reaction was 'reset' but the model has no history to reset. */
+  /** What was done: 'none' also when the model has no learning history to shrink or reset. */
   reaction: DriftReaction;
   /** The detector's estimate of the mean error after the change. */
   error_estimate: number;
@@ -56,7 +65,9 @@ const stateSchema = z.object({
   algorithm: z.string(),
   model: z.unknown(),
   feature_set_version: z.string(),
-  drift_reaction: z.enum(['none', 'reset']),
+  drift_reaction: z.enum(DRIFT_REACTIONS),
+  // States written before 'shrink' existed carry no share.
+  shrink_keep: z.number().min(0).lt(1).default(ONLINE_LEARNER_DEFAULTS.shrinkKeep),
   metrics: z.unknown(),
   drift: z.unknown().nullable(),
   trained_count: z.number().int().nonnegative(),
@@ -85,6 +96,7 @@ export class OnlineLearner {
     readonly model: OnlineModel,
     readonly featureSetVersion: string,
     readonly driftReaction: DriftReaction,
+    readonly shrinkKeep: number,
     metrics: PrequentialMetrics,
     detector: DriftDetector | null,
   ) {
@@ -98,19 +110,22 @@ export class OnlineLearner {
       model,
       featureSetVersion,
       o.driftReaction,
+      checkedShrinkKeep(o.shrinkKeep),
       new PrequentialMetrics(o.metricsWindow),
       o.drift === null ? null : createDriftDetector(o.drift),
     );
   }
 
-  static fromState(state: unknown): OnlineLearner {
+  /** Restores a learner from its changelog state; a reaction given here (the current configuration) wins over the stored one. */
+  static fromState(state: unknown, reaction: Partial<Pick<OnlineLearnerOptions, 'driftReaction' | 'shrinkKeep'>> = {}): OnlineLearner {
     const parsed = stateSchema.safeParse(state);
     if (!parsed.success) throw new SluiceError('learner_state_invalid', `online learner: ${z.prettifyError(parsed.error)}`);
     const s = parsed.data;
     const learner = new OnlineLearner(
       restoreModel(s.algorithm, s.model),
       s.feature_set_version,
-      s.drift_reaction,
+      reaction.driftReaction ?? s.drift_reaction,
+      checkedShrinkKeep(reaction.shrinkKeep ?? s.shrink_keep),
       PrequentialMetrics.fromJSON(s.metrics),
       s.drift === null ? null : restoreDriftDetector(s.drift),
     );
@@ -185,6 +200,7 @@ export class OnlineLearner {
       model: this.model.toState(),
       feature_set_version: this.featureSetVersion,
       drift_reaction: this.driftReaction,
+      shrink_keep: this.shrinkKeep,
       metrics: this.metricsWindow.toJSON(),
       drift: this.detector?.toJSON() ?? null,
       trained_count: this.trained,
@@ -192,11 +208,12 @@ export class OnlineLearner {
   }
 
   private reactToDrift(detector: DriftDetector, vector: FeatureVector): DriftEvent {
-    const reset = this.driftReaction === 'reset' && this.model.resetLearningHistory !== undefined;
-    if (reset) this.model.resetLearningHistory?.();
+    const keep = this.driftReaction === 'shrink' ? this.shrinkKeep : this.driftReaction === 'reset' ? 0 : null;
+    const reacted = keep !== null && this.model.shrinkLearningHistory !== undefined;
+    if (reacted) this.model.shrinkLearningHistory?.(keep);
     return {
       detector: detector.kind,
-      reaction: reset ? 'reset' : 'none',
+      reaction: reacted ? this.driftReaction : 'none',
       error_estimate: detector.estimation,
       trained_count: this.trained,
       event_time: vector.event_time,
@@ -216,4 +233,9 @@ export class OnlineLearner {
       );
     }
   }
+}
+
+function checkedShrinkKeep(keep: number): number {
+  if (!(keep >= 0 && keep < 1)) throw new SluiceError('invalid_learner_options', `online learner: shrinkKeep must be in [0, 1), got ${keep}`);
+  return keep;
 }

@@ -31,6 +31,7 @@ export interface TrainSettings {
   metricsWindow: number;
   drift: DriftDetectorConfig | null;
   driftReaction: DriftReaction;
+  shrinkKeep: number;
   snapshotEveryLabels: number;
   snapshotIntervalMs: number;
 }
@@ -189,7 +190,8 @@ export class TrainStage {
     // Only read model.updates when some state is missing: when present, the changelog is never behind it.
     const snapshots = missing.length > 0 ? await this.snapshots() : new Map<string, ModelSnapshot>();
     if (this.models?.store === store) return;
-    const options: Partial<OnlineLearnerOptions> = { metricsWindow: this.settings.metricsWindow, drift: this.settings.drift, driftReaction: this.settings.driftReaction };
+    const reaction = { driftReaction: this.settings.driftReaction, shrinkKeep: this.settings.shrinkKeep };
+    const options: Partial<OnlineLearnerOptions> = { metricsWindow: this.settings.metricsWindow, drift: this.settings.drift, ...reaction };
     const live = (name: string, algorithm: Algorithm, create: () => OnlineLearner): LiveModel => {
       const point = resumePoint(store.get(name), snapshots.get(name), { algorithm, featureNames: names, featureSetVersion });
       switch (point.source) {
@@ -198,7 +200,7 @@ export class TrainStage {
           this.logger.info({ model: name, version: stored.version, trained: stored.learner.trained_count }, 'resuming model from its changelog');
           return {
             name,
-            learner: OnlineLearner.fromState(stored.learner),
+            learner: OnlineLearner.fromState(stored.learner, reaction),
             version: stored.version,
             labelsSinceSnapshot: stored.labels_since_snapshot,
             lastSnapshotAt: stored.last_snapshot_at,

@@ -60,20 +60,23 @@ describe('OnlineLearner', () => {
     expect(m.positives + m.negatives).toBe(1000);
   });
 
-  it("reacts to a concept flip: 'reset' re-opens the optimiser and recovers, 'none' only reports", () => {
+  it("reacts to a concept flip: 'shrink' and 'reset' re-open the optimiser and recover, 'none' only reports", () => {
     const data = stream(2, 36_000, 30_000);
-    const results = (['none', 'reset'] as const).map((driftReaction) => {
-      const learner = OnlineLearner.create(createModel('logistic_regression', NAMES), 'v1', { driftReaction });
+    const results = (['none', 'shrink', 'reset'] as const).map((driftReaction) => {
+      const learner = OnlineLearner.create(createModel('logistic_regression', NAMES), 'v1', { driftReaction, shrinkKeep: 0.01 });
       const drifts: number[] = [];
       const after: { s: number; y: number }[] = [];
       data.forEach(({ vector, label }, t) => {
+        const history = () => (learner.model.toState() as { squared_gradient_bias: number }).squared_gradient_bias;
+        const before = history();
         const o = learner.observe(vector, label);
         if (o.drift !== null) {
           drifts.push(t);
           expect(o.drift).toMatchObject({ detector: 'adwin', reaction: driftReaction, event_time: vector.event_time });
-          if (driftReaction === 'reset') {
-            expect((learner.model.toState() as { squared_gradient_bias: number }).squared_gradient_bias).toBeLessThan(10);
-          }
+          // The example is learned before the detector sees its error, so the history holds at most that one step on top.
+          if (driftReaction === 'reset') expect(history()).toBeLessThan(10);
+          if (driftReaction === 'shrink') expect(history()).toBeLessThan(before * 0.01 + 10);
+          if (driftReaction === 'none') expect(history()).toBeGreaterThanOrEqual(before);
         }
         if (t >= 30_000 && t < 32_000) after.push({ s: o.score, y: label });
       });
@@ -83,11 +86,23 @@ describe('OnlineLearner', () => {
       expect(drifts.filter((t) => t < 30_000)).toEqual([]);
       expect((drifts[0] as number) - 30_000).toBeLessThan(500);
     }
-    const [none, reset] = results;
-    // Without a reset AdaGrad's steps have shrunk for 30k examples and the
+    const [none, shrink, reset] = results;
+    // Without a reaction AdaGrad's steps have shrunk for 30k examples and the
     // model is still ranking by the old concept (AUC well below 0.5).
     expect(none?.auc).toBeLessThan(0.5);
+    expect(shrink?.auc).toBeGreaterThan(0.7);
     expect(reset?.auc).toBeGreaterThan(0.7);
+  });
+
+  it('takes the configured drift reaction over the one stored in its state', () => {
+    const stored = OnlineLearner.create(createModel('logistic_regression', NAMES), 'v1', { driftReaction: 'reset' }).toState();
+    expect(OnlineLearner.fromState(stored).driftReaction).toBe('reset');
+    const restored = OnlineLearner.fromState(stored, { driftReaction: 'shrink', shrinkKeep: 0.5 });
+    expect([restored.driftReaction, restored.shrinkKeep]).toEqual(['shrink', 0.5]);
+    // A state from before 'shrink' existed has no share: the default applies.
+    const { shrink_keep: _dropped, ...older } = stored;
+    expect(OnlineLearner.fromState(older).shrinkKeep).toBe(0.3);
+    expect(() => OnlineLearner.create(createModel('logistic_regression', NAMES), 'v1', { shrinkKeep: 1 })).toThrow(expect.objectContaining({ code: 'invalid_learner_options' }));
   });
 
   it('trains label-free models on arrival and only measures them on labels', () => {

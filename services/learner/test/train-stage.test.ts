@@ -26,7 +26,8 @@ const SETTINGS: TrainSettings = {
   l2: 1e-4,
   metricsWindow: 500,
   drift: { kind: 'adwin' },
-  driftReaction: 'reset',
+  driftReaction: 'shrink',
+  shrinkKeep: 0.3,
   snapshotEveryLabels: 50,
   snapshotIntervalMs: 3_600_000,
 };

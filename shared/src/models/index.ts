@@ -40,8 +40,8 @@ export interface OnlineModel {
   learn(x: readonly number[], y: 0 | 1): void;
   /** Per-feature contributions to the score, in feature order, when the model can attribute it. */
   explain?(x: readonly number[]): FeatureContribution[];
-  /** Forget the optimiser's history so the model adapts fast after a drift, keeping what it predicts now. */
-  resetLearningHistory?(): void;
+  /** Keep only the share `keep` of the optimiser's history (0: forget it) so the model adapts faster after a drift, keeping what it predicts now. */
+  shrinkLearningHistory?(keep: number): void;
   /** Plain JSON-serialisable state; `restoreModel(algorithm, state)` rebuilds an identical model. */
   toState(): unknown;
 }

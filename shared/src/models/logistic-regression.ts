@@ -13,8 +13,8 @@ import { checkVector, parseState, withDefaults } from './validation.js';
  *   AdaGrad's steps shrink as evidence accumulates, so the weights converge to
  *   the (L2-regularised) maximum-likelihood fit. The freezing that this
  *   implies on an endless, drifting stream is handled explicitly: on detected
- *   drift the learner calls `resetLearningHistory`, which clears the
- *   accumulators and restores full-size steps.
+ *   drift the learner calls `shrinkLearningHistory`, which scales the
+ *   accumulators down (or clears them) so steps grow again.
  * - Versus FTRL-Proximal: the same per-coordinate AdaGrad rates; its selling
  *   point, L1-induced sparsity over millions of hashed features, buys nothing
  *   on a dense vector of a few dozen features.
@@ -208,14 +208,16 @@ export class LogisticRegression {
   }
 
   /**
-   * Drift reaction: forget the accumulated squared gradients, so steps are
-   * full-size again and the model can move to the new concept quickly.
-   * Weights, scaler and class counts are kept, so scoring goes on
-   * uninterrupted while the model re-adapts.
+   * Drift reaction: keep only the share `keep` (0 ≤ keep < 1) of the
+   * accumulated squared gradients, so each step grows by 1/sqrt(keep) (to
+   * full size at 0) and the model moves towards the new concept. Weights,
+   * scaler and class counts are kept, so scoring goes on uninterrupted while
+   * the model re-adapts.
    */
-  resetLearningHistory(): void {
-    this.squaredGradients.fill(0);
-    this.squaredGradientBias = 0;
+  shrinkLearningHistory(keep: number): void {
+    if (!(keep >= 0 && keep < 1)) throw new SluiceError('invalid_model_options', `logistic regression: the share of learning history kept must be in [0, 1), got ${keep}`);
+    for (let i = 0; i < this.squaredGradients.length; i++) this.squaredGradients[i] = (this.squaredGradients[i] as number) * keep;
+    this.squaredGradientBias *= keep;
   }
 
   toJSON(): LogisticRegressionState {

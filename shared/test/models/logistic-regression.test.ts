@@ -140,16 +140,35 @@ describe('LogisticRegression', () => {
     expect(restored.toJSON()).toEqual(model.toJSON());
   });
 
-  it('resets its optimiser history, not its predictions', () => {
+  it('shrinks its optimiser history (to nothing at 0), not its predictions, and takes larger steps afterwards', () => {
     const data = logisticStream(4, 1000, [1, -1, 2, 0.3, -0.7], 0.4);
-    const model = new LogisticRegression(NAMES);
-    data.forEach((e) => model.learn(e.x, e.y));
+    const trained = () => {
+      const model = new LogisticRegression(NAMES);
+      data.forEach((e) => model.learn(e.x, e.y));
+      return model;
+    };
+    const model = trained();
     const before = data.map((e) => model.predict(e.x));
-    model.resetLearningHistory();
+    const history = model.toJSON();
+    model.shrinkLearningHistory(0.25);
     expect(data.map((e) => model.predict(e.x))).toEqual(before);
-    const state = model.toJSON();
-    expect(state.squared_gradients).toEqual([0, 0, 0, 0, 0]);
-    expect(state.squared_gradient_bias).toBe(0);
+    const shrunk = model.toJSON();
+    shrunk.squared_gradients.forEach((g2, i) => expect(g2).toBeCloseTo((history.squared_gradients[i] as number) * 0.25, 9));
+    expect(shrunk.squared_gradient_bias).toBeCloseTo(history.squared_gradient_bias * 0.25, 9);
+
+    // The same example moves the shrunk model's weights further than the untouched one's.
+    const untouched = trained();
+    const probe = data[0] as (typeof data)[number];
+    untouched.learn(probe.x, probe.y);
+    model.learn(probe.x, probe.y);
+    const step = (m: LogisticRegression) => m.coefficients().reduce((sum, w, i) => sum + Math.abs(w - (history.weights[i] as number)), 0);
+    expect(step(model)).toBeGreaterThan(1.5 * step(untouched));
+
+    model.shrinkLearningHistory(0);
+    expect(model.toJSON().squared_gradients).toEqual([0, 0, 0, 0, 0]);
+    expect(model.toJSON().squared_gradient_bias).toBe(0);
+    expect(() => model.shrinkLearningHistory(1)).toThrow(expect.objectContaining({ code: 'invalid_model_options' }));
+    expect(() => model.shrinkLearningHistory(-0.1)).toThrow(SluiceError);
   });
 
   it('rejects vectors of the wrong length or with non-finite values, and corrupt state', () => {
