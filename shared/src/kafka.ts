@@ -27,7 +27,9 @@ const pinoLevelOf: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
-const TRANSIENT_BROKER_ERRORS = ['is not the leader for that topic-partition', 'There is no leader for this topic-partition', 'Topic with this name already exists'];
+// Leadership still moving to a new topic's partitions, or topics created by another service a moment earlier:
+// transient, and retried (by kafkajs, or by ensureTopics in topics.ts, which reports a lasting failure itself).
+const TRANSIENT_BROKER_ERRORS = ['is not the leader for that topic-partition', 'There is no leader for this topic-partition', 'Topic creation errors', 'Topic with this name already exists'];
 
 /** A kafkajs client for the configured brokers, TLS and SASL, logging through pino. */
 export function createKafka(config: CommonConfig, clientId: string, logger: Logger): Kafka {
@@ -45,14 +47,11 @@ export function createKafka(config: CommonConfig, clientId: string, logger: Logg
       () =>
       ({ level, log }: LogEntry) => {
         const { message, ...extra } = log;
-        const error = typeof extra.error === 'string' ? extra.error : '';
+        const text = `${message} ${typeof extra.error === 'string' ? extra.error : ''}`;
         // Refused while the previous transaction's markers are written: retried (processor.ts), not an error.
-        const settling = error.includes('another concurrent operation on the same transaction');
-        // Leadership still moving to a new topic's partitions, or a topic created by another service a moment
-        // earlier: transient, and retried (by kafkajs, or by ensureTopics in topics.ts).
-        const transient = TRANSIENT_BROKER_ERRORS.some((text) => error.includes(text));
-        const pinoLevel = pinoLevelOf[level] ?? 'info';
-        kafkaLogger[settling ? 'debug' : transient && pinoLevel === 'error' ? 'warn' : pinoLevel](extra, message);
+        const settling = text.includes('another concurrent operation on the same transaction');
+        const transient = TRANSIENT_BROKER_ERRORS.some((error) => text.includes(error));
+        kafkaLogger[settling || transient ? 'debug' : (pinoLevelOf[level] ?? 'info')](extra, message);
       },
   });
 }

@@ -93,8 +93,10 @@ export function pipelineTopics(config: Pick<CommonConfig, 'SLUICE_TOPIC_PREFIX' 
  * the same topics at once, some requests fail with "already exists" while the
  * broker's metadata still lags, so the whole check is repeated before giving up.
  */
-export function ensureTopics(admin: Admin, declarations: TopicDeclaration[], replicationFactor: number, attempts = 10): Promise<string[]> {
-  return retrying(
+export async function ensureTopics(admin: Admin, declarations: TopicDeclaration[], replicationFactor: number, attempts = 10): Promise<string[]> {
+  // Topics this call created, also in an attempt that failed later (the retry then finds them existing).
+  const created: string[] = [];
+  await retrying(
     async () => {
       const existing = new Set(await admin.listTopics());
       const missing: ITopicConfig[] = declarations
@@ -108,7 +110,10 @@ export function ensureTopics(admin: Admin, declarations: TopicDeclaration[], rep
             ...(topic.retentionMs === undefined ? [] : [{ name: 'retention.ms', value: String(topic.retentionMs) }]),
           ],
         }));
-      if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
+      if (missing.length > 0) {
+        // False when another service created some of them first: then none is claimed.
+        if (await admin.createTopics({ topics: missing, waitForLeaders: true })) created.push(...missing.map((topic) => topic.topic));
+      }
       // Topics another service has just created may not have leaders yet: a reader's first ListOffsets would fail.
       const metadata = await admin.fetchTopicMetadata({ topics: declarations.map((topic) => topic.name) });
       const leaderless = metadata.topics.filter((topic) => topic.partitions.some((partition) => partition.leader < 0 || partition.partitionErrorCode !== 0));
@@ -116,8 +121,8 @@ export function ensureTopics(admin: Admin, declarations: TopicDeclaration[], rep
       // In KRaft the metadata names a leader before that broker serves the partition: a fraud instance reading
       // model.updates at start-up met NOT_LEADER_OR_FOLLOWER right after this check passed. ListOffsets is what readers do first.
       await Promise.all(declarations.map((topic) => admin.fetchTopicOffsets(topic.name)));
-      return missing.map((topic) => topic.topic);
     },
     { attempts, delayMs: (attempt) => 300 * attempt },
   );
+  return created;
 }
