@@ -55,6 +55,13 @@ export interface ProcessingContext {
   sendBytes(topic: string, key: string | null, value: Buffer | null, options?: OutputOptions): void;
   /** Dead-letters the message with a code and a reason; counted, never lost. */
   deadLetter(message: InputMessage, code: string, reason: string): void;
+  /**
+   * Runs `effect` once the batch's transaction has committed, never if it
+   * aborts. Metrics that count what a batch did belong here: an aborted batch
+   * is processed again on rebuilt state, and counting it as it is processed
+   * would count it twice.
+   */
+  afterCommit(effect: () => void): void;
   /** Wall-clock time of the batch (ms), read once so that a batch is handled as of one instant. */
   readonly now: number;
 }
@@ -377,6 +384,7 @@ export class StreamProcessor {
     const input = this.inputs.get(batch.topic)!;
     const timer = this.metrics.batchSeconds.startTimer({ topic: batch.topic });
     const outputs: QueuedOutput[] = [];
+    const effects: (() => void)[] = [];
     let deadLettered = 0;
     const context: ProcessingContext = {
       partition: batch.partition,
@@ -389,9 +397,10 @@ export class StreamProcessor {
       },
       send: (topic, key, record, options) => outputs.push({ topic, key, record, options }),
       sendBytes: (topic, key, bytes, options) => outputs.push({ topic, key, bytes, options }),
+      afterCommit: (effect) => effects.push(effect),
       deadLetter: (message, code, reason) => {
         deadLettered += 1;
-        this.metrics.deadLetters.inc({ topic: message.topic, code });
+        context.afterCommit(() => this.metrics.deadLetters.inc({ topic: message.topic, code }));
         const letter = buildDeadLetter(
           { topic: message.topic, partition: message.partition, offset: message.offset, timestamp: message.timestamp, key: message.key, value: message.rawValue },
           code,
@@ -431,6 +440,7 @@ export class StreamProcessor {
     const lastOffset = batch.lastOffset();
     await this.commit(task, batch.topic, lastOffset, outputs);
     resolveOffset(lastOffset);
+    for (const effect of effects) effect();
     this.metrics.consumed.inc({ topic: batch.topic, outcome: 'processed' }, batch.messages.length - deadLettered);
     if (deadLettered > 0) this.metrics.consumed.inc({ topic: batch.topic, outcome: 'dead_lettered' }, deadLettered);
     const lag = Number(batch.offsetLag());

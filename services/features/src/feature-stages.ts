@@ -74,7 +74,7 @@ class StageEntities {
   update(context: ProcessingContext, transaction: Transaction): number[] {
     const entities = this.of(context);
     const { outcome, values } = guard(() => entities.store.update(transaction));
-    this.metrics.events.inc({ stage: this.stage, outcome });
+    context.afterCommit(() => this.metrics.events.inc({ stage: this.stage, outcome }));
     if (transaction.event_time > entities.watermark) entities.watermark = transaction.event_time;
     if (transaction.event_time > this.newestEventTime) {
       this.newestEventTime = transaction.event_time;
@@ -85,7 +85,7 @@ class StageEntities {
 
   applyLabel(context: ProcessingContext, label: Label): void {
     const { outcome } = guard(() => this.of(context).store.applyLabel(label));
-    this.metrics.labels.inc({ stage: this.stage, outcome });
+    context.afterCommit(() => this.metrics.labels.inc({ stage: this.stage, outcome }));
   }
 
   /** Drops the partition's expired entities (tombstones in the same transaction) at most once per interval. */
@@ -94,12 +94,19 @@ class StageEntities {
     if (context.now - entities.lastEvictionAt < this.evictIntervalMs && this.entitiesByPartition.has(context.partition)) return;
     entities.lastEvictionAt = context.now;
     const evicted = entities.store.evictExpired(entities.watermark);
-    if (evicted.length > 0) this.metrics.evicted.inc({ stage: this.stage }, evicted.length);
+    if (evicted.length > 0) context.afterCommit(() => this.metrics.evicted.inc({ stage: this.stage }, evicted.length));
     this.entitiesByPartition.set(context.partition, entities.store.size);
     this.bytesByPartition.set(context.partition, entities.store.estimateBytes());
     this.metrics.entities.set({ stage: this.stage }, sum(this.entitiesByPartition.values()));
     this.metrics.stateBytes.set({ stage: this.stage }, sum(this.bytesByPartition.values()));
   }
+}
+
+function countVector(metrics: FeaturesMetrics, context: ProcessingContext, transaction: Transaction): void {
+  context.afterCommit(() => {
+    metrics.vectors.inc();
+    metrics.outputLatency.observe(Math.max(0, context.now - transaction.ingested_at) / 1000);
+  });
 }
 
 function sum(values: Iterable<number>): number {
@@ -178,8 +185,7 @@ export class CustomerStage {
     }
     const values = assembleVector(this.plan, eventValues, this.customers ? { [CUSTOMER_KEY]: customerValues } : {});
     context.send(this.topics.transactionsFeatures, transaction.customer_id, vectorOf(this.plan, transaction, values));
-    this.metrics.vectors.inc();
-    this.metrics.outputLatency.observe(Math.max(0, context.now - transaction.ingested_at) / 1000);
+    countVector(this.metrics, context, transaction);
   }
 
   afterBatch(context: ProcessingContext): void {
@@ -221,8 +227,7 @@ export class TerminalStage {
     if (this.plan.entities.has(CUSTOMER_KEY)) parts[CUSTOMER_KEY] = routed.customer_values;
     const values = guard(() => assembleVector(this.plan, routed.event_values, parts));
     context.send(this.topics.transactionsFeatures, transaction.customer_id, vectorOf(this.plan, transaction, values));
-    this.metrics.vectors.inc();
-    this.metrics.outputLatency.observe(Math.max(0, context.now - transaction.ingested_at) / 1000);
+    countVector(this.metrics, context, transaction);
   }
 
   afterBatch(context: ProcessingContext): void {

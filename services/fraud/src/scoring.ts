@@ -34,9 +34,7 @@ export class Scoring {
   process(message: InputMessage, context: ProcessingContext): void {
     const vector = message.value as FeatureVector;
     const firedRules = evaluateRules(this.settings.rules, vectorFields(vector));
-    for (const rule of firedRules) this.metrics.rulesFired.inc({ rule: rule.name });
     const scored = this.selection.score(vector.feature_names, vector.feature_values);
-    if (scored.score !== null) this.metrics.score.observe(scored.score);
     const model = scored.model;
     const { decision, reasons } = decide({ score: scored.score, threshold: this.settings.threshold, firedRules, minSeverity: this.settings.minRuleSeverity });
 
@@ -48,8 +46,15 @@ export class Scoring {
       else transactionCount = admitted.outcome.transactionCount;
     }
     const now = context.now;
-    this.metrics.scores.inc({ decision: outcome });
-    this.metrics.endToEnd.observe(Math.max(0, now - vector.ingested_at) / 1000);
+    const byModel = scored.score !== null && scored.score >= this.settings.threshold;
+    const byRule = reasons.length > (byModel ? 1 : 0);
+    context.afterCommit(() => {
+      for (const rule of firedRules) this.metrics.rulesFired.inc({ rule: rule.name });
+      if (scored.score !== null) this.metrics.score.observe(scored.score);
+      this.metrics.scores.inc({ decision: outcome });
+      this.metrics.endToEnd.observe(Math.max(0, now - vector.ingested_at) / 1000);
+      if (outcome === 'alert') this.metrics.alerts.inc({ reason: byModel && byRule ? 'model_and_rule' : byModel ? 'model' : 'rule' });
+    });
     context.send(this.topics.fraudScores, vector.customer_id, {
       transaction_id: vector.transaction_id,
       customer_id: vector.customer_id,
@@ -63,9 +68,6 @@ export class Scoring {
     } satisfies Score);
     if (outcome !== 'alert') return;
 
-    const byModel = scored.score !== null && scored.score >= this.settings.threshold;
-    const byRule = reasons.length > (byModel ? 1 : 0);
-    this.metrics.alerts.inc({ reason: byModel && byRule ? 'model_and_rule' : byModel ? 'model' : 'rule' });
     const alert = buildAlert({
       vector,
       score: scored.score,

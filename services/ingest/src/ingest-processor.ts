@@ -33,15 +33,20 @@ export class IngestProcessor {
     const kind: RecordKind = message.topic === this.topics.labelsRaw ? 'label' : 'transaction';
     const bytes = message.rawValue ?? Buffer.alloc(0);
     const appendedAt = Number(message.timestamp);
-    this.metrics.bytes.inc({ kind }, bytes.length);
-    this.metrics.latency.observe({ kind }, Math.max(0, context.now - appendedAt) / 1000);
+    context.afterCommit(() => {
+      this.metrics.bytes.inc({ kind }, bytes.length);
+      this.metrics.latency.observe({ kind }, Math.max(0, context.now - appendedAt) / 1000);
+    });
 
     const validationContext = { nowMs: appendedAt, ingestedAt: appendedAt };
     const result: ValidationResult<Transaction | Label> =
       kind === 'transaction' ? validateTransaction(bytes, validationContext, this.settings.limits) : validateLabel(bytes, validationContext, this.settings.limits);
     if (!result.ok) {
-      this.metrics.records.inc({ kind, outcome: 'rejected' });
-      this.metrics.rejections.inc({ kind, code: result.code });
+      const { code } = result;
+      context.afterCommit(() => {
+        this.metrics.records.inc({ kind, outcome: 'rejected' });
+        this.metrics.rejections.inc({ kind, code });
+      });
       const suppressed = this.throttle.allow(`${kind}/${result.code}`);
       if (suppressed !== undefined) {
         context.logger.warn({ kind, code: result.code, reason: result.reason, topic: message.topic, partition: message.partition, offset: message.offset, similarSinceLastLine: suppressed }, 'raw record rejected');
@@ -53,11 +58,14 @@ export class IngestProcessor {
     const dedup = this.dedupFor(context.store<number>(kind === 'transaction' ? SEEN_TRANSACTIONS_STORE : SEEN_LABELS_STORE));
     const id = result.record.transaction_id;
     if (dedup.seen(id, appendedAt)) {
-      this.metrics.records.inc({ kind, outcome: 'duplicate' });
+      context.afterCommit(() => this.metrics.records.inc({ kind, outcome: 'duplicate' }));
       return;
     }
-    for (const removal of dedup.remember(id, appendedAt)) if (removal.cause === 'evicted') this.metrics.dedupEvictions.inc({ kind });
-    this.metrics.records.inc({ kind, outcome: 'accepted' });
+    const evicted = dedup.remember(id, appendedAt).filter((removal) => removal.cause === 'evicted').length;
+    context.afterCommit(() => {
+      if (evicted > 0) this.metrics.dedupEvictions.inc({ kind }, evicted);
+      this.metrics.records.inc({ kind, outcome: 'accepted' });
+    });
     const target = kind === 'transaction' ? this.topics.transactionsValid : this.topics.labelsValid;
     context.send(target, result.record.customer_id, result.record);
   }

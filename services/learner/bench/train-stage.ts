@@ -67,6 +67,8 @@ async function run(examples: LabelledExample[], batchSize: number, metricsWindow
     store: <V>() => store as unknown as PartitionStore<V>,
     send: () => void (snapshots += 1),
     sendBytes: () => undefined,
+    // Every batch commits here.
+    afterCommit: (effect) => effect(),
     deadLetter: () => undefined,
   });
   const start = performance.now();

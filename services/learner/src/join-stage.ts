@@ -19,6 +19,9 @@ interface PartitionJoin {
  * time are sent as genuine (the chargeback-horizon policy of label-join.ts).
  * Every vector also goes on unlabelled, for the label-free anomaly model.
  */
+/** What became of a label or vector in the join (`sluice_learner_labels_total{outcome}`). */
+type LabelOutcome = 'matched' | 'horizon_passed' | 'early' | 'early_evicted';
+
 export class JoinStage {
   private readonly joins = new WeakMap<KeyValueStore<FeatureVector>, PartitionJoin>();
 
@@ -38,7 +41,7 @@ export class JoinStage {
       const early = earlyLabels.get(vector.transaction_id);
       if (early) {
         earlyLabels.delete(vector.transaction_id);
-        this.metrics.labels.inc({ outcome: 'matched' });
+        this.count(context, 'matched');
         this.emit(context, { kind: 'labelled', label_source: 'label', is_fraud: early.is_fraud, labeled_at: early.labeled_at, vector });
       } else {
         const added = join.pending.addVector(vector);
@@ -50,7 +53,7 @@ export class JoinStage {
       if (vector.event_time > join.watermark) join.watermark = vector.event_time;
       for (const expired of join.pending.expire(join.watermark)) {
         pendingStore.delete(expired.transaction_id);
-        this.metrics.labels.inc({ outcome: 'horizon_passed' });
+        this.count(context, 'horizon_passed');
         this.emit(context, { kind: 'labelled', label_source: 'label_horizon_passed', is_fraud: false, labeled_at: null, vector: expired });
       }
     } else {
@@ -58,24 +61,28 @@ export class JoinStage {
       const vector = join.pending.takeForLabel(label);
       if (vector) {
         pendingStore.delete(label.transaction_id);
-        this.metrics.labels.inc({ outcome: 'matched' });
+        this.count(context, 'matched');
         this.emit(context, { kind: 'labelled', label_source: 'label', is_fraud: label.is_fraud, labeled_at: label.labeled_at, vector });
       } else {
-        this.holdEarlyLabel(earlyLabels, label);
+        this.holdEarlyLabel(context, earlyLabels, label);
       }
     }
   }
 
-  private holdEarlyLabel(earlyLabels: KeyValueStore<Label>, label: Label): void {
-    this.metrics.labels.inc({ outcome: 'early' });
+  private holdEarlyLabel(context: ProcessingContext, earlyLabels: KeyValueStore<Label>, label: Label): void {
+    this.count(context, 'early');
     earlyLabels.put(label.transaction_id, label);
     // Insertion order is age order: the oldest waiting label goes first.
     while (earlyLabels.size > this.options.maxEarlyLabels) {
       const oldest = earlyLabels.keys().next().value;
       if (oldest === undefined) break;
       earlyLabels.delete(oldest);
-      this.metrics.labels.inc({ outcome: 'early_evicted' });
+      this.count(context, 'early_evicted');
     }
+  }
+
+  private count(context: ProcessingContext, outcome: LabelOutcome): void {
+    context.afterCommit(() => this.metrics.labels.inc({ outcome }));
   }
 
   private emit(context: ProcessingContext, example: LabelledExample): void {

@@ -18,7 +18,7 @@ import { PrequentialMetrics } from './prequential-metrics.js';
  * - 'reset': the model forgets its optimiser history and re-adapts at full
  *   speed. On the handbook stream that makes the first published snapshots
  *   after a drift swing: the demo's alert precision at a fixed threshold
- *   ranged 18–61% with 'reset' against 56–82% with 'shrink' (README).
+ *   ranged 18–61% with 'reset' against 33–82% with 'shrink' (README).
  */
 export const DRIFT_REACTIONS = ['none', 'shrink', 'reset'] as const;
 export type DriftReaction = (typeof DRIFT_REACTIONS)[number];

@@ -125,8 +125,8 @@ export class TrainStage {
   process(message: InputMessage, context: ProcessingContext): void | Promise<void> {
     const example = message.value as LabelledExample;
     const store = context.store<StoredModel>(MODEL_STORE);
-    if (this.models?.store === store) return this.train(example);
-    return this.resume(store, example).then(() => this.train(example));
+    if (this.models?.store === store) return this.train(context, example);
+    return this.resume(store, example).then(() => this.train(context, example));
   }
 
   /** Publishes due snapshots and writes the models' state to the changelog. */
@@ -145,14 +145,17 @@ export class TrainStage {
         context.send(this.modelUpdatesTopic, model.name, snapshot);
         model.labelsSinceSnapshot = 0;
         model.lastSnapshotAt = context.now;
-        this.metrics.snapshots.inc({ model: model.name });
-        this.metrics.modelVersion.set({ model: model.name }, model.version);
-        this.metrics.lastSnapshot.set({ model: model.name }, context.now / 1000);
-        const { roc_auc, average_precision, log_loss } = snapshot.metrics;
-        if (roc_auc !== null) this.metrics.rocAuc.set({ model: model.name }, roc_auc);
-        if (average_precision !== null) this.metrics.averagePrecision.set({ model: model.name }, average_precision);
-        if (log_loss !== null) this.metrics.logLoss.set({ model: model.name }, log_loss);
-        this.logger.info({ model: model.name, version: model.version, trained: snapshot.trained_count, metrics: snapshot.metrics }, 'model snapshot published');
+        const { name, version } = model;
+        context.afterCommit(() => {
+          this.metrics.snapshots.inc({ model: name });
+          this.metrics.modelVersion.set({ model: name }, version);
+          this.metrics.lastSnapshot.set({ model: name }, context.now / 1000);
+          const { roc_auc, average_precision, log_loss } = snapshot.metrics;
+          if (roc_auc !== null) this.metrics.rocAuc.set({ model: name }, roc_auc);
+          if (average_precision !== null) this.metrics.averagePrecision.set({ model: name }, average_precision);
+          if (log_loss !== null) this.metrics.logLoss.set({ model: name }, log_loss);
+          this.logger.info({ model: name, version, trained: snapshot.trained_count, metrics: snapshot.metrics }, 'model snapshot published');
+        });
       }
       store.put(model.name, {
         learner: model.learner.toState(),
@@ -163,7 +166,7 @@ export class TrainStage {
     }
   }
 
-  private train(example: LabelledExample): void {
+  private train(context: ProcessingContext, example: LabelledExample): void {
     const models = this.models!;
     if (example.kind === 'unlabelled') {
       models.anomaly.learner.observeUnlabelled(example.vector);
@@ -173,11 +176,14 @@ export class TrainStage {
     for (const model of [models.supervised, models.anomaly]) {
       const observation = model.learner.observe(example.vector, label);
       model.labelsSinceSnapshot += 1;
-      if (observation.learned) this.metrics.trained.inc({ model: model.name });
-      if (observation.drift) {
-        this.metrics.drift.inc({ model: model.name });
-        this.logger.warn({ model: model.name, ...observation.drift }, 'drift detected on the error stream');
-      }
+      const { name } = model;
+      context.afterCommit(() => {
+        if (observation.learned) this.metrics.trained.inc({ model: name });
+        if (observation.drift) {
+          this.metrics.drift.inc({ model: name });
+          this.logger.warn({ model: name, ...observation.drift }, 'drift detected on the error stream');
+        }
+      });
     }
   }
 

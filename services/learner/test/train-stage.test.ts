@@ -89,6 +89,8 @@ function harness(snapshots: SnapshotSource, store = newStore()) {
     sendBytes: () => {
       throw new Error('not used');
     },
+    // Every batch commits here.
+    afterCommit: (effect) => effect(),
     deadLetter: () => {
       throw new Error('nothing should be dead-lettered');
     },

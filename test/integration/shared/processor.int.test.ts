@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { groupBy } from '../../support/collections.js';
@@ -7,13 +8,22 @@ import { consumeAll, createTopics, produce, serviceEnv, testKafka, testSerde, un
 const fixture = fileURLToPath(new URL('../fixtures/counting-processor.ts', import.meta.url));
 const children: ChildProcess[] = [];
 
-function startProcessor(prefix: string): ChildProcess {
+function startProcessor(prefix: string, lines: string[] = []): ChildProcess {
   const child = spawn(process.execPath, ['--conditions=sluice-source', '--import', 'tsx', fixture], {
     env: serviceEnv(prefix),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
   children.push(child);
   return child;
+}
+
+async function waitUntil(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 afterEach(() => {
@@ -97,5 +107,27 @@ describe('shared exactly-once processing loop', () => {
       const expected = events(0, total).filter((event) => event.key === key).length;
       expect(entries.map((entry) => entry.seen_for_key).sort((a, b) => a - b)).toEqual(Array.from({ length: expected }, (_, index) => index + 1));
     }
+  });
+
+  it('runs after-commit effects once per input whose transaction committed, never for one that aborted', async () => {
+    const { prefix, kafka } = await setUp('after-commit');
+    const lines: string[] = [];
+    startProcessor(prefix, lines);
+    const late = { key: 'k3', value: JSON.stringify({ id: 'late', key: 'k3', route: 'late' }) };
+    const inputs = [...events(0, 30), late, ...events(30, 60)];
+    await produce(kafka, `${prefix}in`, inputs);
+    // The copy to the missing topic fails the transaction of the batch holding `late`: it aborts and is retried on restored state.
+    await waitUntil(() => lines.some((line) => line.includes('transaction aborted')), 'an aborted transaction');
+    await createTopics(kafka, [{ name: `${prefix}late`, partitions: 1, cleanupPolicy: 'delete' }]);
+
+    const out = await consumeAll(kafka, `${prefix}out`, { count: inputs.length, timeoutMs: 120_000 });
+    expect(out).toHaveLength(inputs.length);
+    const committed = () => lines.filter((line) => line.startsWith('COMMITTED ')).map((line) => line.slice('COMMITTED '.length));
+    await waitUntil(() => committed().length >= inputs.length, 'every effect');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const ids = inputs.map((input) => (JSON.parse(input.value) as { id: string }).id);
+    // `late`, and whatever shared its batch, was processed at least twice; its effect ran once, after the commit.
+    expect(committed().sort()).toEqual(ids.sort());
+    expect(await consumeAll(kafka, `${prefix}late`, { count: 1 })).toHaveLength(1);
   });
 });
