@@ -14,4 +14,5 @@ export * from './models/index.js';
 export * from './service.js';
 export * from './global-table.js';
 export * from './fifo.js';
+export * from './min-heap.js';
 export * from './retry.js';

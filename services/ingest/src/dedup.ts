@@ -1,5 +1,5 @@
 import type { KeyValueStore } from '@sluice/shared';
-import { Fifo } from '@sluice/shared';
+import { MinHeap } from '@sluice/shared';
 
 /**
  * Bounded de-duplication by transaction_id (one instance for transactions,
@@ -8,11 +8,15 @@ import { Fifo } from '@sluice/shared';
  * Time is processing time: the caller passes the raw record's Kafka timestamp.
  * Duplicates come from producer retries and re-sent batches, which arrive
  * close together in processing time whatever their event time (a backfill of
- * last year's data retried twice is still a duplicate). Processing time also
- * barely goes backwards within a partition, so the oldest entry is at the
- * front of an insertion-ordered queue and expiry is amortised O(1). The Kafka
- * timestamp (unlike the wall clock) is the same on a replay, so a restarted
- * instance decides exactly as the one that stopped.
+ * last year's data retried twice is still a duplicate). The Kafka timestamp
+ * (unlike the wall clock) is the same on a replay.
+ *
+ * Entries leave oldest first, by (first-seen time, id): a total order that a
+ * store rebuilt from its changelog can recompute, so a restarted instance
+ * decides exactly as the one that stopped. (An insertion-ordered queue cannot
+ * be rebuilt: the changelog does not keep the order in which ids with the same
+ * time arrived, nor where an overwritten id went. A property test found
+ * restored and original evicting different ids.) O(log n) per id.
  *
  * Entries live in a KeyValueStore (key = id, value = first-seen time, ms), so
  * the processor's changelog records every put and delete (a tombstone when an
@@ -43,8 +47,8 @@ interface Entry {
 }
 
 export class DedupStore {
-  /** Insertion order; an entry whose time no longer matches the store is stale and skipped. */
-  private readonly order = new Fifo<Entry>();
+  /** Oldest first; an entry whose time no longer matches the store is stale and skipped. */
+  private readonly order = new MinHeap<Entry>((a, b) => a.firstSeenMs < b.firstSeenMs || (a.firstSeenMs === b.firstSeenMs && a.id < b.id));
   /** Highest time seen: expiry never moves backwards with an out-of-order timestamp. */
   private watermark = -Infinity;
 
@@ -60,14 +64,11 @@ export class DedupStore {
     if (!(options.horizonMs > 0) || !Number.isInteger(options.maxEntries) || options.maxEntries < 1) {
       throw new RangeError(`dedup needs horizonMs > 0 and an integer maxEntries >= 1, got ${JSON.stringify(options)}`);
     }
-    const restored: Entry[] = [];
     for (const [id, firstSeenMs] of store.entries()) {
       // The changelog is plain JSON: an entry that is not a time cannot be judged, so it goes.
-      if (typeof firstSeenMs === 'number' && Number.isFinite(firstSeenMs)) restored.push({ id, firstSeenMs });
+      if (typeof firstSeenMs === 'number' && Number.isFinite(firstSeenMs)) this.order.push({ id, firstSeenMs });
       else store.delete(id);
     }
-    restored.sort((a, b) => a.firstSeenMs - b.firstSeenMs);
-    for (const entry of restored) this.order.push(entry);
   }
 
   get size(): number {
@@ -103,7 +104,7 @@ export class DedupStore {
     const removals: DedupRemoval[] = [];
     const cutoff = this.watermark - this.options.horizonMs;
     for (let front = this.order.peek(); front !== undefined && front.firstSeenMs <= cutoff; front = this.order.peek()) {
-      this.order.shift();
+      this.order.pop();
       if (this.isLive(front)) {
         this.store.delete(front.id);
         removals.push({ id: front.id, cause: 'expired' });
@@ -115,7 +116,7 @@ export class DedupStore {
 
   private evictOverflow(removals: DedupRemoval[]): void {
     while (this.store.size > this.options.maxEntries) {
-      const front = this.order.shift();
+      const front = this.order.pop();
       if (front === undefined) return;
       if (this.isLive(front)) {
         this.store.delete(front.id);

@@ -1,7 +1,6 @@
 import type { FeatureVector, Label } from '@sluice/shared';
-import { SluiceError, withDefaults } from '@sluice/shared';
+import { MinHeap, SluiceError, withDefaults } from '@sluice/shared';
 import { z } from 'zod';
-import { MinHeap } from './min-heap.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
