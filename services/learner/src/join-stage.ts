@@ -10,6 +10,9 @@ interface PartitionJoin {
   watermark: number;
 }
 
+/** What became of a label or vector in the join (`sluice_learner_labels_total{outcome}`). */
+type LabelOutcome = 'matched' | 'horizon_passed' | 'early' | 'early_evicted';
+
 /**
  * Stage one of the learner, partition-local (vectors and labels are both keyed
  * by customer_id): joins each label with the vector its transaction was scored
@@ -19,9 +22,6 @@ interface PartitionJoin {
  * time are sent as genuine (the chargeback-horizon policy of label-join.ts).
  * Every vector also goes on unlabelled, for the label-free anomaly model.
  */
-/** What became of a label or vector in the join (`sluice_learner_labels_total{outcome}`). */
-type LabelOutcome = 'matched' | 'horizon_passed' | 'early' | 'early_evicted';
-
 export class JoinStage {
   private readonly joins = new WeakMap<KeyValueStore<FeatureVector>, PartitionJoin>();
 
