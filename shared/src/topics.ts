@@ -114,13 +114,16 @@ export async function ensureTopics(admin: Admin, declarations: TopicDeclaration[
         // False when another service created some of them first: then none is claimed.
         if (await admin.createTopics({ topics: missing, waitForLeaders: true })) created.push(...missing.map((topic) => topic.topic));
       }
-      // Topics another service has just created may not have leaders yet: a reader's first ListOffsets would fail.
-      const metadata = await admin.fetchTopicMetadata({ topics: declarations.map((topic) => topic.name) });
-      const leaderless = metadata.topics.filter((topic) => topic.partitions.some((partition) => partition.leader < 0 || partition.partitionErrorCode !== 0));
-      if (leaderless.length > 0) throw new SluiceError('TOPICS_NOT_READY', `no leader yet for ${leaderless.map((topic) => topic.name).join(', ')}`);
-      // In KRaft the metadata names a leader before that broker serves the partition: a fraud instance reading
-      // model.updates at start-up met NOT_LEADER_OR_FOLLOWER right after this check passed. ListOffsets is what readers do first.
-      await Promise.all(declarations.map((topic) => admin.fetchTopicOffsets(topic.name)));
+      // Topics another service has just created may have no leader yet, and in KRaft the metadata names a leader a
+      // moment before that broker serves the partition (a fraud instance reading model.updates met NOT_LEADER_OR_FOLLOWER
+      // with a leader in the metadata). ListOffsets is what readers do first, so it is the check.
+      await Promise.all(
+        declarations.map((topic) =>
+          admin.fetchTopicOffsets(topic.name).catch((error: unknown) => {
+            throw new SluiceError('TOPICS_NOT_READY', `${topic.name} does not answer ListOffsets yet: ${error instanceof Error ? error.message : String(error)}`);
+          }),
+        ),
+      );
     },
     { attempts, delayMs: (attempt) => 300 * attempt },
   );
