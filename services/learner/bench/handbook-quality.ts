@@ -11,7 +11,7 @@
  * fraud service does, to count the alerts a 0.9 threshold would raise.
  *   node --conditions=sluice-source --import tsx services/learner/bench/handbook-quality.ts [days] [customers] [terminals]
  */
-import { createModel, snapshotToModel, type FeatureVector, type OnlineModel } from '@sluice/shared';
+import { createModel, restoreModel, type FeatureVector, type OnlineModel } from '@sluice/shared';
 import { Simulation } from '../../../tools/cli/src/simulator/index.js';
 import { EntityStore } from '../../features/src/entity-store.js';
 import { handbookFeatureSpec } from '../../features/src/handbook.js';
@@ -101,7 +101,8 @@ for (const event of simulation.events()) {
     if (observation.drift) served.drifts++;
     if (++served.labelsSince >= SNAPSHOT_EVERY_LABELS) {
       served.labelsSince = 0;
-      served.snapshot = snapshotToModel(learner.snapshot(name, 1, 0));
+      // A copy of the model as it stands, as a published snapshot carries it (without the snapshot's metrics, not used here).
+      served.snapshot = restoreModel(learner.model.algorithm, structuredClone(learner.model.toState()));
     }
   }
 }
