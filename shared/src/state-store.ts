@@ -79,6 +79,11 @@ export class PartitionStore<V> implements KeyValueStore<V> {
   }
 
   /** The changes since the last call, one record per key (its latest value): compaction-friendly. */
+  /** True when a change waits for the changelog. */
+  get hasChanges(): boolean {
+    return this.changed.size > 0;
+  }
+
   drainChanges(): ChangelogRecord[] {
     const records: ChangelogRecord[] = [];
     for (const key of this.changed) {

@@ -1,0 +1,4 @@
+export * from './watermark.js';
+export * from './source-clocks.js';
+export * from './input-clock.js';
+export * from './ordered-buffer.js';

@@ -1,0 +1,86 @@
+import type { WatermarkMark } from './watermark.js';
+
+/** What a reader knows of one upstream source. */
+export interface SourceClock {
+  time: number;
+  idle: boolean;
+}
+
+/** The serialisable form of a reader's clocks (stored beside its buffer, so a restored reader resumes where it was). */
+export interface SourceClocksState {
+  sources: number;
+  frontier: number | null;
+  clocks: [number, SourceClock][];
+}
+
+/**
+ * A reader's view of its upstream sources' watermarks, and the frontier they
+ * allow: the minimum over the sources that are not idle. Until every one of
+ * the `sources` sources has reported, nothing is released (an unknown source
+ * may still send anything). When every source is idle the frontier stays
+ * where it is: idleness lets the others move on, it does not invent progress.
+ * A source's clock only moves forward (a restarted source re-reads its input
+ * and reports older times again), and so does the frontier: an event older
+ * than it is late, whichever source it came from.
+ */
+export class SourceClocks {
+  private readonly clocks = new Map<number, SourceClock>();
+  private sources = 0;
+  private floor = -Infinity;
+
+  static restore(state: SourceClocksState): SourceClocks {
+    const restored = new SourceClocks();
+    restored.sources = state.sources;
+    restored.floor = state.frontier ?? -Infinity;
+    for (const [source, clock] of state.clocks) restored.clocks.set(source, { ...clock });
+    return restored;
+  }
+
+  /** Takes a source's mark; true when the frontier moved. */
+  observe(mark: WatermarkMark): boolean {
+    const before = this.floor;
+    this.sources = Math.max(this.sources, mark.sources);
+    const clock = this.clocks.get(mark.source);
+    if (clock === undefined) this.clocks.set(mark.source, { time: mark.time, idle: mark.idle });
+    else {
+      clock.time = Math.max(clock.time, mark.time);
+      clock.idle = mark.idle;
+    }
+    this.advance();
+    return this.floor !== before;
+  }
+
+  /** Events at or before this time can be applied: no source will send anything older (or it is late). */
+  get frontier(): number {
+    return this.floor;
+  }
+
+  /** Sources heard from / expected, and how many of them are idle now (for metrics). */
+  census(): { expected: number; reported: number; idle: number } {
+    let idle = 0;
+    for (const clock of this.clocks.values()) if (clock.idle) idle++;
+    return { expected: this.sources, reported: this.clocks.size, idle };
+  }
+
+  /** True when every expected source is idle: the reader's own output is idle too. */
+  get allIdle(): boolean {
+    if (this.sources === 0 || this.clocks.size < this.sources) return false;
+    for (const clock of this.clocks.values()) if (!clock.idle) return false;
+    return true;
+  }
+
+  toState(): SourceClocksState {
+    return {
+      sources: this.sources,
+      frontier: Number.isFinite(this.floor) ? this.floor : null,
+      clocks: [...this.clocks].map(([source, clock]) => [source, { ...clock }]),
+    };
+  }
+
+  private advance(): void {
+    if (this.sources === 0 || this.clocks.size < this.sources) return;
+    let min = Infinity;
+    for (const clock of this.clocks.values()) if (!clock.idle && clock.time < min) min = clock.time;
+    if (min !== Infinity && min > this.floor) this.floor = min;
+  }
+}
