@@ -79,10 +79,18 @@ export function pipelineTopics(config: Pick<CommonConfig, 'SLUICE_TOPIC_PREFIX' 
     changelog('ingest', 'seen-labels'),
     changelog('features', 'customers'),
     changelog('features', 'terminals'),
+    changelog('features', 'terminal-buffer'),
+    changelog('features', 'terminal-clocks'),
     changelog('learner', 'pending'),
     changelog('learner', 'early-labels'),
+    changelog('learner', 'join-buffer'),
+    changelog('learner', 'join-clocks'),
+    changelog('learner', 'train-buffer', 1),
+    changelog('learner', 'train-clocks', 1),
     changelog('learner', 'model', 1),
     changelog('fraud', 'cooldown'),
+    changelog('fraud', 'buffer'),
+    changelog('fraud', 'clocks'),
   ];
 }
 

@@ -1,104 +1,163 @@
-import type { FeatureVector, InputMessage, KeyValueStore, Label, LabelledExample, ProcessingContext } from '@sluice/shared';
-import { PendingFeatures, type PendingFeaturesOptions } from './label-join.js';
+import {
+  InputClock,
+  SourceClocks,
+  type FeatureVector,
+  type InputMessage,
+  type KeyValueStore,
+  type Label,
+  type LabelledExample,
+  type ProcessingContext,
+  type SourceClocksState,
+} from '@sluice/shared';
+import { EventTimeJoin, type EventTimeJoinOptions, type JoinDecision, type JoinEvent } from './event-time-join.js';
 import type { LearnerMetrics } from './learner-metrics.js';
 
 export const PENDING_STORE = 'pending';
 export const EARLY_LABELS_STORE = 'early-labels';
+export const JOIN_BUFFER_STORE = 'join-buffer';
+export const JOIN_CLOCKS_STORE = 'join-clocks';
+const CLOCKS_KEY = 'clocks';
 
-interface PartitionJoin {
-  pending: PendingFeatures;
-  watermark: number;
+/** The join's clocks as they live in the changelog, beside the buffer they release. */
+export interface StoredJoinClocks {
+  features: SourceClocksState;
+  /** Newest labeled_at read on this labels partition (null: none yet). */
+  labels_newest: number | null;
+  /** Frontier through which events have been applied (null: none yet). */
+  released: number | null;
 }
 
-/** What became of a label or vector in the join (`sluice_learner_labels_total{outcome}`). */
-type LabelOutcome = 'matched' | 'horizon_passed' | 'early' | 'early_evicted';
+export interface JoinStageOptions extends EventTimeJoinOptions {
+  /** How much older than the newest label read a label may still arrive without being late. */
+  labelsMaxDisorderMs: number;
+  /** A labels partition caught up and quiet this long (processing time) does not hold the join back. */
+  labelsIdleMs: number;
+}
+
+interface PartitionJoin {
+  join: EventTimeJoin;
+  features: SourceClocks;
+  labels: InputClock;
+  clocks: KeyValueStore<StoredJoinClocks>;
+  /** What was last written to the clocks store and to learner.examples as this task's watermark. */
+  savedClocks: string;
+  sentMark: string;
+}
 
 /**
  * Stage one of the learner, partition-local (vectors and labels are both keyed
  * by customer_id): joins each label with the vector its transaction was scored
- * on and sends the pair to learner.examples. A label that arrives before its
- * vector (the two topics are not ordered with respect to each other) waits in
- * a bounded store. Vectors whose label does not come within the TTL of event
- * time are sent as genuine (the chargeback-horizon policy of label-join.ts).
- * Every vector also goes on unlabelled, for the label-free anomaly model.
+ * on and sends the pair to learner.examples; every vector also goes on
+ * unlabelled, for the label-free anomaly model. The decisions are made in
+ * event time (event-time-join.ts): vectors and labels are buffered and applied
+ * once the frontier has passed them, the minimum of
+ * - the features service's watermarks on transactions.features (one per
+ *   terminal-stage partition, merged by SourceClocks), and
+ * - this labels partition's own clock (newest labeled_at read, less the
+ *   allowed disorder; idle once caught up and quiet),
+ * and after each release the stage writes its frontier as a watermark to
+ * learner.examples, which the training stage merges over the join tasks.
  */
 export class JoinStage {
   private readonly joins = new WeakMap<KeyValueStore<FeatureVector>, PartitionJoin>();
 
   constructor(
-    private readonly topics: { transactionsFeatures: string; learnerExamples: string },
-    private readonly options: PendingFeaturesOptions & { maxEarlyLabels: number },
+    private readonly topics: { transactionsFeatures: string; labelsValid: string; learnerExamples: string },
+    private readonly options: JoinStageOptions,
     private readonly metrics: LearnerMetrics,
   ) {}
 
   process(message: InputMessage, context: ProcessingContext): void {
-    const pendingStore = context.store<FeatureVector>(PENDING_STORE);
-    const earlyLabels = context.store<Label>(EARLY_LABELS_STORE);
-    const join = this.joinFor(pendingStore);
-    if (message.topic === this.topics.transactionsFeatures) {
-      const vector = message.value as FeatureVector;
-      this.emit(context, { kind: 'unlabelled', label_source: 'none', is_fraud: false, labeled_at: null, vector });
-      const early = earlyLabels.get(vector.transaction_id);
-      if (early) {
-        earlyLabels.delete(vector.transaction_id);
-        this.count(context, 'matched');
-        this.emit(context, { kind: 'labelled', label_source: 'label', is_fraud: early.is_fraud, labeled_at: early.labeled_at, vector });
-      } else {
-        const added = join.pending.addVector(vector);
-        if (added.status === 'added') {
-          pendingStore.put(vector.transaction_id, vector);
-          if (added.evicted) pendingStore.delete(added.evicted.transaction_id);
-        }
-      }
-      if (vector.event_time > join.watermark) join.watermark = vector.event_time;
-      for (const expired of join.pending.expire(join.watermark)) {
-        pendingStore.delete(expired.transaction_id);
-        this.count(context, 'horizon_passed');
-        this.emit(context, { kind: 'labelled', label_source: 'label_horizon_passed', is_fraud: false, labeled_at: null, vector: expired });
-      }
-    } else {
+    const partition = this.joinFor(context);
+    if (message.watermark !== undefined) {
+      partition.features.observe(message.watermark);
+      return;
+    }
+    let event: JoinEvent;
+    if (message.topic === this.topics.transactionsFeatures) event = { kind: 'vector', vector: message.value as FeatureVector };
+    else {
       const label = message.value as Label;
-      const vector = join.pending.takeForLabel(label);
-      if (vector) {
-        pendingStore.delete(label.transaction_id);
-        this.count(context, 'matched');
-        this.emit(context, { kind: 'labelled', label_source: 'label', is_fraud: label.is_fraud, labeled_at: label.labeled_at, vector });
-      } else {
-        this.holdEarlyLabel(context, earlyLabels, label);
-      }
+      partition.labels.observe(label.labeled_at, context.now);
+      event = { kind: 'label', label };
+    }
+    this.emit(context, partition.join.add(event));
+  }
+
+  /** After a batch: note whether the labels partition is caught up, then release what the frontier allows. */
+  afterBatch(context: ProcessingContext): void {
+    const partition = this.joinFor(context);
+    if (context.batch?.topic === this.topics.labelsValid) partition.labels.endOfBatch(context.batch.lag, context.now);
+    this.advance(context, partition);
+  }
+
+  /** Periodically, input or not: a labels partition that went idle lets the frontier move on. */
+  punctuate(context: ProcessingContext): void {
+    this.advance(context, this.joinFor(context));
+  }
+
+  private advance(context: ProcessingContext, partition: PartitionJoin): void {
+    const features = { time: partition.features.frontier, idle: partition.features.allIdle };
+    // Less one ms: another label established in the same millisecond as the newest may still follow it.
+    const labels = { time: partition.labels.time - 1, idle: partition.labels.idle(context.now) };
+    const active = [features, labels].filter((clock) => !clock.idle);
+    // Every source idle: nothing moves (idleness lets the others on, it invents no progress).
+    if (active.length > 0) this.emit(context, partition.join.releaseThrough(Math.min(...active.map((clock) => clock.time))));
+
+    const stored: StoredJoinClocks = {
+      features: partition.features.toState(),
+      labels_newest: Number.isFinite(partition.labels.time) ? partition.labels.time + this.options.labelsMaxDisorderMs : null,
+      released: Number.isFinite(partition.join.frontier) ? partition.join.frontier : null,
+    };
+    const saved = JSON.stringify(stored);
+    if (saved !== partition.savedClocks) {
+      partition.clocks.put(CLOCKS_KEY, stored);
+      partition.savedClocks = saved;
+    }
+    const mark = { time: partition.join.frontier, idle: active.length === 0 };
+    const sent = JSON.stringify([Number.isFinite(mark.time) ? mark.time : null, mark.idle]);
+    if (sent !== partition.sentMark && (Number.isFinite(mark.time) || mark.idle)) {
+      context.sendWatermark(this.topics.learnerExamples, mark);
+      partition.sentMark = sent;
     }
   }
 
-  private holdEarlyLabel(context: ProcessingContext, earlyLabels: KeyValueStore<Label>, label: Label): void {
-    this.count(context, 'early');
-    earlyLabels.put(label.transaction_id, label);
-    // Insertion order is age order: the oldest waiting label goes first.
-    while (earlyLabels.size > this.options.maxEarlyLabels) {
-      const oldest = earlyLabels.keys().next().value;
-      if (oldest === undefined) break;
-      earlyLabels.delete(oldest);
-      this.count(context, 'early_evicted');
-    }
+  private emit(context: ProcessingContext, decision: JoinDecision): void {
+    for (const example of decision.examples) this.send(context, example);
+    if (decision.outcomes.length === 0) return;
+    const counts = new Map<string, number>();
+    for (const outcome of decision.outcomes) counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
+    context.afterCommit(() => {
+      for (const [outcome, count] of counts) this.metrics.labels.inc({ outcome }, count);
+    });
   }
 
-  private count(context: ProcessingContext, outcome: LabelOutcome): void {
-    context.afterCommit(() => this.metrics.labels.inc({ outcome }));
-  }
-
-  private emit(context: ProcessingContext, example: LabelledExample): void {
+  private send(context: ProcessingContext, example: LabelledExample): void {
     context.send(this.topics.learnerExamples, example.vector.transaction_id, example);
   }
 
-  private joinFor(store: KeyValueStore<FeatureVector>): PartitionJoin {
-    let join = this.joins.get(store);
-    if (!join) {
-      join = { pending: new PendingFeatures({ ttlMs: this.options.ttlMs, maxEntries: this.options.maxEntries }), watermark: -Infinity };
-      for (const [, vector] of store.entries()) {
-        join.pending.addVector(vector);
-        if (vector.event_time > join.watermark) join.watermark = vector.event_time;
-      }
-      this.joins.set(store, join);
+  /** A new store object means a new assignment: rebuild the join and its clocks from what the changelogs restored. */
+  private joinFor(context: ProcessingContext): PartitionJoin {
+    const pending = context.store<FeatureVector>(PENDING_STORE);
+    let partition = this.joins.get(pending);
+    if (!partition) {
+      const clocks = context.store<StoredJoinClocks>(JOIN_CLOCKS_STORE);
+      const stored = clocks.get(CLOCKS_KEY);
+      const labels = new InputClock(this.options.labelsMaxDisorderMs, this.options.labelsIdleMs, context.now);
+      if (stored?.labels_newest != null) labels.observe(stored.labels_newest, context.now);
+      partition = {
+        join: new EventTimeJoin(
+          this.options,
+          { buffer: context.store<JoinEvent>(JOIN_BUFFER_STORE), pending, early: context.store<Label>(EARLY_LABELS_STORE) },
+          stored?.released ?? -Infinity,
+        ),
+        features: stored ? SourceClocks.restore(stored.features) : new SourceClocks(),
+        labels,
+        clocks,
+        savedClocks: stored ? JSON.stringify(stored) : '',
+        sentMark: '',
+      };
+      this.joins.set(pending, partition);
     }
-    return join;
+    return partition;
   }
 }

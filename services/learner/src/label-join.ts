@@ -75,8 +75,9 @@ interface QueueEntry {
 export class PendingFeatures {
   readonly options: PendingFeaturesOptions;
   private readonly waiting = new Map<string, Waiting>();
+  // Ties by id, not arrival: a store rebuilt from its changelog (another insertion order) must expire and evict alike.
   private readonly queue = new MinHeap<QueueEntry>((a, b) =>
-    a.eventTime !== b.eventTime ? a.eventTime < b.eventTime : a.seq < b.seq,
+    a.eventTime !== b.eventTime ? a.eventTime < b.eventTime : a.id !== b.id ? a.id < b.id : a.seq < b.seq,
   );
   private seq = 0;
   private readonly counters = { added: 0, duplicates: 0, matched: 0, unknownLabels: 0, expired: 0, evicted: 0 };

@@ -68,9 +68,10 @@ describe('PendingFeatures', () => {
     const ttl = 1000;
     const max = 50;
     const store = new PendingFeatures({ ttlMs: ttl, maxEntries: max });
-    // Waiting vectors in arrival order; "oldest" = smallest event time, earliest arrival on ties.
+    // Waiting vectors; "oldest" = smallest event time, smallest transaction id on ties (not arrival: a restored store must agree).
     let reference: FeatureVector[] = [];
-    const oldestFirst = (vs: FeatureVector[]) => [...vs].sort((a, b) => a.event_time - b.event_time);
+    const oldestFirst = (vs: FeatureVector[]) =>
+      [...vs].sort((a, b) => a.event_time - b.event_time || (a.transaction_id < b.transaction_id ? -1 : a.transaction_id > b.transaction_id ? 1 : 0));
     let watermark = 0;
     let next = 0;
     for (let step = 0; step < 20_000; step++) {

@@ -1,0 +1,219 @@
+import {
+  MinHeap,
+  OrderedBuffer,
+  compareOrder,
+  type BufferMap,
+  type EventOrder,
+  type FeatureVector,
+  type KeyValueStore,
+  type Label,
+  type LabelledExample,
+} from '@sluice/shared';
+import { PendingFeatures, type PendingFeaturesOptions } from './label-join.js';
+
+/** What the join reads: a vector (transactions.features) or a label (labels.valid), both keyed by customer. */
+export type JoinEvent = { kind: 'vector'; vector: FeatureVector } | { kind: 'label'; label: Label };
+
+/** What became of a label or vector in the join (`sluice_learner_labels_total{outcome}`). */
+export type JoinOutcome = 'matched' | 'horizon_passed' | 'early' | 'early_evicted' | 'early_expired' | 'unknown' | 'late';
+
+/**
+ * The join's total order: a vector at its event time, a label at the time it
+ * was established (labeled_at); at the same time the vector goes first, so a
+ * label established at t can label the transaction made at t. Ties within a
+ * kind by transaction id. The chargeback-horizon expiry of a vector at
+ * event_time + TTL comes after every vector and label at that time (a label
+ * established exactly at the horizon still counts).
+ */
+export function joinOrder(event: JoinEvent): EventOrder {
+  return event.kind === 'vector'
+    ? { time: event.vector.event_time, rank: 0, id: event.vector.transaction_id }
+    : { time: event.label.labeled_at, rank: 1, id: event.label.transaction_id };
+}
+
+export interface JoinDecision {
+  examples: LabelledExample[];
+  outcomes: JoinOutcome[];
+}
+
+export interface EventTimeJoinStores {
+  /** Events read but not yet applied (the watermark has not passed them). */
+  buffer: BufferMap<JoinEvent>;
+  /** Vectors waiting for their label, keyed by transaction id. */
+  pending: KeyValueStore<FeatureVector>;
+  /** Labels applied before their vector (established before the transaction, in event time), keyed by transaction id. */
+  early: KeyValueStore<Label>;
+}
+
+export type EventTimeJoinOptions = PendingFeaturesOptions & { maxEarlyLabels: number };
+
+interface EarlyEntry {
+  order: EventOrder;
+  id: string;
+  label: Label;
+}
+
+/**
+ * The learner's label join, decided in event time. Events are buffered as
+ * they arrive and applied by `releaseThrough(frontier)` in `joinOrder` once
+ * every source has passed them, so what is matched, what passes its horizon
+ * and which early label is evicted depend on the events alone, never on how
+ * the two topics and the upstream partitions interleaved on arrival.
+ *
+ * Every example carries `decided_at`, the event time at which it was decided
+ * (a match: the later of label and vector; a horizon: event_time + TTL; an
+ * unlabelled vector: its event time), and the examples of one release come
+ * out in that order; the stage writes its watermark (the frontier) after them.
+ *
+ * All state lives in the three stores (changelogged); a join built on
+ * restored stores decides exactly as the one that wrote them.
+ */
+export class EventTimeJoin {
+  private readonly buffer: OrderedBuffer<JoinEvent>;
+  private readonly pending: PendingFeatures;
+  /** Early labels, oldest (label time, id) first, for eviction; entries of labels since taken are skipped. */
+  private readonly earlyByAge = new MinHeap<EarlyEntry>((a, b) => compareOrder(a.order, b.order) < 0);
+  /** The same, by the time of the transaction they wait for, for expiry. */
+  private readonly earlyByTransaction = new MinHeap<EarlyEntry>((a, b) =>
+    a.label.tx_event_time !== b.label.tx_event_time ? a.label.tx_event_time < b.label.tx_event_time : a.id < b.id,
+  );
+  /** The frontier applied so far: an event at or before it arriving now is late. */
+  private released = -Infinity;
+
+  constructor(
+    private readonly options: EventTimeJoinOptions,
+    private readonly stores: EventTimeJoinStores,
+    released: number = -Infinity,
+  ) {
+    this.buffer = new OrderedBuffer(stores.buffer, joinOrder);
+    this.pending = new PendingFeatures({ ttlMs: options.ttlMs, maxEntries: options.maxEntries });
+    for (const [, vector] of stores.pending.entries()) this.pending.addVector(vector);
+    for (const [id, label] of stores.early.entries()) this.queueEarly(id, label);
+    this.released = released;
+  }
+
+  /** The frontier through which events have been applied (stored beside the buffer). */
+  get frontier(): number {
+    return this.released;
+  }
+
+  get buffered(): number {
+    return this.buffer.size;
+  }
+
+  /**
+   * Buffers an event. One at or before the frontier already applied is late
+   * (its source broke its watermark, or it came while every source was idle):
+   * it is applied at once, decided at the frontier, and counted.
+   */
+  add(event: JoinEvent): JoinDecision {
+    if (joinOrder(event).time > this.released) {
+      this.buffer.add(event);
+      return { examples: [], outcomes: [] };
+    }
+    const decision: JoinDecision = { examples: [], outcomes: ['late'] };
+    this.apply(event, this.released, decision);
+    return decision;
+  }
+
+  /** Applies, in order, every buffered event at or before `frontier`, then the horizons that passed by then. */
+  releaseThrough(frontier: number): JoinDecision {
+    const decision: JoinDecision = { examples: [], outcomes: [] };
+    if (!(frontier > this.released)) return decision;
+    for (const event of this.buffer.releaseThrough(frontier)) {
+      const time = joinOrder(event).time;
+      // Horizons strictly before this event's time come first; one at this very time comes after it.
+      this.expire(time - 1, decision);
+      this.apply(event, time, decision);
+    }
+    this.expire(frontier, decision);
+    this.released = frontier;
+    return decision;
+  }
+
+  private apply(event: JoinEvent, at: number, decision: JoinDecision): void {
+    if (event.kind === 'vector') this.applyVector(event.vector, at, decision);
+    else this.applyLabel(event.label, at, decision);
+  }
+
+  private applyVector(vector: FeatureVector, at: number, decision: JoinDecision): void {
+    decision.examples.push({ kind: 'unlabelled', label_source: 'none', is_fraud: false, labeled_at: null, decided_at: at, vector });
+    const early = this.stores.early.get(vector.transaction_id);
+    if (early !== undefined) {
+      this.stores.early.delete(vector.transaction_id);
+      decision.outcomes.push('matched');
+      decision.examples.push({ kind: 'labelled', label_source: 'label', is_fraud: early.is_fraud, labeled_at: early.labeled_at, decided_at: at, vector });
+      return;
+    }
+    const added = this.pending.addVector(vector);
+    if (added.status === 'added') {
+      this.stores.pending.put(vector.transaction_id, vector);
+      if (added.evicted) this.stores.pending.delete(added.evicted.transaction_id);
+    }
+  }
+
+  private applyLabel(label: Label, at: number, decision: JoinDecision): void {
+    const vector = this.pending.takeForLabel(label);
+    if (vector !== undefined) {
+      this.stores.pending.delete(label.transaction_id);
+      decision.outcomes.push('matched');
+      decision.examples.push({ kind: 'labelled', label_source: 'label', is_fraud: label.is_fraud, labeled_at: label.labeled_at, decided_at: at, vector });
+      return;
+    }
+    // Its transaction is in the past of the order: the vector passed its horizon, was evicted or never came.
+    if (label.tx_event_time <= at) {
+      decision.outcomes.push('unknown');
+      return;
+    }
+    decision.outcomes.push('early');
+    this.stores.early.put(label.transaction_id, label);
+    this.queueEarly(label.transaction_id, label);
+    while (this.stores.early.size > this.options.maxEarlyLabels) {
+      const oldest = this.popLive(this.earlyByAge);
+      if (oldest === undefined) break;
+      this.stores.early.delete(oldest.id);
+      decision.outcomes.push('early_evicted');
+    }
+  }
+
+  /** Horizons at or before `time`: vectors trained as genuine; early labels whose transaction time passed without the vector. */
+  private expire(time: number, decision: JoinDecision): void {
+    for (const expired of this.pending.expire(time)) {
+      this.stores.pending.delete(expired.transaction_id);
+      decision.outcomes.push('horizon_passed');
+      const horizon = expired.event_time + this.options.ttlMs;
+      decision.examples.push({ kind: 'labelled', label_source: 'label_horizon_passed', is_fraud: false, labeled_at: null, decided_at: horizon, vector: expired });
+    }
+    // An early label waits for a vector at its tx_event_time; once the order is past that time, the vector cannot come in order.
+    for (let top = this.peekLive(this.earlyByTransaction); top !== undefined && top.label.tx_event_time <= time; top = this.peekLive(this.earlyByTransaction)) {
+      this.earlyByTransaction.pop();
+      this.stores.early.delete(top.id);
+      decision.outcomes.push('early_expired');
+    }
+  }
+
+  private queueEarly(id: string, label: Label): void {
+    const entry: EarlyEntry = { order: { time: label.labeled_at, rank: 1, id }, id, label };
+    this.earlyByAge.push(entry);
+    this.earlyByTransaction.push(entry);
+    // Labels taken by their vector leave entries behind: bounded at twice the live ones.
+    const live = (e: EarlyEntry) => this.stores.early.get(e.id) === e.label;
+    if (this.earlyByAge.size > 2 * this.stores.early.size + 64) this.earlyByAge.retain(live);
+    if (this.earlyByTransaction.size > 2 * this.stores.early.size + 64) this.earlyByTransaction.retain(live);
+  }
+
+  /** The heap's first entry still in the store as it was queued (a label taken, evicted or expired since leaves a stale entry). */
+  private peekLive(heap: MinHeap<EarlyEntry>): EarlyEntry | undefined {
+    for (let top = heap.peek(); top !== undefined; top = heap.peek()) {
+      if (this.stores.early.get(top.id) === top.label) return top;
+      heap.pop();
+    }
+    return undefined;
+  }
+
+  private popLive(heap: MinHeap<EarlyEntry>): EarlyEntry | undefined {
+    const top = this.peekLive(heap);
+    if (top !== undefined) heap.pop();
+    return top;
+  }
+}
