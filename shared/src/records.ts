@@ -65,6 +65,8 @@ export interface LabelledExample {
   label_source: 'label' | 'label_horizon_passed' | 'none';
   is_fraud: boolean;
   labeled_at: number | null;
+  /** Event time at which the join decided this example, its place in the training order; absent or null from older joins. */
+  decided_at?: number | null;
   vector: FeatureVector;
 }
 
@@ -92,6 +94,8 @@ export interface ModelSnapshot {
   trained_count: number;
   metrics: ModelMetrics;
   created_at: number;
+  /** Event time through which the model learned: every label established at or before it, none after. Absent or null: unknown (older snapshots). */
+  label_clock?: number | null;
 }
 
 export interface FiredRule {

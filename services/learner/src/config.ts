@@ -11,6 +11,10 @@ export const learnerConfigSchema = commonEnvSchema.extend({
   LEARNER_LABEL_TTL_MS: env.positiveInt().default(30 * DAY_MS),
   LEARNER_MAX_PENDING: env.positiveInt().default(1_000_000),
   LEARNER_MAX_EARLY_LABELS: env.positiveInt().default(100_000),
+  /** How much older than the newest label read on a partition a label may arrive and still be joined in order. */
+  LEARNER_LABELS_MAX_DISORDER_MS: env.nonNegativeInt().default(0),
+  /** A labels partition caught up and quiet this long stops holding the join back (processing time). */
+  LEARNER_LABELS_IDLE_MS: env.positiveInt().default(2_000),
   LEARNER_SNAPSHOT_EVERY_LABELS: env.positiveInt().default(500),
   LEARNER_SNAPSHOT_INTERVAL_MS: env.positiveInt().default(30_000),
   // The window travels in each model's changelog record (about 23 bytes of JSON per example, written every
