@@ -12,6 +12,7 @@
 
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { ensureTopics, pipelineTopics, topicNames } from '@sluice/shared';
@@ -34,6 +35,13 @@ const BAD_RECORDS = [
   () => 'null',
 ];
 
+/** User + system CPU time of a process so far, from /proc/<pid>/stat (Linux; clock ticks of 1/100 s). */
+function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function run(kind: 'valid' | 'bad'): Promise<void> {
   const prefix = `bench-ingest-${randomUUID().slice(0, 6)}.`;
   const topics = topicNames(prefix);
@@ -52,6 +60,10 @@ async function run(kind: 'valid' | 'bad'): Promise<void> {
 
   let count = 0;
   let first = 0;
+  // CPU from the first output on, so that start-up (tsx compiling, connecting, joining) is not counted.
+  let cpuAtFirst = 0;
+  let countAtFirst = 0;
+  let servicePid = 0;
   let last = 0;
   const consumer = kafka.consumer({ groupId: `bench-${randomUUID()}`, readUncommitted: false });
   await consumer.connect();
@@ -59,17 +71,24 @@ async function run(kind: 'valid' | 'bad'): Promise<void> {
   await consumer.run({
     eachBatch: async ({ batch }) => {
       const now = Date.now();
-      if (count === 0) first = now;
+      if (count === 0) {
+        first = now;
+        cpuAtFirst = processCpuSeconds(servicePid);
+        countAtFirst = batch.messages.length;
+      }
       count += batch.messages.length;
       last = now;
     },
   });
   let logLines = 0;
   let peakRssKiB = 0;
-  const service = spawn(process.execPath, ['--conditions=sluice-source', '--import', 'tsx', main], {
+  // INGEST_BENCH_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the service.
+  const nodeOptions = (process.env.INGEST_BENCH_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
+  const service = spawn(process.execPath, [...nodeOptions, '--conditions=sluice-source', '--import', 'tsx', main], {
     env: { ...process.env, SLUICE_TOPIC_PREFIX: prefix, METRICS_PORT: '0', INGEST_HTTP_PORT: '0', LOG_LEVEL: 'info', KAFKA_BROKERS: BROKERS, SCHEMA_REGISTRY_URL: REGISTRY },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  servicePid = service.pid!;
   service.stdout.on('data', (chunk: Buffer) => (logLines += chunk.toString().split('\n').length - 1));
   const sampler = setInterval(() => {
     const rss = spawn('ps', ['-o', 'rss=', '-p', String(service.pid)]);
@@ -77,15 +96,16 @@ async function run(kind: 'valid' | 'bad'): Promise<void> {
   }, 500);
   while (count < RECORDS) await new Promise((resolve) => setTimeout(resolve, 100));
   clearInterval(sampler);
+  const cpuMicrosPerRecord = ((processCpuSeconds(servicePid) - cpuAtFirst) / (count - countAtFirst)) * 1e6;
   service.kill('SIGTERM');
   await consumer.disconnect();
   const seconds = (last - first) / 1000;
   const rate = Math.round(RECORDS / seconds).toLocaleString('en-US');
   if (kind === 'valid') {
-    console.log(`valid JSON → transactions.valid (Avro, re-keyed, de-duplicated, exactly-once): ${RECORDS.toLocaleString('en-US')} records in ${seconds.toFixed(1)} s = ${rate} records/s, one instance; peak RSS ${Math.round(peakRssKiB / 1024)} MiB`);
+    console.log(`valid JSON → transactions.valid (Avro, re-keyed, de-duplicated, exactly-once): ${RECORDS.toLocaleString('en-US')} records in ${seconds.toFixed(1)} s = ${rate} records/s, one instance; ${Math.round(cpuMicrosPerRecord)} µs CPU per record; peak RSS ${Math.round(peakRssKiB / 1024)} MiB`);
   } else {
     console.log(
-      `100% bad input → transactions.dlq: ${RECORDS.toLocaleString('en-US')} records (${BAD_RECORDS.length} kinds) in ${seconds.toFixed(1)} s = ${rate} records/s; ` +
+      `100% bad input → transactions.dlq: ${RECORDS.toLocaleString('en-US')} records (${BAD_RECORDS.length} kinds) in ${seconds.toFixed(1)} s = ${rate} records/s, ${Math.round(cpuMicrosPerRecord)} µs CPU per record; ` +
         `${logLines} log lines written by ingest (rejections are throttled per reason); peak RSS ${Math.round(peakRssKiB / 1024)} MiB`,
     );
   }

@@ -1,0 +1,100 @@
+/**
+ * The four services as child processes (as `./sluice demo` runs them: TypeScript
+ * through tsx), with what the benchmark reads about each from /proc: CPU time
+ * (utime + stime of /proc/<pid>/stat) and peak RSS (VmHWM of /proc/<pid>/status).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const SERVICE_NAMES = ['ingest', 'features', 'learner', 'fraud'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
+export interface BenchService {
+  name: ServiceName;
+  child: ChildProcess;
+  /** Resolves once the service has started its processor(s): start-up (tsx compiling, connecting) is behind it. */
+  started: Promise<void>;
+  /** Port of /metrics, once logged. */
+  metricsPort: Promise<number>;
+  /** CPU seconds when `started` resolved. */
+  cpuAtStart: number;
+}
+
+export function startService(name: ServiceName, env: Record<string, string>, nodeOptions: string[], onError: (line: string) => void): BenchService {
+  const main = fileURLToPath(new URL(`../../../../services/${name}/src/main.ts`, import.meta.url));
+  const child = spawn(process.execPath, [...nodeOptions, '--conditions=sluice-source', '--import', 'tsx', main], {
+    env: { ...process.env, ...env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let markStarted!: () => void;
+  let markPort!: (port: number) => void;
+  const service: BenchService = {
+    name,
+    child,
+    started: new Promise((resolve) => (markStarted = resolve)),
+    metricsPort: new Promise((resolve) => (markPort = resolve)),
+    cpuAtStart: 0,
+  };
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    let entry: { level?: number; msg?: string; port?: number; code?: string };
+    try {
+      entry = JSON.parse(line) as typeof entry;
+    } catch {
+      onError(`[${name}] ${line}`);
+      return;
+    }
+    if (entry.msg === 'serving /metrics, /healthz, /readyz' && typeof entry.port === 'number') markPort(entry.port);
+    if (entry.msg === 'processor started') {
+      service.cpuAtStart ||= cpuSeconds(child.pid!);
+      markStarted();
+    }
+    if ((entry.level ?? 0) >= 50) onError(`[${name}] ${entry.code ? `${entry.code}: ` : ''}${entry.msg ?? line}`);
+  });
+  createInterface({ input: child.stderr! }).on('line', (line) => onError(`[${name} stderr] ${line}`));
+  return service;
+}
+
+/** User + system CPU seconds of a live process. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** Peak resident set size of a live process, MiB. */
+export function peakRssMiB(pid: number): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : NaN;
+}
+
+export async function scrapeMetrics(service: BenchService): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${await service.metricsPort}/metrics`);
+  return response.text();
+}
+
+/** Sum of a counter's samples by one label's value. */
+export function sumByLabel(metrics: string, name: string, label: string): Map<string, number> {
+  const sums = new Map<string, number>();
+  const pattern = new RegExp(`${label}="([^"]*)"`);
+  for (const line of metrics.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const value = pattern.exec(line)?.[1];
+    if (value !== undefined) sums.set(value, (sums.get(value) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return sums;
+}
+
+/** SIGTERM (a graceful stop writes the CPU profile), SIGKILL after 30 s. */
+export async function stopService(service: BenchService): Promise<void> {
+  const { child } = service;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(timer);
+}
