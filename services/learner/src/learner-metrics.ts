@@ -17,7 +17,7 @@ export class LearnerMetrics {
     const registers = [registry];
     this.labels = new Counter({
       name: 'sluice_learner_labels_total',
-      help: 'Labels and vectors joined: matched (label met its vector), early (label held until its vector), unknown (vector expired or evicted), horizon_passed (no label within the TTL: trained as genuine), early_evicted.',
+      help: 'Labels and vectors joined, in event time: matched (label met its vector), early (label established before its transaction, held until its vector), unknown (vector expired, evicted or never seen), horizon_passed (no label within the TTL: trained as genuine), early_evicted (memory bound), early_expired (its transaction never came), late (older than the frontier already applied: applied at once), late_example (the same at the training stage).',
       labelNames: ['outcome'],
       registers,
     });

@@ -1,6 +1,12 @@
 import {
   createModel,
+  encodeWatermark,
+  OrderedBuffer,
   SluiceError,
+  SourceClocks,
+  WATERMARK_HEADER,
+  type EventOrder,
+  type SourceClocksState,
   type Algorithm,
   type InputMessage,
   type KeyValueStore,
@@ -14,6 +20,36 @@ import type { LearnerMetrics } from './learner-metrics.js';
 import { OnlineLearner, type DriftReaction, type OnlineLearnerOptions, type OnlineLearnerState } from './online-learner.js';
 
 export const MODEL_STORE = 'model';
+export const TRAIN_BUFFER_STORE = 'train-buffer';
+export const TRAIN_CLOCKS_STORE = 'train-clocks';
+const CLOCKS_KEY = 'clocks';
+/**
+ * The key of the training stage's progress record on model.updates. That topic
+ * is compacted and refuses null keys, so the progress cannot be a keyless
+ * watermark record: it is a record under this one key (compaction keeps the
+ * newest progress, the only one that matters), with the watermark header and,
+ * as its value, the same text (a null value would be a tombstone). Readers
+ * that look up model names never see it.
+ */
+export const MODEL_PROGRESS_KEY = 'sluice-watermark';
+
+/**
+ * Where an example goes in the training order: the event time the join
+ * decided it at (older joins: when it was labelled, else its vector's time),
+ * unlabelled before labelled at the same time, then transaction id. Every
+ * run, whatever the speed or number of join instances, trains in this order.
+ */
+export function exampleOrder(example: LabelledExample): EventOrder {
+  const time = example.decided_at ?? example.labeled_at ?? example.vector.event_time;
+  return { time, rank: example.kind === 'unlabelled' ? 0 : 1, id: example.vector.transaction_id };
+}
+
+/** The training stage's clocks in its changelog: the join tasks' watermarks, the frontier trained through and the last example's time. */
+export interface StoredTrainClocks {
+  sources: SourceClocksState;
+  released: number | null;
+  position: number | null;
+}
 
 /** One model's training state as it lives in the changelog: enough to resume exactly where it stopped. */
 export interface StoredModel {
@@ -21,6 +57,8 @@ export interface StoredModel {
   version: number;
   labels_since_snapshot: number;
   last_snapshot_at: number;
+  /** Label clock of the last snapshot published (absent in states written before label clocks). */
+  snapshot_clock?: number | null;
 }
 
 export interface TrainSettings {
@@ -51,6 +89,7 @@ interface LiveModel {
   version: number;
   labelsSinceSnapshot: number;
   lastSnapshotAt: number;
+  snapshotClock: number;
 }
 
 /** Where a model resumes after an assignment; see `resumePoint`. */
@@ -102,9 +141,22 @@ export function resumePoint(stored: StoredModel | undefined, snapshot: ModelSnap
  * Stage two of the learner: one partition, so one instance trains the one
  * global model at a time (the others stand by in the consumer group and take
  * over, fenced by the partition's transactional id, with the state from the
- * changelog). Test-then-train on every labelled example; the label-free
- * anomaly model learns every vector. Snapshots go to model.updates every N
- * labels or T seconds, whichever comes first (T is checked as batches arrive).
+ * changelog). learner.examples is written by every join task, each followed by
+ * its watermark: the stage buffers the examples (changelogged) and trains them
+ * in `exampleOrder` once every join task's watermark has passed them, so the
+ * models, their versions and their weights are the same in every run.
+ * Test-then-train on every labelled example; the label-free anomaly model
+ * learns every vector.
+ *
+ * Snapshots are due at points of that order too, never of processing time:
+ * after every N labels (label clock: that example's time), and at each
+ * multiple of the snapshot interval of event time the frontier passes with
+ * labels learned since the last snapshot (label clock: the boundary). A
+ * snapshot's label clock is the event time through which it learned: every
+ * label decided at or before it, none after. After each batch the stage
+ * publishes its progress (`MODEL_PROGRESS_KEY`): the frontier it trained
+ * through, so every snapshot with a label clock at or before it is already on
+ * model.updates; idle when every join task is.
  * The models' state is written to the changelog with every batch, in the same
  * transaction as the offsets: a restart resumes exactly, learning no label twice.
  * When the changelog holds no state for a model but model.updates holds a
@@ -112,6 +164,17 @@ export function resumePoint(stored: StoredModel | undefined, snapshot: ModelSnap
  */
 export class TrainStage {
   private models?: { store: KeyValueStore<StoredModel>; supervised: LiveModel; anomaly: LiveModel };
+  private order?: {
+    store: KeyValueStore<StoredModel>;
+    buffer: OrderedBuffer<LabelledExample>;
+    sources: SourceClocks;
+    released: number;
+    position: number;
+    /** Examples that came at or before the frontier already trained through: trained at once, at the frontier. */
+    late: LabelledExample[];
+    savedClocks: string;
+    sentProgress: string;
+  };
 
   constructor(
     private readonly modelUpdatesTopic: string,
@@ -121,53 +184,107 @@ export class TrainStage {
     private readonly snapshots: SnapshotSource,
   ) {}
 
-  /** Synchronous except on the first example after an assignment, which may have to read model.updates. */
-  process(message: InputMessage, context: ProcessingContext): void | Promise<void> {
+  /** Buffers an example, or takes a join task's watermark. */
+  process(message: InputMessage, context: ProcessingContext): void {
+    const order = this.orderFor(context);
+    if (message.watermark !== undefined) {
+      order.sources.observe(message.watermark);
+      return;
+    }
     const example = message.value as LabelledExample;
-    const store = context.store<StoredModel>(MODEL_STORE);
-    if (this.models?.store === store) return this.train(context, example);
-    return this.resume(store, example).then(() => this.train(context, example));
-  }
-
-  /** Publishes due snapshots and writes the models' state to the changelog. */
-  afterBatch(context: ProcessingContext): void {
-    // Models built for another assignment's store (a batch that decoded nothing after a
-    // reassignment) are stale: publishing from them could repeat a version.
-    if (!this.models || this.models.store !== context.store<StoredModel>(MODEL_STORE)) return;
-    const { store, supervised, anomaly } = this.models;
-    for (const model of [supervised, anomaly]) {
-      const due =
-        model.labelsSinceSnapshot >= this.settings.snapshotEveryLabels ||
-        (model.labelsSinceSnapshot > 0 && context.now - model.lastSnapshotAt >= this.settings.snapshotIntervalMs);
-      if (due) {
-        model.version += 1;
-        const snapshot = model.learner.snapshot(model.name, model.version, context.now);
-        context.send(this.modelUpdatesTopic, model.name, snapshot);
-        model.labelsSinceSnapshot = 0;
-        model.lastSnapshotAt = context.now;
-        const { name, version } = model;
-        context.afterCommit(() => {
-          this.metrics.snapshots.inc({ model: name });
-          this.metrics.modelVersion.set({ model: name }, version);
-          this.metrics.lastSnapshot.set({ model: name }, context.now / 1000);
-          const { roc_auc, average_precision, log_loss } = snapshot.metrics;
-          if (roc_auc !== null) this.metrics.rocAuc.set({ model: name }, roc_auc);
-          if (average_precision !== null) this.metrics.averagePrecision.set({ model: name }, average_precision);
-          if (log_loss !== null) this.metrics.logLoss.set({ model: name }, log_loss);
-          this.logger.info({ model: name, version, trained: snapshot.trained_count, metrics: snapshot.metrics }, 'model snapshot published');
-        });
-      }
-      store.put(model.name, {
-        learner: model.learner.toState(),
-        version: model.version,
-        labels_since_snapshot: model.labelsSinceSnapshot,
-        last_snapshot_at: model.lastSnapshotAt,
-      });
+    if (exampleOrder(example).time > order.released) order.buffer.add(example);
+    else {
+      order.late.push(example);
+      context.afterCommit(() => this.metrics.labels.inc({ outcome: 'late_example' }));
     }
   }
 
-  private train(context: ProcessingContext, example: LabelledExample): void {
+  /**
+   * Trains, in order, what the join tasks' watermarks released; publishes the
+   * snapshots due on the way and the stage's progress; writes the models'
+   * state to the changelog. Reads model.updates on the first example after
+   * an assignment when a model has no changelog state.
+   */
+  async afterBatch(context: ProcessingContext): Promise<void> {
+    const order = this.orderFor(context);
+    const store = context.store<StoredModel>(MODEL_STORE);
+    const frontier = order.sources.frontier;
+    const late = order.late.splice(0);
+    const released = frontier > order.released ? order.buffer.releaseThrough(frontier) : [];
+    const first = late[0] ?? released[0];
+    if (first !== undefined && this.models?.store !== store) await this.resume(store, first);
+    for (const example of late) this.train(context, example, order.released);
+    for (const example of released) {
+      const time = exampleOrder(example).time;
+      this.snapshotAtBoundary(context, Math.floor((time - 1) / this.settings.snapshotIntervalMs) * this.settings.snapshotIntervalMs);
+      this.train(context, example, time);
+    }
+    if (frontier > order.released) {
+      order.released = frontier;
+      this.snapshotAtBoundary(context, Math.floor(frontier / this.settings.snapshotIntervalMs) * this.settings.snapshotIntervalMs);
+    }
+    if (this.models?.store === store) {
+      for (const model of [this.models.supervised, this.models.anomaly]) {
+        store.put(model.name, {
+          learner: model.learner.toState(),
+          version: model.version,
+          labels_since_snapshot: model.labelsSinceSnapshot,
+          last_snapshot_at: model.lastSnapshotAt,
+          snapshot_clock: Number.isFinite(model.snapshotClock) ? model.snapshotClock : null,
+        });
+      }
+    }
+    this.saveClocks(context, order);
+  }
+
+  private saveClocks(context: ProcessingContext, order: NonNullable<TrainStage['order']>): void {
+    const finite = (time: number) => (Number.isFinite(time) ? time : null);
+    const stored: StoredTrainClocks = { sources: order.sources.toState(), released: finite(order.released), position: finite(order.position) };
+    const saved = JSON.stringify(stored);
+    if (saved !== order.savedClocks) {
+      context.store<StoredTrainClocks>(TRAIN_CLOCKS_STORE).put(CLOCKS_KEY, stored);
+      order.savedClocks = saved;
+    }
+    const idle = order.sources.allIdle;
+    if (!Number.isFinite(order.released) && !idle) return;
+    const mark = encodeWatermark({ source: 0, sources: 1, time: order.released, idle });
+    if (mark === order.sentProgress) return;
+    context.sendBytes(this.modelUpdatesTopic, MODEL_PROGRESS_KEY, Buffer.from(mark), { headers: { [WATERMARK_HEADER]: mark } });
+    order.sentProgress = mark;
+  }
+
+  /** A snapshot of each model with labels learned since its last one, at an interval boundary all of whose labels it has learned. */
+  private snapshotAtBoundary(context: ProcessingContext, boundary: number): void {
+    const order = this.order!;
+    if (!this.models || !(boundary >= order.position)) return;
+    for (const model of [this.models.supervised, this.models.anomaly]) {
+      if (model.labelsSinceSnapshot > 0 && boundary > model.snapshotClock) this.publish(context, model, boundary);
+    }
+  }
+
+  private publish(context: ProcessingContext, model: LiveModel, labelClock: number): void {
+    model.version += 1;
+    const snapshot: ModelSnapshot = { ...model.learner.snapshot(model.name, model.version, context.now), label_clock: labelClock };
+    context.send(this.modelUpdatesTopic, model.name, snapshot);
+    model.labelsSinceSnapshot = 0;
+    model.lastSnapshotAt = context.now;
+    model.snapshotClock = labelClock;
+    const { name, version } = model;
+    context.afterCommit(() => {
+      this.metrics.snapshots.inc({ model: name });
+      this.metrics.modelVersion.set({ model: name }, version);
+      this.metrics.lastSnapshot.set({ model: name }, context.now / 1000);
+      const { roc_auc, average_precision, log_loss } = snapshot.metrics;
+      if (roc_auc !== null) this.metrics.rocAuc.set({ model: name }, roc_auc);
+      if (average_precision !== null) this.metrics.averagePrecision.set({ model: name }, average_precision);
+      if (log_loss !== null) this.metrics.logLoss.set({ model: name }, log_loss);
+      this.logger.info({ model: name, version, trained: snapshot.trained_count, label_clock: labelClock, metrics: snapshot.metrics }, 'model snapshot published');
+    });
+  }
+
+  private train(context: ProcessingContext, example: LabelledExample, time: number): void {
     const models = this.models!;
+    this.order!.position = Math.max(this.order!.position, time);
     if (example.kind === 'unlabelled') {
       models.anomaly.learner.observeUnlabelled(example.vector);
       return;
@@ -176,6 +293,7 @@ export class TrainStage {
     for (const model of [models.supervised, models.anomaly]) {
       const observation = model.learner.observe(example.vector, label);
       model.labelsSinceSnapshot += 1;
+      if (model.labelsSinceSnapshot >= this.settings.snapshotEveryLabels) this.publish(context, model, time);
       const { name } = model;
       context.afterCommit(() => {
         if (observation.learned) this.metrics.trained.inc({ model: name });
@@ -185,6 +303,25 @@ export class TrainStage {
         }
       });
     }
+  }
+
+  /** A new model store object means a new assignment: the order's buffer and clocks are rebuilt from what the changelogs restored. */
+  private orderFor(context: ProcessingContext): NonNullable<TrainStage['order']> {
+    const store = context.store<StoredModel>(MODEL_STORE);
+    if (this.order?.store !== store) {
+      const stored = context.store<StoredTrainClocks>(TRAIN_CLOCKS_STORE).get(CLOCKS_KEY);
+      this.order = {
+        store,
+        buffer: new OrderedBuffer(context.store<LabelledExample>(TRAIN_BUFFER_STORE), exampleOrder),
+        sources: stored ? SourceClocks.restore(stored.sources) : new SourceClocks(),
+        released: stored?.released ?? -Infinity,
+        position: stored?.position ?? -Infinity,
+        late: [],
+        savedClocks: stored ? JSON.stringify(stored) : '',
+        sentProgress: '',
+      };
+    }
+    return this.order;
   }
 
   /** A new store object means a new assignment: rebuild from what the changelog restored, or else from the newest snapshot. */
@@ -210,6 +347,7 @@ export class TrainStage {
             version: stored.version,
             labelsSinceSnapshot: stored.labels_since_snapshot,
             lastSnapshotAt: stored.last_snapshot_at,
+            snapshotClock: stored.snapshot_clock ?? -Infinity,
           };
         }
         case 'snapshot': {
@@ -217,16 +355,16 @@ export class TrainStage {
           try {
             const learner = OnlineLearner.fromSnapshot(snapshot, options);
             this.logger.warn({ model: name, version: snapshot.version, trained: snapshot.trained_count }, 'resuming model from its latest snapshot: no changelog state');
-            return { name, learner, version: snapshot.version, labelsSinceSnapshot: 0, lastSnapshotAt: snapshot.created_at };
+            return { name, learner, version: snapshot.version, labelsSinceSnapshot: 0, lastSnapshotAt: snapshot.created_at, snapshotClock: snapshot.label_clock ?? -Infinity };
           } catch (error) {
             const reason = error instanceof SluiceError ? error.reason : String(error);
             this.logger.error({ model: name, version: snapshot.version, reason }, 'latest snapshot cannot be restored: starting a fresh model above its version');
-            return { name, learner: create(), version: snapshot.version, labelsSinceSnapshot: 0, lastSnapshotAt: 0 };
+            return { name, learner: create(), version: snapshot.version, labelsSinceSnapshot: 0, lastSnapshotAt: 0, snapshotClock: -Infinity };
           }
         }
         case 'fresh':
           if (point.version > 0) this.logger.warn({ model: name, after_version: point.version, reason: point.reason }, 'starting a fresh model');
-          return { name, learner: create(), version: point.version, labelsSinceSnapshot: 0, lastSnapshotAt: 0 };
+          return { name, learner: create(), version: point.version, labelsSinceSnapshot: 0, lastSnapshotAt: 0, snapshotClock: -Infinity };
       }
     };
     this.models = {

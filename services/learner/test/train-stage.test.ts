@@ -13,7 +13,8 @@ import {
 } from '@sluice/shared';
 import { LearnerMetrics } from '../src/learner-metrics.js';
 import { withAttempts } from '../src/snapshot-source.js';
-import { MODEL_STORE, resumePoint, TrainStage, type SnapshotSource, type StoredModel, type TrainSettings } from '../src/train-stage.js';
+import fc from 'fast-check';
+import { exampleOrder, MODEL_PROGRESS_KEY, MODEL_STORE, resumePoint, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE, TrainStage, type SnapshotSource, type StoredModel, type TrainSettings } from '../src/train-stage.js';
 
 const NAMES = ['a', 'b', 'c'];
 const TRUE_WEIGHTS = [2, -1.5, 0];
@@ -56,37 +57,54 @@ function message(example: LabelledExample, offset: number): InputMessage {
   return { topic: 'learner.examples', partition: 0, offset: String(offset), timestamp: '0', key: null, value: example, rawValue: null, headers: {} };
 }
 
+/** A join task's watermark on learner.examples. */
+function watermark(source: number, sources: number, time: number): InputMessage {
+  return { topic: 'learner.examples', partition: 0, offset: '0', timestamp: '0', key: null, value: null, rawValue: null, headers: {}, watermark: { source, sources, time, idle: false } };
+}
+
 interface Sent {
   topic: string;
   key: string | null;
   record: ModelSnapshot;
 }
 
-function newStore(): PartitionStore<StoredModel> {
-  return new PartitionStore<StoredModel>({ name: MODEL_STORE, changelogTopic: 'model.changelog' }, 0);
+type Stores = Map<string, PartitionStore<unknown>>;
+
+function newStores(): Stores {
+  return new Map([MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE].map((name) => [name, new PartitionStore<unknown>({ name, changelogTopic: `${name}.changelog` }, 0)]));
 }
 
-/** What a restore from the changelog gives a new assignment: a new store object holding the drained state. */
-function restoredCopy(store: PartitionStore<StoredModel>): PartitionStore<StoredModel> {
-  const copy = newStore();
-  for (const [key, value] of store.entries()) copy.restore(key, Buffer.from(JSON.stringify(value)));
+/** What a restore from the changelogs gives a new assignment: new store objects holding the drained state. */
+function restoredCopy(stores: Stores, only?: string): Stores {
+  const copy = newStores();
+  for (const [name, store] of stores) {
+    if (only !== undefined && name !== only) continue;
+    for (const [key, value] of store.entries()) copy.get(name)!.restore(key, Buffer.from(JSON.stringify(value)));
+  }
   return copy;
 }
 
-function harness(snapshots: SnapshotSource, store = newStore()) {
+function harness(snapshots: SnapshotSource, stores = newStores()) {
+  const store = stores.get(MODEL_STORE) as PartitionStore<StoredModel>;
   const sent: Sent[] = [];
+  const progress: string[] = [];
   let reads = 0;
   const stage = new TrainStage('model.updates', SETTINGS, new LearnerMetrics(new Registry()), logger, async () => {
     reads += 1;
     return snapshots();
   });
-  const context = (s: PartitionStore<StoredModel>, now = 1_000): ProcessingContext => ({
+  const context = (s: Stores, now = 1_000): ProcessingContext => ({
     partition: 0,
     logger,
     now,
-    store: <V>() => s as unknown as PartitionStore<V>,
+    batch: undefined,
+    store: <V>(name: string) => s.get(name) as unknown as PartitionStore<V>,
     send: (topic, key, record) => sent.push({ topic, key, record: record as ModelSnapshot }),
-    sendBytes: () => {
+    sendBytes: (_topic, key, value) => {
+      expect(key).toBe(MODEL_PROGRESS_KEY);
+      progress.push(value!.toString());
+    },
+    sendWatermark: () => {
       throw new Error('not used');
     },
     // Every batch commits here.
@@ -95,16 +113,27 @@ function harness(snapshots: SnapshotSource, store = newStore()) {
       throw new Error('nothing should be dead-lettered');
     },
   });
-  /** Feeds the examples in batches of `batch`, as the processor would. */
-  const run = async (data: LabelledExample[], batch = 25, s = store) => {
+  /** Feeds the examples (in order, from one join task) in batches of `batch`, each followed by its watermark, as the processor would. */
+  const run = async (data: LabelledExample[], batch = 25, s = stores) => {
     for (let i = 0; i < data.length; i += batch) {
       const ctx = context(s);
-      for (const [j, example] of data.slice(i, i + batch).entries()) await stage.process(message(example, i + j), ctx);
-      stage.afterBatch(ctx);
-      s.drainChanges();
+      const slice = data.slice(i, i + batch);
+      for (const [j, example] of slice.entries()) stage.process(message(example, i + j), ctx);
+      stage.process(watermark(0, 1, exampleOrder(slice.at(-1)!).time), ctx);
+      await stage.afterBatch(ctx);
+      for (const store of s.values()) store.drainChanges();
     }
   };
-  return { stage, sent, store, context, run, reads: () => reads };
+  /** Feeds arbitrary messages, one batch each. */
+  const feed = async (messages: InputMessage[], s = stores) => {
+    for (const m of messages) {
+      const ctx = context(s);
+      stage.process(m, ctx);
+      await stage.afterBatch(ctx);
+      for (const store of s.values()) store.drainChanges();
+    }
+  };
+  return { stage, sent, progress, store, stores, context, run, feed, reads: () => reads };
 }
 
 const none: SnapshotSource = async () => new Map();
@@ -157,7 +186,7 @@ describe('TrainStage', () => {
     await first.run(data.slice(0, 125)); // at a batch boundary of the reference run below
     const second = harness(async () => {
       throw new Error('model.updates must not be read when the changelog holds the models');
-    }, restoredCopy(first.store));
+    }, restoredCopy(first.stores));
     await second.run(data.slice(125));
     const reference = harness(none);
     await reference.run(data);
@@ -201,10 +230,65 @@ describe('TrainStage', () => {
   it('publishes nothing from models built for an earlier assignment', async () => {
     const h = harness(none);
     await h.run(examples(6, 40));
-    const reassigned = newStore();
-    h.stage.afterBatch(h.context(reassigned, 10_000_000_000)); // due by time, but the batch decoded nothing
+    const reassigned = newStores();
+    await h.stage.afterBatch(h.context(reassigned, 10_000_000_000)); // due by time, but the batch decoded nothing
     expect(h.sent).toHaveLength(0);
-    expect(reassigned.size).toBe(0);
+    expect(reassigned.get(MODEL_STORE)!.size).toBe(0);
+  });
+
+  it('trains in event-time order whatever the interleaving of the join tasks, batches and a crash: same versions, label clocks and weights', async () => {
+    const data = examples(7, 60).map((example, i) => ({ ...example, decided_at: 1_700_000_000_000 + (i % 20) * 1000, labeled_at: 1_700_000_000_000 + (i % 20) * 1000 }));
+    const sources = 3;
+    const bySource = (example: LabelledExample) => Number(example.vector.transaction_id.split('-')[1]) % sources;
+    /** The messages of the three join tasks, each in its own order followed by its watermark, interleaved by `choices`. */
+    const arrival = (choices: number[]): InputMessage[] => {
+      const queues = Array.from({ length: sources }, (_, s) =>
+        data.filter((example) => bySource(example) === s).sort((a, b) => exampleOrder(a).time - exampleOrder(b).time),
+      );
+      const out: InputMessage[] = [];
+      for (let c = 0; queues.some((q) => q.length > 0); c++) {
+        const open = queues.map((_, s) => s).filter((s) => queues[s]!.length > 0);
+        const s = open[choices[c % choices.length]! % open.length]!;
+        const example = queues[s]!.shift()!;
+        out.push(message(example, c));
+        const next = queues[s]![0];
+        out.push(watermark(s, sources, next ? exampleOrder(next).time - 1 : 1_800_000_000_000));
+      }
+      return out;
+    };
+    const outcome = async (choices: number[], crashAt: number) => {
+      const messages = arrival(choices);
+      const h = harness(none);
+      if (crashAt < 0) await h.feed(messages);
+      else {
+        await h.feed(messages.slice(0, crashAt));
+        const resumed = harness(none, restoredCopy(h.stores));
+        await resumed.feed(messages.slice(crashAt));
+        h.sent.push(...resumed.sent);
+      }
+      return h.sent.map(({ record }) => [record.model_name, record.version, record.label_clock, record.trained_count, record.state]);
+    };
+    const reference = await outcome([0], -1);
+    expect(reference.length).toBeGreaterThan(2);
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.nat(), { minLength: 1, maxLength: 30 }), fc.integer({ min: 1, max: 100 }), async (choices, crashAt) => {
+        expect(await outcome(choices, -1)).toEqual(reference);
+        expect(await outcome(choices, crashAt)).toEqual(reference);
+      }),
+      { numRuns: 8 },
+    );
+  }, 60_000);
+
+  it('gives every snapshot the label clock it learned through, and publishes its progress after it', async () => {
+    const data = examples(8, 130);
+    const h = harness(none);
+    await h.run(data);
+    const times = data.map((example) => exampleOrder(example).time);
+    for (const snapshot of byName(h.sent, 'lr')) {
+      const clock = snapshot.label_clock!;
+      expect(snapshot.trained_count).toBe(times.filter((time) => time <= clock).length);
+    }
+    expect(h.progress.at(-1)).toBe(`0/1/${times.at(-1)}/active`);
   });
 });
 
