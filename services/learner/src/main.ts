@@ -1,9 +1,11 @@
 import { bootstrapService, changelogTopic, loadConfig, runService, serveMetrics, StreamProcessor } from '@sluice/shared';
 import { learnerConfigSchema } from './config.js';
-import { EARLY_LABELS_STORE, JoinStage, PENDING_STORE } from './join-stage.js';
+import { EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE, JoinStage, PENDING_STORE } from './join-stage.js';
 import { LearnerMetrics } from './learner-metrics.js';
 import { readLatestSnapshots, withAttempts } from './snapshot-source.js';
-import { MODEL_STORE, TrainStage } from './train-stage.js';
+import { MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE, TrainStage } from './train-stage.js';
+
+const WATERMARK_PUNCTUATION_MS = 200;
 
 runService('learner', async () => {
   const config = loadConfig(learnerConfigSchema);
@@ -24,20 +26,31 @@ runService('learner', async () => {
     sessionTimeoutMs: config.LEARNER_SESSION_TIMEOUT_MS,
   };
 
-  const join = new JoinStage(topics, { ttlMs: config.LEARNER_LABEL_TTL_MS, maxEntries: config.LEARNER_MAX_PENDING, maxEarlyLabels: config.LEARNER_MAX_EARLY_LABELS }, metrics);
+  const join = new JoinStage(
+    topics,
+    {
+      ttlMs: config.LEARNER_LABEL_TTL_MS,
+      maxEntries: config.LEARNER_MAX_PENDING,
+      maxEarlyLabels: config.LEARNER_MAX_EARLY_LABELS,
+      labelsMaxDisorderMs: config.LEARNER_LABELS_MAX_DISORDER_MS,
+      labelsIdleMs: config.LEARNER_LABELS_IDLE_MS,
+    },
+    metrics,
+  );
   const joinProcessor = new StreamProcessor({
     ...common,
     groupId: `${prefix}sluice-learner-join`,
     transactionalIdPrefix: `${prefix}sluice-learner-join`,
     inputs: [
-      { topic: topics.transactionsFeatures, format: 'avro', deadLetterTopic: topics.transactionsDlq },
+      { topic: topics.transactionsFeatures, format: 'avro', deadLetterTopic: topics.transactionsDlq, watermarks: true },
       { topic: topics.labelsValid, format: 'avro', deadLetterTopic: topics.labelsDlq },
     ],
-    stores: [
-      { name: PENDING_STORE, changelogTopic: changelogTopic(prefix, 'learner', PENDING_STORE) },
-      { name: EARLY_LABELS_STORE, changelogTopic: changelogTopic(prefix, 'learner', EARLY_LABELS_STORE) },
-    ],
+    stores: [PENDING_STORE, EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE].map((name) => ({ name, changelogTopic: changelogTopic(prefix, 'learner', name) })),
     process: (message, context) => join.process(message, context),
+    afterBatch: (context) => join.afterBatch(context),
+    // Often enough that a labels partition going idle lets the frontier on promptly; it commits only when something moved.
+    punctuate: { intervalMs: WATERMARK_PUNCTUATION_MS, run: (context) => join.punctuate(context) },
+    watermarkOutputs: [topics.learnerExamples],
   });
 
   // For the one-shot read of model.updates when a model has no changelog state.
@@ -75,8 +88,8 @@ runService('learner', async () => {
     ...common,
     groupId: `${prefix}sluice-learner-train`,
     transactionalIdPrefix: `${prefix}sluice-learner-train`,
-    inputs: [{ topic: topics.learnerExamples, format: 'avro', deadLetterTopic: topics.transactionsDlq }],
-    stores: [{ name: MODEL_STORE, changelogTopic: changelogTopic(prefix, 'learner', MODEL_STORE) }],
+    inputs: [{ topic: topics.learnerExamples, format: 'avro', deadLetterTopic: topics.transactionsDlq, watermarks: true }],
+    stores: [MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE].map((name) => ({ name, changelogTopic: changelogTopic(prefix, 'learner', name) })),
     process: (message, context) => train.process(message, context),
     afterBatch: (context) => train.afterBatch(context),
     partitionsConsumedConcurrently: 1,
