@@ -9,7 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { createLogger, PartitionStore, Random, Registry, type FeatureVector, type InputMessage, type LabelledExample, type ProcessingContext } from '@sluice/shared';
 import { LearnerMetrics } from '../src/learner-metrics.js';
-import { MODEL_STORE, TrainStage, type StoredModel } from '../src/train-stage.js';
+import { exampleOrder, MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE, TrainStage } from '../src/train-stage.js';
 
 const NAMES = Array.from({ length: 15 }, (_, i) => `F${i}`);
 const EXAMPLES = 60_000;
@@ -57,14 +57,16 @@ async function run(examples: LabelledExample[], batchSize: number, metricsWindow
     logger,
     async () => new Map(),
   );
-  const store = new PartitionStore<StoredModel>({ name: MODEL_STORE, changelogTopic: 'changelog' }, 0);
+  const stores = new Map([MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE].map((name) => [name, new PartitionStore<unknown>({ name, changelogTopic: 'changelog' }, 0)]));
   let changelogBytes = 0;
   let snapshots = 0;
   const context = (now: number): ProcessingContext => ({
     partition: 0,
     logger,
     now,
-    store: <V>() => store as unknown as PartitionStore<V>,
+    batch: undefined,
+    store: <V>(name: string) => stores.get(name) as unknown as PartitionStore<V>,
+    sendWatermark: () => undefined,
     send: () => void (snapshots += 1),
     sendBytes: () => undefined,
     // Every batch commits here.
@@ -76,10 +78,14 @@ async function run(examples: LabelledExample[], batchSize: number, metricsWindow
     const ctx = context(i);
     for (const [j, example] of examples.slice(i, i + batchSize).entries()) {
       const message: InputMessage = { topic: 'learner.examples', partition: 0, offset: String(i + j), timestamp: '0', key: null, value: example, rawValue: null, headers: {} };
-      await stage.process(message, ctx);
+      stage.process(message, ctx);
     }
-    stage.afterBatch(ctx);
-    for (const record of store.drainChanges()) changelogBytes += record.value?.length ?? 0;
+    // One join task whose watermark follows its batch: everything read is released and trained.
+    const last = examples[Math.min(i + batchSize, examples.length) - 1]!;
+    const time = exampleOrder(last).time;
+    stage.process({ topic: 'learner.examples', partition: 0, offset: '0', timestamp: '0', key: null, value: null, rawValue: null, headers: {}, watermark: { source: 0, sources: 1, time, idle: false } }, ctx);
+    await stage.afterBatch(ctx);
+    for (const store of stores.values()) for (const record of store.drainChanges()) changelogBytes += record.value?.length ?? 0;
   }
   const seconds = (performance.now() - start) / 1000;
   const batches = Math.ceil(examples.length / batchSize);
