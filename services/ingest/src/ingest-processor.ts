@@ -20,7 +20,9 @@ export interface IngestSettings {
  * not dead-lettered: a producer retry is expected behaviour, not bad input.
  */
 export class IngestProcessor {
-  private readonly dedupByStore = new WeakMap<KeyValueStore<number>, DedupStore>();
+  private readonly dedupByStore = new WeakMap<KeyValueStore<unknown>, DedupStore>();
+  /** Ids remembered per `kind/partition`, as of each partition's last batch (numbers only: no reference keeps a discarded store alive). */
+  private readonly dedupSizes = new Map<string, number>();
   private readonly throttle = new LogThrottle();
 
   constructor(
@@ -55,7 +57,7 @@ export class IngestProcessor {
       return;
     }
 
-    const dedup = this.dedupFor(context.store<number>(kind === 'transaction' ? SEEN_TRANSACTIONS_STORE : SEEN_LABELS_STORE));
+    const dedup = this.dedupFor(context.store(kind === 'transaction' ? SEEN_TRANSACTIONS_STORE : SEEN_LABELS_STORE));
     const id = result.record.transaction_id;
     if (dedup.seen(id, appendedAt)) {
       context.afterCommit(() => this.metrics.records.inc({ kind, outcome: 'duplicate' }));
@@ -70,7 +72,24 @@ export class IngestProcessor {
     context.send(target, result.record.customer_id, result.record);
   }
 
-  private dedupFor(store: KeyValueStore<number>): DedupStore {
+  /**
+   * Records how many ids the partition's stores remember (call after each batch). The stores hold segments of
+   * ids, so the processor's own entry count is not the number of ids.
+   */
+  noteDedupSizes(context: ProcessingContext): void {
+    for (const [kind, name] of [['transaction', SEEN_TRANSACTIONS_STORE], ['label', SEEN_LABELS_STORE]] as const) {
+      this.dedupSizes.set(`${kind}/${context.partition}`, this.dedupFor(context.store(name)).size);
+    }
+  }
+
+  /** Ids remembered on the partitions this instance has handled, as of their last batch. */
+  dedupEntries(kind: RecordKind): number {
+    let total = 0;
+    for (const [key, size] of this.dedupSizes) if (key.startsWith(`${kind}/`)) total += size;
+    return total;
+  }
+
+  private dedupFor(store: KeyValueStore<unknown>): DedupStore {
     let dedup = this.dedupByStore.get(store);
     if (!dedup) {
       dedup = new DedupStore(this.settings.dedup, store);

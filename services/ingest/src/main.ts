@@ -38,9 +38,10 @@ runService('ingest', async () => {
       { name: SEEN_LABELS_STORE, changelogTopic: changelogTopic(prefix, 'ingest', SEEN_LABELS_STORE) },
     ],
     process: (message, context) => ingest.process(message, context),
-    afterBatch: () => {
-      metrics.dedupEntries.set({ kind: 'transaction' }, processor.storeEntries(SEEN_TRANSACTIONS_STORE));
-      metrics.dedupEntries.set({ kind: 'label' }, processor.storeEntries(SEEN_LABELS_STORE));
+    afterBatch: (context) => {
+      ingest.noteDedupSizes(context);
+      metrics.dedupEntries.set({ kind: 'transaction' }, ingest.dedupEntries('transaction'));
+      metrics.dedupEntries.set({ kind: 'label' }, ingest.dedupEntries('label'));
     },
   });
   runtime.shutdown.register('processor', () => processor.stop());

@@ -3,11 +3,11 @@ import fc from 'fast-check';
 import { PartitionStore } from '@sluice/shared';
 import { DedupStore, type DedupOptions, type DedupRemoval } from '../src/dedup.js';
 
-function newBacking(): PartitionStore<number> {
-  return new PartitionStore<number>({ name: 'dedup', changelogTopic: 'ingest-dedup-changelog' }, 0);
+function newBacking(): PartitionStore<unknown> {
+  return new PartitionStore<unknown>({ name: 'dedup', changelogTopic: 'ingest-dedup-changelog' }, 0);
 }
 
-function newStore(options: DedupOptions): { store: DedupStore; backing: PartitionStore<number> } {
+function newStore(options: DedupOptions): { store: DedupStore; backing: PartitionStore<unknown> } {
   const backing = newBacking();
   return { store: new DedupStore(options, backing), backing };
 }
@@ -91,22 +91,25 @@ describe('DedupStore', () => {
     );
   });
 
-  it('writes every entry and every removal to the changelog', () => {
-    const { store, backing } = newStore({ horizonMs: 100, maxEntries: 2 });
+  it('writes the ids of a batch as one changelog record, rewrites it as they leave, deletes it when none is left', () => {
+    const { store, backing } = newStore({ horizonMs: 100, maxEntries: 3 });
+    const drained = () => backing.drainChanges().map((r) => [r.key, r.value === null ? null : JSON.parse(r.value.toString())]);
     store.remember('a', 0);
     store.remember('b', 10);
-    expect(backing.drainChanges().map((r) => [r.key, r.value?.toString()])).toEqual([
-      ['a', '0'],
-      ['b', '10'],
+    expect(drained()).toEqual([['segment-0', { ids: ['a', 'b'], at: [0, 10] }]]);
+    store.remember('c', 20);
+    store.remember('d', 30); // evicts a
+    expect(drained()).toEqual([
+      ['segment-1', { ids: ['c', 'd'], at: [20, 30] }],
+      ['segment-0', { ids: ['b'], at: [10] }],
     ]);
-    store.remember('c', 20); // evicts a
-    store.remember('d', 115); // expires b
-    expect(backing.drainChanges().map((r) => [r.key, r.value?.toString() ?? null])).toEqual([
-      ['c', '20'],
-      ['a', null],
-      ['b', null],
-      ['d', '115'],
+    store.remember('e', 125); // expires b (segment 0 empties) and c
+    expect(drained()).toEqual([
+      ['segment-0', null],
+      ['segment-1', { ids: ['d'], at: [30] }],
+      ['segment-2', { ids: ['e'], at: [125] }],
     ]);
+    expect(drained()).toEqual([]);
   });
 
   it('never expires on a timestamp that goes backwards, and still judges by the entry time', () => {
@@ -146,13 +149,20 @@ describe('DedupStore', () => {
 
   it('rebuilt from its restored changelog, behaves like the original', () => {
     fc.assert(
-      fc.property(opsArb, opsArb, (before, after) => {
+      fc.property(opsArb, opsArb, fc.integer({ min: 1, max: 20 }), (before, after, batch) => {
         const options = { horizonMs: 120, maxEntries: 8 };
         const { store: original, backing } = newStore(options);
         const ops = toOps([...before, ...after]);
-        for (const [id, at] of ops.slice(0, before.length)) original.remember(id, at);
+        // The changelog as the processor writes it: one drain per batch of `batch` operations, read back in order.
         const restoredBacking = newBacking();
-        for (const record of backing.drainChanges()) restoredBacking.restore(record.key, record.value);
+        const commit = () => {
+          for (const record of backing.drainChanges()) restoredBacking.restore(record.key, record.value);
+        };
+        ops.slice(0, before.length).forEach(([id, at], i) => {
+          original.remember(id, at);
+          if ((i + 1) % batch === 0) commit();
+        });
+        commit();
         const restored = new DedupStore(options, restoredBacking);
         for (const [id, at] of ops.slice(before.length)) {
           expect(restored.seen(id, at)).toBe(original.seen(id, at));
@@ -165,23 +175,39 @@ describe('DedupStore', () => {
 
   it('applies the bounds to restored entries on first use, whatever their changelog order', () => {
     const backing = newBacking();
-    for (const [id, at] of [['id-3', 210], ['id-0', 0], ['id-4', 220], ['id-2', 200], ['id-1', 10]] as const) {
-      backing.restore(id, Buffer.from(JSON.stringify(at)));
-    }
-    backing.restore('corrupt', Buffer.from('"yesterday"'));
+    backing.restore('segment-4', Buffer.from(JSON.stringify({ ids: ['id-3', 'id-0'], at: [210, 0] })));
+    backing.restore('segment-2', Buffer.from(JSON.stringify({ ids: ['id-4', 'id-2', 'id-1'], at: [220, 200, 10] })));
     const store = new DedupStore({ horizonMs: 100, maxEntries: 2 }, backing);
-    expect(backing.has('corrupt')).toBe(false);
+    expect(store.size).toBe(5);
     expect(store.expire(220)).toEqual([
       { id: 'id-0', cause: 'expired' },
       { id: 'id-1', cause: 'expired' },
       { id: 'id-2', cause: 'evicted' },
     ]);
-    expect([...backing.keys()].sort()).toEqual(['id-3', 'id-4']);
-    expect(backing.drainChanges().map((r) => [r.key, r.value])).toEqual([
+    expect(backing.drainChanges().map((r) => [r.key, r.value === null ? null : JSON.parse(r.value.toString())])).toEqual([
+      ['segment-4', { ids: ['id-3'], at: [210] }],
+      ['segment-2', { ids: ['id-4'], at: [220] }],
+    ]);
+    // New ids go to a segment numbered after every restored one.
+    store.remember('id-5', 221);
+    expect(backing.drainChanges().map((r) => r.key)).toContain('segment-5');
+  });
+
+  it('takes over a changelog of the earlier format (key = id, value = time) and drops what it cannot read', () => {
+    const backing = newBacking();
+    for (const [id, at] of [['id-1', 10], ['id-0', 0]] as const) backing.restore(id, Buffer.from(JSON.stringify(at)));
+    backing.restore('corrupt', Buffer.from('"yesterday"'));
+    backing.restore('segment-7', Buffer.from('{"ids":"not a list"}'));
+    const store = new DedupStore({ horizonMs: 100, maxEntries: 10 }, backing);
+    expect([store.size, store.seen('id-0', 50), store.seen('id-1', 50)]).toEqual([2, true, true]);
+    expect(store.expire(105)).toEqual([{ id: 'id-0', cause: 'expired' }]);
+    const changes = backing.drainChanges().map((r) => [r.key, r.value === null ? null : JSON.parse(r.value.toString())]);
+    expect(changes.sort()).toEqual([
       ['corrupt', null],
       ['id-0', null],
       ['id-1', null],
-      ['id-2', null],
+      ['segment-0', { ids: ['id-1'], at: [10] }],
+      ['segment-7', null],
     ]);
   });
 
