@@ -1,121 +1,133 @@
 /**
  * Model quality on the Fraud Detection Handbook stream, in process: prints
- * figures, asserts nothing. The simulator (tools/cli), the handbook feature
- * engine (services/features) and the learner's test-then-train loop, wired as
- * the pipeline wires them: a transaction's vector is computed when it happens;
- * its label arrives 7 days later (event time), goes into its terminal's risk
- * window, and the vector is scored by the current model, recorded for the
- * metrics, then learned.
- * Logistic regression runs once per drift reaction. Each also scores every
- * transaction when it happens with its latest 500-label snapshot, as the
- * fraud service does, to count the alerts a 0.9 threshold would raise.
- *   node --conditions=sluice-source --import tsx services/learner/bench/handbook-quality.ts [days] [customers] [terminals]
+ * figures, asserts nothing. The stream (handbook-stream.ts: the simulator
+ * with the handbook's parameters, the handbook features computed in event
+ * order, labels 7 days late) is replayed once per model, as the pipeline
+ * runs it:
+ * - a label is scored by the current model, recorded, then learned
+ *   (test-then-train, in labeled_at order), through the learner's
+ *   OnlineLearner with its drift detector and reaction;
+ * - every 500 labels the model is copied through its serialised state, as a
+ *   published snapshot; each transaction is scored, when it happens, by the
+ *   latest copy, as the fraud service scores it.
+ * Figures per model:
+ * - the handbook protocol (handbook-protocol.ts) on the served scores: §3.4
+ *   split, each §5.3 test fold, and their mean (ROC AUC, AP, CP@100);
+ * - all labels: prequential AUC / AP of the test-then-train scores over the
+ *   whole run (what the learner's rolling metrics measure);
+ * - training throughput (OnlineLearner.observe calls only) and the size of
+ *   the final snapshot's state.
+ *   node --conditions=sluice-source --import tsx services/learner/bench/handbook-quality.ts [model filter] [days] [customers]
+ * The model filter is a comma-separated list of substrings of the names
+ * below ('' for all); `npm run bench:quality` runs the lot.
  */
-import { createModel, restoreModel, type FeatureVector, type OnlineModel } from '@sluice/shared';
-import { Simulation } from '../../../tools/cli/src/simulator/index.js';
-import { EntityStore } from '../../features/src/entity-store.js';
-import { handbookFeatureSpec } from '../../features/src/handbook.js';
-import { compileSpec } from '../../features/src/plan.js';
-import { assembleVector, eventFeatures } from '../../features/src/vector.js';
-import { DRIFT_REACTIONS, OnlineLearner } from '../src/online-learner.js';
-import { PrequentialMetrics } from '../src/prequential-metrics.js';
+import { restoreModel, type FeatureVector, type OnlineModel } from '@sluice/shared';
+import { OnlineLearner, type OnlineLearnerOptions } from '../src/online-learner.js';
+import { averagePrecision, rocAuc } from '../src/prequential-metrics.js';
+import { evaluateFold, indicesByDay, meanOfFolds, SECTION_3_4_SPLIT, SECTION_5_3_TEST_FOLDS, type FoldResult } from './handbook-protocol.js';
+import { loadHandbookStream, type HandbookStreamData } from './handbook-stream.js';
+import { QUALITY_MODELS, type QualityModel } from './quality-models.js';
 
-const DAYS = Number(process.argv[2] ?? 183);
-const CUSTOMERS = Number(process.argv[3] ?? 5_000);
-const TERMINALS = Number(process.argv[4] ?? CUSTOMERS * 2);
-const DAY = 86_400_000;
-const THRESHOLD = 0.9;
+const FILTER = (process.argv[2] ?? '').split(',').filter((s) => s !== '');
+const DAYS = Number(process.argv[3] ?? 183);
+const CUSTOMERS = Number(process.argv[4] ?? 5_000);
 const SNAPSHOT_EVERY_LABELS = 500;
 
-const plan = compileSpec(handbookFeatureSpec());
-const customers = new EntityStore(plan.entities.get('customer_id')!);
-const terminals = new EntityStore(plan.entities.get('terminal_id')!);
-const HST = 'half-space trees (no labels used)';
-const models: Record<string, OnlineLearner> = {
-  ...Object.fromEntries(
-    DRIFT_REACTIONS.map((driftReaction) => [
-      `logistic regression, drift reaction ${driftReaction}`,
-      OnlineLearner.create(createModel('logistic_regression', plan.names), plan.version, { metricsWindow: 20_000, driftReaction }),
-    ]),
-  ),
-  [HST]: OnlineLearner.create(createModel('half_space_trees', plan.names), plan.version, { metricsWindow: 20_000, drift: null }),
-};
-const supervised = Object.keys(models).filter((name) => name !== HST);
-/** Per logistic regression: its latest snapshot, and what scoring each transaction with it at the threshold gives. */
-const serving = new Map(supervised.map((name) => [name, { snapshot: null as OnlineModel | null, labelsSince: 0, drifts: 0, alerts: 0, alertsOnFraud: 0, frauds: 0 }]));
-/** Per 30-day period, per model: every label's score, for exact AUC / AP of that period. */
-let period = new Map(Object.keys(models).map((name) => [name, new PrequentialMetrics(1_000_000)]));
-const pending = new Map<string, FeatureVector>();
-const simulation = new Simulation({ nbDays: DAYS, nCustomers: CUSTOMERS, nTerminals: TERMINALS });
-const start = Date.UTC(2018, 3, 1);
-let periodEnd = start + 30 * DAY;
-let transactions = 0;
-let labels = 0;
-const began = performance.now();
-
-function report(label: string): void {
-  const parts = [...period].map(([name, metrics]) => {
-    const m = metrics.compute();
-    return `${name}: AUC ${m.roc_auc?.toFixed(3) ?? 'n/a'}, AP ${m.average_precision?.toFixed(3) ?? 'n/a'}`;
-  });
-  console.log(`${label} (${period.values().next().value!.compute().positives} frauds labelled): ${parts.join('; ')}`);
+interface ModelRun {
+  name: string;
+  /** Each transaction's score by the latest snapshot when it happened (0 before the first). */
+  served: Float64Array;
+  prequentialAuc: number | null;
+  prequentialAp: number | null;
+  trainSeconds: number;
+  labels: number;
+  snapshotBytes: number;
+  drifts: number;
 }
 
-for (const event of simulation.events()) {
-  while (event.at >= periodEnd) {
-    report(`labels of days ${(periodEnd - 30 * DAY - start) / DAY}–${(periodEnd - start) / DAY}`);
-    period = new Map(Object.keys(models).map((name) => [name, new PrequentialMetrics(1_000_000)]));
-    periodEnd += 30 * DAY;
-  }
-  if (event.kind === 'transaction') {
-    const tx = { ...event.payload, event_time: event.payload.timestamp };
-    const values = assembleVector(plan, eventFeatures(plan, tx), { customer_id: customers.update(tx).values, terminal_id: terminals.update(tx).values });
-    const vector: FeatureVector = { ...tx, feature_set_version: plan.version, feature_names: plan.names, feature_values: values, ingested_at: 0 };
-    pending.set(tx.transaction_id, vector);
-    models[HST]!.observeUnlabelled(vector);
-    for (const served of serving.values()) {
-      if (served.snapshot === null) continue;
-      const alert = served.snapshot.predict(values) >= THRESHOLD;
-      if (event.truth.is_fraud) served.frauds++;
-      if (alert) served.alerts++;
-      if (alert && event.truth.is_fraud) served.alertsOnFraud++;
-    }
-    transactions++;
-    continue;
-  }
-  const label = event.payload;
-  terminals.applyLabel({ terminal_id: label.terminal_id, tx_event_time: label.tx_timestamp, is_fraud: label.is_fraud });
-  const vector = pending.get(label.transaction_id);
-  if (vector === undefined) continue;
-  pending.delete(label.transaction_id);
-  labels++;
-  const y = label.is_fraud ? 1 : 0;
-  for (const [name, learner] of Object.entries(models)) {
-    const served = serving.get(name);
-    if (served === undefined) {
-      period.get(name)!.record(learner.model.predict(vector.feature_values), y);
+function vectorOf(stream: HandbookStreamData, i: number): FeatureVector {
+  const d = stream.featureNames.length;
+  return {
+    transaction_id: String(i),
+    customer_id: String(stream.customer[i]),
+    terminal_id: '',
+    event_time: stream.timeMs[i]!,
+    amount: stream.features[i * d]!,
+    feature_set_version: stream.featureSetVersion,
+    feature_names: stream.featureNames,
+    feature_values: Array.from(stream.features.subarray(i * d, (i + 1) * d)),
+    ingested_at: 0,
+  };
+}
+
+function runModel(stream: HandbookStreamData, name: string, model: OnlineModel, options: Partial<OnlineLearnerOptions>): ModelRun {
+  const learner = OnlineLearner.create(model, stream.featureSetVersion, { metricsWindow: 1_000, ...options });
+  const served = new Float64Array(stream.count);
+  const prequentialScores: number[] = [];
+  const prequentialLabels: number[] = [];
+  let snapshot: OnlineModel | null = null;
+  let labelsSince = 0;
+  let trainMs = 0;
+  let drifts = 0;
+  for (const e of stream.events) {
+    if (e >= 0) {
+      const vector = vectorOf(stream, e);
+      learner.observeUnlabelled(vector);
+      served[e] = snapshot === null ? 0 : snapshot.predict(vector.feature_values);
       continue;
     }
+    const i = ~e;
+    const y = stream.fraud[i] === 1 ? 1 : 0;
+    const vector = vectorOf(stream, i);
+    const began = performance.now();
     const observation = learner.observe(vector, y);
-    period.get(name)!.record(observation.score, y);
-    if (observation.drift) served.drifts++;
-    if (++served.labelsSince >= SNAPSHOT_EVERY_LABELS) {
-      served.labelsSince = 0;
-      // A copy of the model as it stands, as a published snapshot carries it (without the snapshot's metrics, not used here).
-      served.snapshot = restoreModel(learner.model.algorithm, structuredClone(learner.model.toState()));
+    trainMs += performance.now() - began;
+    prequentialScores.push(observation.score);
+    prequentialLabels.push(y);
+    if (observation.drift !== null) drifts++;
+    if (++labelsSince >= SNAPSHOT_EVERY_LABELS) {
+      labelsSince = 0;
+      snapshot = restoreModel(learner.model.algorithm, JSON.parse(JSON.stringify(learner.model.toState())));
     }
   }
+  return {
+    name,
+    served,
+    prequentialAuc: rocAuc(prequentialScores, prequentialLabels),
+    prequentialAp: averagePrecision(prequentialScores, prequentialLabels),
+    trainSeconds: trainMs / 1000,
+    labels: prequentialLabels.length,
+    snapshotBytes: Buffer.byteLength(JSON.stringify(learner.model.toState())),
+    drifts,
+  };
 }
-report(`labels from day ${(periodEnd - 30 * DAY - start) / DAY} to the end (transactions up to day ${DAYS}, labels 7 days later)`);
-for (const [name, served] of serving) {
-  const precision = served.alerts === 0 ? 'n/a' : `${((100 * served.alertsOnFraud) / served.alerts).toFixed(1)}%`;
+
+const f3 = (v: number | null): string => (v === null ? '  n/a' : v.toFixed(3));
+const figures = (r: Pick<FoldResult, 'rocAuc' | 'averagePrecision' | 'cardPrecisionAtK'>): string => `${f3(r.rocAuc)} ${f3(r.averagePrecision)} ${f3(r.cardPrecisionAtK)}`;
+
+function main(): void {
+  const stream = loadHandbookStream({ days: DAYS, customers: CUSTOMERS, terminals: CUSTOMERS * 2, seed: 0 }, console.log);
+  const byDay = indicesByDay(stream.day);
+  const models: QualityModel[] = QUALITY_MODELS.filter((m) => FILTER.length === 0 || FILTER.some((f) => m.name.includes(f)));
+  let frauds = 0;
+  for (const f of stream.fraud) frauds += f;
   console.log(
-    `${name}: ${served.drifts} drifts; scoring each transaction with its latest snapshot at ${THRESHOLD}: ` +
-      `${served.alerts} alerts, precision ${precision}, recall ${((100 * served.alertsOnFraud) / Math.max(1, served.frauds)).toFixed(1)}%`,
+    `handbook stream: ${DAYS} days, ${CUSTOMERS} customers, ${stream.count.toLocaleString('en-US')} transactions (${frauds.toLocaleString('en-US')} frauds), ` +
+      `labels 7 days late; served scores = latest snapshot every ${SNAPSHOT_EVERY_LABELS} labels`,
   );
+  const folds = [...SECTION_5_3_TEST_FOLDS].sort((a, b) => a.trainStartDay - b.trainStartDay);
+  const header = `${'model'.padEnd(58)} | §5.3 mean AUC AP CP@100 | §3.4 split        | ${folds.map((_, k) => `fold ${k + 1}`.padEnd(17)).join(' | ')} | all labels AUC AP | train labels/s | snapshot`;
+  console.log(header);
+  for (const spec of models) {
+    const run = runModel(stream, spec.name, spec.create(stream.featureNames), spec.learner ?? {});
+    const perFold = folds.map((fold) => evaluateFold(stream, fold, run.served, 100, byDay));
+    const split = evaluateFold(stream, SECTION_3_4_SPLIT, run.served, 100, byDay);
+    console.log(
+      `${spec.name.padEnd(58)} | ${figures(meanOfFolds(perFold)).padEnd(23)} | ${figures(split)} | ${perFold.map(figures).join(' | ')} | ` +
+        `${f3(run.prequentialAuc)} ${f3(run.prequentialAp)}       | ${Math.round(run.labels / run.trainSeconds).toLocaleString('en-US').padStart(14)} | ${(run.snapshotBytes / 1024).toFixed(0)} KiB`,
+    );
+  }
+  console.log('(test weeks from 2018-08-08; each fold: test-week transactions of cards not known to be compromised, see handbook-protocol.ts; throughput on a shared machine)');
 }
-const seconds = (performance.now() - began) / 1000;
-console.log(
-  `${transactions.toLocaleString('en-US')} transactions, ${labels.toLocaleString('en-US')} labels (${DAYS} days, ${CUSTOMERS} customers) ` +
-    `through simulator + features + test-then-train in ${seconds.toFixed(0)} s = ${Math.round((transactions + labels) / seconds).toLocaleString('en-US')} events/s on one core`,
-);
+
+main();

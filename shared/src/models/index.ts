@@ -1,5 +1,6 @@
 import { SluiceError } from '../errors.js';
 import type { FeatureContribution, ModelSnapshot } from '../records.js';
+import { GRADIENT_BOOSTED_TREES, GradientBoostedTrees, type GradientBoostedTreesOptions } from './gradient-boosted-trees.js';
 import { HALF_SPACE_TREES, HalfSpaceTrees, type HalfSpaceTreesOptions } from './half-space-trees.js';
 import {
   LOGISTIC_REGRESSION,
@@ -7,6 +8,12 @@ import {
   type LogisticRegressionOptions,
 } from './logistic-regression.js';
 
+export {
+  GRADIENT_BOOSTED_TREES,
+  GradientBoostedTrees,
+  GRADIENT_BOOSTED_TREES_DEFAULTS,
+  type GradientBoostedTreesOptions,
+} from './gradient-boosted-trees.js';
 export {
   HALF_SPACE_TREES,
   HalfSpaceTrees,
@@ -17,6 +24,10 @@ export {
   LOGISTIC_REGRESSION,
   LogisticRegression,
   LOGISTIC_REGRESSION_DEFAULTS,
+  OPTIMIZERS,
+  BALANCINGS,
+  type Optimizer,
+  type Balancing,
   type LogisticRegressionOptions,
 } from './logistic-regression.js';
 export { StandardScaler } from './standard-scaler.js';
@@ -49,6 +60,7 @@ export interface OnlineModel {
 export interface ModelOptionsByAlgorithm {
   [LOGISTIC_REGRESSION]: LogisticRegressionOptions;
   [HALF_SPACE_TREES]: HalfSpaceTreesOptions;
+  [GRADIENT_BOOSTED_TREES]: GradientBoostedTreesOptions;
 }
 
 export type Algorithm = keyof ModelOptionsByAlgorithm;
@@ -66,6 +78,10 @@ const registry: { [A in Algorithm]: Registration<A> } = {
   [HALF_SPACE_TREES]: {
     create: (names, options) => new HalfSpaceTrees(names, options),
     restore: (state) => HalfSpaceTrees.fromJSON(state),
+  },
+  [GRADIENT_BOOSTED_TREES]: {
+    create: (names, options) => new GradientBoostedTrees(names, options),
+    restore: (state) => GradientBoostedTrees.fromJSON(state),
   },
 };
 

@@ -43,26 +43,43 @@ import { checkVector, parseState, withDefaults } from './validation.js';
  * not penalised), so the weights minimise the weighted log loss plus
  * (l2 / 2) * ||w||^2 per example.
  */
+export const OPTIMIZERS = ['adagrad', 'adam', 'sgd'] as const;
+export type Optimizer = (typeof OPTIMIZERS)[number];
+
 export interface LogisticRegressionOptions {
+  optimizer?: Optimizer;
   learningRate?: number;
   l2?: number;
   positiveWeight?: number | 'balanced';
+  balancing?: Balancing;
   epsilon?: number;
 }
 
+export const BALANCINGS = ['loss', 'score'] as const;
+export type Balancing = (typeof BALANCINGS)[number];
+
+const ADAM_BETA1 = 0.9;
+const ADAM_BETA2 = 0.999;
+
 const optionsSchema = z.object({
+  // States written before the optimiser was a choice were AdaGrad's.
+  optimizer: z.enum(OPTIMIZERS).default('adagrad'),
   learningRate: z.number().positive(),
   l2: z.number().nonnegative(),
   positiveWeight: z.union([z.number().positive(), z.literal('balanced')]),
+  // States written before 'score' balanced in the loss.
+  balancing: z.enum(BALANCINGS).default('loss'),
   epsilon: z.number().positive(),
 });
 
 export type ResolvedLogisticRegressionOptions = z.infer<typeof optionsSchema>;
 
 export const LOGISTIC_REGRESSION_DEFAULTS: ResolvedLogisticRegressionOptions = {
+  optimizer: 'adagrad',
   learningRate: 0.1,
   l2: 1e-4,
   positiveWeight: 'balanced',
+  balancing: 'score',
   epsilon: 1e-8,
 };
 
@@ -75,6 +92,10 @@ const stateSchema = z
     bias: z.number(),
     squared_gradients: z.array(z.number().nonnegative()),
     squared_gradient_bias: z.number().nonnegative(),
+    // Adam's first moments and step count (absent in states written before Adam).
+    first_moments: z.array(z.number()).optional(),
+    first_moment_bias: z.number().default(0),
+    steps: z.number().int().nonnegative().default(0),
     positives: z.number().int().nonnegative(),
     negatives: z.number().int().nonnegative(),
   })
@@ -106,6 +127,10 @@ export class LogisticRegression {
   private biasWeight = 0;
   private readonly squaredGradients: Float64Array;
   private squaredGradientBias = 0;
+  /** Adam only. */
+  private readonly firstMoments: Float64Array;
+  private firstMomentBias = 0;
+  private steps = 0;
   private positives = 0;
   private negatives = 0;
   private readonly standardised: Float64Array;
@@ -121,6 +146,7 @@ export class LogisticRegression {
     this.scaler = new StandardScaler(n);
     this.weights = new Float64Array(n);
     this.squaredGradients = new Float64Array(n);
+    this.firstMoments = new Float64Array(n);
     this.standardised = new Float64Array(n);
   }
 
@@ -132,19 +158,29 @@ export class LogisticRegression {
     model.biasWeight = s.bias;
     model.squaredGradients.set(s.squared_gradients);
     model.squaredGradientBias = s.squared_gradient_bias;
+    if (s.first_moments !== undefined) model.firstMoments.set(s.first_moments);
+    model.firstMomentBias = s.first_moment_bias;
+    model.steps = s.steps;
     model.positives = s.positives;
     model.negatives = s.negatives;
     return model;
   }
 
+  /** The score's intercept: the learned bias, plus the log class ratio when balancing the score. */
   get bias(): number {
-    return this.biasWeight;
+    return this.biasWeight + this.scoreOffset();
   }
 
-  /** The weight positives carry in the next update. */
+  /** (negatives + 1) / (positives + 1) over the examples learned so far. */
+  get classRatio(): number {
+    return (this.negatives + 1) / (this.positives + 1);
+  }
+
+  /** The weight positives carry in the loss of the next update. */
   get positiveWeight(): number {
     const w = this.options.positiveWeight;
-    return w === 'balanced' ? (this.negatives + 1) / (this.positives + 1) : w;
+    if (w !== 'balanced') return w;
+    return this.options.balancing === 'loss' ? this.classRatio : 1;
   }
 
   /** Weights over the standardised features, in feature order. */
@@ -159,7 +195,7 @@ export class LogisticRegression {
    */
   logit(x: readonly number[]): number {
     checkVector(x, this.featureNames.length, LOGISTIC_REGRESSION);
-    return this.logitOfStandardised(this.scaler.transformInto(x, this.standardised));
+    return this.logitOfStandardised(this.scaler.transformInto(x, this.standardised), this.bias);
   }
 
   predict(x: readonly number[]): number {
@@ -189,19 +225,16 @@ export class LogisticRegression {
     checkVector(x, this.featureNames.length, LOGISTIC_REGRESSION);
     this.scaler.learn(x);
     const z = this.scaler.transformInto(x, this.standardised);
-    const p = sigmoid(this.logitOfStandardised(z));
+    const p = sigmoid(this.logitOfStandardised(z, this.biasWeight));
     const error = (y === 1 ? this.positiveWeight : 1) * (p - y);
 
-    const { learningRate, l2, epsilon } = this.options;
+    const { l2 } = this.options;
+    this.steps += 1;
     for (let i = 0; i < this.weights.length; i++) {
       const w = this.weights[i] as number;
-      const g = error * (z[i] as number) + l2 * w;
-      const g2 = (this.squaredGradients[i] as number) + g * g;
-      this.squaredGradients[i] = g2;
-      this.weights[i] = w - (learningRate * g) / (Math.sqrt(g2) + epsilon);
+      this.weights[i] = w - this.step(i, error * (z[i] as number) + l2 * w);
     }
-    this.squaredGradientBias += error * error;
-    this.biasWeight -= (learningRate * error) / (Math.sqrt(this.squaredGradientBias) + epsilon);
+    this.biasWeight -= this.step(-1, error);
 
     if (y === 1) this.positives += 1;
     else this.negatives += 1;
@@ -229,6 +262,9 @@ export class LogisticRegression {
       bias: this.biasWeight,
       squared_gradients: Array.from(this.squaredGradients),
       squared_gradient_bias: this.squaredGradientBias,
+      first_moments: Array.from(this.firstMoments),
+      first_moment_bias: this.firstMomentBias,
+      steps: this.steps,
       positives: this.positives,
       negatives: this.negatives,
     };
@@ -238,8 +274,38 @@ export class LogisticRegression {
     return this.toJSON();
   }
 
-  private logitOfStandardised(z: Float64Array): number {
-    let s = this.biasWeight;
+  /** The optimiser's step for gradient g of weight i (−1: the bias), updating its history. */
+  private step(i: number, g: number): number {
+    const { optimizer, learningRate, epsilon } = this.options;
+    if (optimizer === 'sgd') return learningRate * g;
+    const v = i < 0 ? this.squaredGradientBias : (this.squaredGradients[i] as number);
+    if (optimizer === 'adagrad') {
+      const g2 = v + g * g;
+      if (i < 0) this.squaredGradientBias = g2;
+      else this.squaredGradients[i] = g2;
+      return (learningRate * g) / (Math.sqrt(g2) + epsilon);
+    }
+    const m = ADAM_BETA1 * (i < 0 ? this.firstMomentBias : (this.firstMoments[i] as number)) + (1 - ADAM_BETA1) * g;
+    const v2 = ADAM_BETA2 * v + (1 - ADAM_BETA2) * g * g;
+    if (i < 0) {
+      this.firstMomentBias = m;
+      this.squaredGradientBias = v2;
+    } else {
+      this.firstMoments[i] = m;
+      this.squaredGradients[i] = v2;
+    }
+    const mHat = m / (1 - ADAM_BETA1 ** this.steps);
+    const vHat = v2 / (1 - ADAM_BETA2 ** this.steps);
+    return (learningRate * mHat) / (Math.sqrt(vHat) + epsilon);
+  }
+
+  /** ln(classRatio) when the balancing is on the score, else 0. */
+  private scoreOffset(): number {
+    return this.options.positiveWeight === 'balanced' && this.options.balancing === 'score' ? Math.log(this.classRatio) : 0;
+  }
+
+  private logitOfStandardised(z: Float64Array, bias: number): number {
+    let s = bias;
     for (let i = 0; i < this.weights.length; i++) s += (this.weights[i] as number) * (z[i] as number);
     return s;
   }

@@ -35,8 +35,8 @@ function envelope(model: OnlineModel, overrides: Partial<ModelSnapshot> = {}): M
 }
 
 describe('model registry', () => {
-  it('knows both algorithms and says so for unknown names', () => {
-    expect([...ALGORITHMS].sort()).toEqual(['half_space_trees', 'logistic_regression']);
+  it('knows every algorithm and says so for unknown names', () => {
+    expect([...ALGORITHMS].sort()).toEqual(['gradient_boosted_trees', 'half_space_trees', 'logistic_regression']);
     expect(() => parseAlgorithm('random_forest')).toThrow(expect.objectContaining({ code: 'unknown_algorithm' }));
   });
 

@@ -97,12 +97,51 @@ describe('LogisticRegression', () => {
     expect(aucGaps.reduce((a, b) => a + b, 0) / aucGaps.length).toBeGreaterThan(-0.003);
   });
 
-  it('balances on the observed class ratio', () => {
-    const model = new LogisticRegression(['a']);
-    expect(model.positiveWeight).toBe(1);
-    for (let i = 0; i < 99; i++) model.learn([i], 0);
-    model.learn([100], 1);
-    expect(model.positiveWeight).toBe(100 / 2);
+  it('balances on the observed class ratio, in the loss or on the score', () => {
+    const inLoss = new LogisticRegression(['a'], { balancing: 'loss' });
+    const onScore = new LogisticRegression(['a']);
+    expect(inLoss.positiveWeight).toBe(1);
+    for (const model of [inLoss, onScore]) {
+      for (let i = 0; i < 99; i++) model.learn([i], 0);
+      model.learn([100], 1);
+      expect(model.classRatio).toBe(100 / 2);
+    }
+    expect(inLoss.positiveWeight).toBe(100 / 2);
+    expect(onScore.positiveWeight).toBe(1);
+  });
+
+  it('balancing on the score learns as an unweighted model and adds ln(class ratio) to its log-odds', () => {
+    const data = logisticStream(6, 5000, [1, -1, 0.5, 0.8, 0], -5);
+    const onScore = new LogisticRegression(NAMES, { positiveWeight: 'balanced', balancing: 'score' });
+    const unweighted = new LogisticRegression(NAMES, { positiveWeight: 1 });
+    for (const e of data) {
+      expect(onScore.logit(e.x)).toBeCloseTo(unweighted.logit(e.x) + Math.log(onScore.classRatio), 9);
+      onScore.learn(e.x, e.y);
+      unweighted.learn(e.x, e.y);
+    }
+    expect(onScore.coefficients()).toEqual(unweighted.coefficients());
+    expect(onScore.classRatio).toBeGreaterThan(20);
+  });
+
+  it.each(['adam', 'sgd'] as const)('%s converges to the weights of the generating model', (optimizer) => {
+    const wTrue = [1.5, -2, 0.5, 0, 1];
+    const data = logisticStream(12, 50_000, wTrue, -0.3);
+    const model = new LogisticRegression(NAMES, { optimizer, learningRate: optimizer === 'adam' ? 0.01 : 0.02, positiveWeight: 1, l2: 0 });
+    data.forEach((e) => model.learn(e.x, e.y));
+    // The scaler's std of a standard normal is ≈ 1, so standardised weights ≈ raw ones. Constant-step
+    // optimisers keep jittering around the optimum (0.05–0.1 measured), hence the looser bound than AdaGrad's.
+    model.coefficients().forEach((w, i) => expect(Math.abs(w - (wTrue[i] as number))).toBeLessThan(0.25));
+  });
+
+  it('restores states written before the optimiser and the balancing were options as AdaGrad balancing in the loss', () => {
+    const model = new LogisticRegression(NAMES, { balancing: 'loss' });
+    logisticStream(3, 500, [1, -1, 2, 0.3, -0.7], 0.4).forEach((e) => model.learn(e.x, e.y));
+    const { first_moments: _m, first_moment_bias: _b, steps: _s, ...old } = model.toJSON();
+    const { optimizer: _o, balancing: _l, ...oldOptions } = old.options;
+    const restored = LogisticRegression.fromJSON({ ...old, options: oldOptions });
+    expect(restored.options.optimizer).toBe('adagrad');
+    expect(restored.options.balancing).toBe('loss');
+    expect(restored.predict([1, 2, 3, 4, 5])).toBe(model.predict([1, 2, 3, 4, 5]));
   });
 
   it('explains the logit exactly: bias + contributions in feature order', () => {
@@ -125,9 +164,9 @@ describe('LogisticRegression', () => {
     }
   });
 
-  it('round-trips through JSON to identical predictions, now and after more learning', () => {
+  it.each(['adagrad', 'adam', 'sgd'] as const)('%s: round-trips through JSON to identical predictions, now and after more learning', (optimizer) => {
     const data = logisticStream(9, 4000, [1, -1, 2, 0.3, -0.7], 0.4);
-    const model = new LogisticRegression(NAMES, { positiveWeight: 'balanced', l2: 1e-3 });
+    const model = new LogisticRegression(NAMES, { optimizer, positiveWeight: 'balanced', l2: 1e-3 });
     data.slice(0, 2000).forEach((e) => model.learn(e.x, e.y));
     const json = JSON.stringify(model.toJSON());
     const restored = LogisticRegression.fromJSON(JSON.parse(json));

@@ -1,0 +1,42 @@
+/**
+ * The models the quality bench compares, one choice changed at a time from
+ * the logistic regression's defaults, then the non-linear models.
+ */
+import { createModel, type GradientBoostedTreesOptions, type LogisticRegressionOptions, type OnlineModel } from '@sluice/shared';
+import type { OnlineLearnerOptions } from '../src/online-learner.js';
+
+export interface QualityModel {
+  name: string;
+  create(featureNames: readonly string[]): OnlineModel;
+  learner?: Partial<OnlineLearnerOptions>;
+}
+
+function lr(name: string, options: LogisticRegressionOptions, learner: Partial<OnlineLearnerOptions> = {}): QualityModel {
+  return { name: `LR ${name}`, create: (names) => createModel('logistic_regression', names, options), learner };
+}
+
+function gbdt(name: string, options: GradientBoostedTreesOptions): QualityModel {
+  // The window is the forgetting: no drift reaction (the model has no optimiser history to shrink).
+  return { name: `GBDT ${name}`, create: (names) => createModel('gradient_boosted_trees', names, options), learner: { driftReaction: 'none' } };
+}
+
+/**
+ * Each line changes one choice from the defaults (AdaGrad 0.1, L2 1e-4,
+ * class balance applied to the score, drift reaction 'shrink').
+ */
+export const QUALITY_MODELS: QualityModel[] = [
+  lr('defaults (AdaGrad 0.1, balanced on the score, shrink)', {}),
+  lr('balanced in the loss (the previous default)', { balancing: 'loss' }),
+  lr('unweighted', { positiveWeight: 1 }),
+  lr('positive weight 10 in the loss', { positiveWeight: 10 }),
+  lr('drift reaction none', {}, { driftReaction: 'none' }),
+  lr('drift reaction reset', {}, { driftReaction: 'reset' }),
+  lr('AdaGrad 0.03', { learningRate: 0.03 }),
+  lr('AdaGrad 0.3', { learningRate: 0.3 }),
+  lr('no L2', { l2: 0 }),
+  lr('Adam 0.001', { optimizer: 'adam', learningRate: 0.001 }),
+  lr('SGD 0.01', { optimizer: 'sgd', learningRate: 0.01 }),
+  lr('SGD 0.01, unweighted, no L2, drift none (as River)', { optimizer: 'sgd', learningRate: 0.01, positiveWeight: 1, l2: 0 }, { driftReaction: 'none' }),
+  gbdt('defaults', {}),
+  { name: 'half-space trees (no labels used)', create: (names) => createModel('half_space_trees', names), learner: { drift: null } },
+];

@@ -1,0 +1,390 @@
+import { z } from 'zod';
+import { SluiceError } from '../errors.js';
+import { Random } from './random.js';
+import { checkVector, parseState, withDefaults } from './validation.js';
+
+/**
+ * Gradient-boosted decision trees (logistic loss, second-order leaf values
+ * and split gains as in XGBoost, histogram splits as in LightGBM) retrained
+ * from scratch on a sliding window of the latest labelled examples every
+ * `retrainEvery` labels; between retrains the ensemble is fixed. Why this
+ * and not a tree that grows online (Hoeffding trees, adaptive random forest):
+ * the labels come 7 days late in batches of a day, so an online tree gains
+ * no freshness over a daily retrain, and a boosted ensemble fitted on the
+ * whole window ranks frauds better (measured: services/learner/README.md,
+ * "Model quality"). Forgetting is the window: nothing older than
+ * `windowSize` kept examples shapes the next ensemble, so no drift reaction
+ * is needed.
+ *
+ * Class imbalance: all positives enter the window, negatives with
+ * probability `negativeSampleRate`, so the window spans weeks of frauds at a
+ * bounded size and a retrain costs a fraction of the full stream. Training
+ * starts from the window's log-odds ln(P / N_sampled); `predict` leaves that
+ * intercept out, so the score is the probability under a balanced prior
+ * (both classes equally likely), as the logistic regression's default score
+ * is: a threshold means the same for both models.
+ *
+ * Memory: the window (windowSize × features doubles) and the ensemble
+ * (trees × at most 2^(maxDepth+1) − 1 nodes). State (`toState`) is the
+ * ensemble and the options, not the window: a restored model scores
+ * identically and retrains once it has seen `minExamples` new kept
+ * examples (about a day of labels by default); until then it keeps serving
+ * the restored ensemble.
+ */
+export interface GradientBoostedTreesOptions {
+  /** Kept examples (positives + sampled negatives) the ensemble is fitted on. */
+  windowSize?: number;
+  /** Labels (kept or not) between retrains. */
+  retrainEvery?: number;
+  /** Kept examples needed before the first retrain (and after a restore). */
+  minExamples?: number;
+  negativeSampleRate?: number;
+  trees?: number;
+  maxDepth?: number;
+  learningRate?: number;
+  /** Histogram bins per feature (≤ 256): split candidates are the window's quantiles. */
+  bins?: number;
+  /** Minimum hessian sum (≈ examples × p(1 − p)) in a child. */
+  minChildWeight?: number;
+  /** L2 penalty on leaf values (XGBoost's lambda). */
+  l2?: number;
+  seed?: number;
+}
+
+const optionsSchema = z.object({
+  windowSize: z.number().int().min(100),
+  retrainEvery: z.number().int().positive(),
+  minExamples: z.number().int().positive(),
+  negativeSampleRate: z.number().gt(0).max(1),
+  trees: z.number().int().positive(),
+  maxDepth: z.number().int().min(1).max(12),
+  learningRate: z.number().positive(),
+  bins: z.number().int().min(2).max(256),
+  minChildWeight: z.number().nonnegative(),
+  l2: z.number().nonnegative(),
+  seed: z.number().int(),
+});
+
+export type ResolvedGradientBoostedTreesOptions = z.infer<typeof optionsSchema>;
+
+export const GRADIENT_BOOSTED_TREES_DEFAULTS: ResolvedGradientBoostedTreesOptions = {
+  windowSize: 50_000,
+  retrainEvery: 10_000,
+  minExamples: 2_000,
+  negativeSampleRate: 0.25,
+  trees: 100,
+  maxDepth: 5,
+  learningRate: 0.1,
+  bins: 64,
+  minChildWeight: 1,
+  l2: 1,
+  seed: 1,
+};
+
+const stateSchema = z
+  .object({
+    feature_names: z.array(z.string()).min(1),
+    options: optionsSchema,
+    /** Per node: split feature, or −1 for a leaf. */
+    node_feature: z.array(z.number().int().min(-1)),
+    /** Per node: the split threshold (x ≤ threshold goes left), or a leaf's value. */
+    node_value: z.array(z.number()),
+    node_left: z.array(z.number().int().nonnegative()),
+    node_right: z.array(z.number().int().nonnegative()),
+    roots: z.array(z.number().int().nonnegative()),
+    trained_count: z.number().int().nonnegative(),
+    retrains: z.number().int().nonnegative(),
+  })
+  .refine(
+    (s) =>
+      [s.node_value.length, s.node_left.length, s.node_right.length].every((n) => n === s.node_feature.length) &&
+      s.node_feature.every((f, i) => f < s.feature_names.length && (f < 0 || [s.node_left[i]!, s.node_right[i]!].every((c) => c > i && c < s.node_feature.length))) &&
+      s.roots.every((r) => r < s.node_feature.length),
+    'nodes must be parallel arrays, children after their parent, features and roots in range',
+  );
+
+export type GradientBoostedTreesState = z.infer<typeof stateSchema>;
+
+export const GRADIENT_BOOSTED_TREES = 'gradient_boosted_trees';
+
+function sigmoid(z: number): number {
+  if (z >= 0) return 1 / (1 + Math.exp(-z));
+  const e = Math.exp(z);
+  return e / (1 + e);
+}
+
+export class GradientBoostedTrees {
+  readonly algorithm = GRADIENT_BOOSTED_TREES;
+  readonly supervised = true;
+  readonly featureNames: readonly string[];
+  readonly options: ResolvedGradientBoostedTreesOptions;
+  private nodeFeature: number[] = [];
+  private nodeValue: number[] = [];
+  private nodeLeft: number[] = [];
+  private nodeRight: number[] = [];
+  private roots: number[] = [];
+  private trained = 0;
+  private retrainCount = 0;
+  /** Ring buffer of kept examples: `size` of them, the next written at `head`. */
+  private readonly window: Float64Array;
+  private readonly windowLabels: Uint8Array;
+  private size = 0;
+  private head = 0;
+  private labelsSinceRetrain = 0;
+  private readonly sampler: Random;
+
+  constructor(featureNames: readonly string[], options: GradientBoostedTreesOptions = {}) {
+    const resolved = optionsSchema.safeParse(withDefaults(GRADIENT_BOOSTED_TREES_DEFAULTS, options));
+    if (!resolved.success) {
+      throw new SluiceError('invalid_model_options', `gradient-boosted trees: ${z.prettifyError(resolved.error)}`);
+    }
+    if (featureNames.length < 1) throw new SluiceError('invalid_model_options', 'gradient-boosted trees: at least one feature is needed');
+    this.options = resolved.data;
+    this.featureNames = [...featureNames];
+    this.window = new Float64Array(this.options.windowSize * featureNames.length);
+    this.windowLabels = new Uint8Array(this.options.windowSize);
+    this.sampler = new Random(this.options.seed);
+  }
+
+  static fromJSON(state: unknown): GradientBoostedTrees {
+    const s = parseState(stateSchema, state, GRADIENT_BOOSTED_TREES);
+    const model = new GradientBoostedTrees(s.feature_names, s.options);
+    model.nodeFeature = s.node_feature;
+    model.nodeValue = s.node_value;
+    model.nodeLeft = s.node_left;
+    model.nodeRight = s.node_right;
+    model.roots = s.roots;
+    model.trained = s.trained_count;
+    model.retrainCount = s.retrains;
+    return model;
+  }
+
+  get treeCount(): number {
+    return this.roots.length;
+  }
+
+  get retrains(): number {
+    return this.retrainCount;
+  }
+
+  /** Sum of the trees' values: the log-odds under a balanced prior (0 before the first retrain). */
+  logit(x: readonly number[]): number {
+    checkVector(x, this.featureNames.length, GRADIENT_BOOSTED_TREES);
+    const feature = this.nodeFeature;
+    const value = this.nodeValue;
+    let sum = 0;
+    for (const root of this.roots) {
+      let node = root;
+      for (let f = feature[node]!; f >= 0; f = feature[node]!) node = (x[f] as number) <= value[node]! ? this.nodeLeft[node]! : this.nodeRight[node]!;
+      sum += value[node]!;
+    }
+    return sum;
+  }
+
+  predict(x: readonly number[]): number {
+    return sigmoid(this.logit(x));
+  }
+
+  learn(x: readonly number[], y: 0 | 1): void {
+    checkVector(x, this.featureNames.length, GRADIENT_BOOSTED_TREES);
+    this.trained += 1;
+    this.labelsSinceRetrain += 1;
+    if (y === 1 || this.sampler.next() < this.options.negativeSampleRate) {
+      const d = this.featureNames.length;
+      for (let f = 0; f < d; f++) this.window[this.head * d + f] = x[f] as number;
+      this.windowLabels[this.head] = y;
+      this.head = (this.head + 1) % this.options.windowSize;
+      this.size = Math.min(this.size + 1, this.options.windowSize);
+    }
+    if (this.labelsSinceRetrain >= this.options.retrainEvery && this.size >= this.options.minExamples) this.retrain();
+  }
+
+  /** Fits a new ensemble on the window now (a no-op while the window lacks either class). */
+  retrain(): void {
+    this.labelsSinceRetrain = 0;
+    const fitted = fitEnsemble(this.window, this.windowLabels, this.size, this.featureNames.length, this.options);
+    if (fitted === null) return;
+    this.nodeFeature = fitted.feature;
+    this.nodeValue = fitted.value;
+    this.nodeLeft = fitted.left;
+    this.nodeRight = fitted.right;
+    this.roots = fitted.roots;
+    this.retrainCount += 1;
+  }
+
+  toJSON(): GradientBoostedTreesState {
+    return {
+      feature_names: [...this.featureNames],
+      options: { ...this.options },
+      node_feature: [...this.nodeFeature],
+      node_value: [...this.nodeValue],
+      node_left: [...this.nodeLeft],
+      node_right: [...this.nodeRight],
+      roots: [...this.roots],
+      trained_count: this.trained,
+      retrains: this.retrainCount,
+    };
+  }
+
+  toState(): GradientBoostedTreesState {
+    return this.toJSON();
+  }
+}
+
+interface Ensemble {
+  feature: number[];
+  value: number[];
+  left: number[];
+  right: number[];
+  roots: number[];
+}
+
+/**
+ * Split candidates per feature: up to bins − 1 thresholds at the quantiles
+ * of (a stride sample of at most 20,000 of) the window's values; a value
+ * goes to the first bin whose threshold is ≥ it.
+ */
+function binEdges(window: Float64Array, n: number, d: number, f: number, bins: number): Float64Array {
+  const stride = Math.max(1, Math.floor(n / 20_000));
+  const values: number[] = [];
+  for (let i = 0; i < n; i += stride) values.push(window[i * d + f]!);
+  values.sort((a, b) => a - b);
+  const distinct: number[] = [];
+  for (const v of values) if (distinct.length === 0 || distinct[distinct.length - 1] !== v) distinct.push(v);
+  // The largest value is no threshold: nothing would go right of it.
+  distinct.pop();
+  if (distinct.length <= bins - 1) return Float64Array.from(distinct);
+  const edges: number[] = [];
+  for (let k = 1; k < bins; k++) {
+    const v = distinct[Math.floor((k * distinct.length) / bins)]!;
+    if (edges.length === 0 || edges[edges.length - 1]! < v) edges.push(v);
+  }
+  return Float64Array.from(edges);
+}
+
+function lowerBound(edges: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = edges.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (edges[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function fitEnsemble(window: Float64Array, labels: Uint8Array, n: number, d: number, o: ResolvedGradientBoostedTreesOptions): Ensemble | null {
+  let positives = 0;
+  for (let i = 0; i < n; i++) positives += labels[i]!;
+  if (positives === 0 || positives === n) return null;
+  const B = o.bins;
+  const edges = Array.from({ length: d }, (_, f) => binEdges(window, n, d, f, B));
+  const binned = new Uint8Array(n * d);
+  for (let i = 0; i < n; i++) for (let f = 0; f < d; f++) binned[i * d + f] = lowerBound(edges[f]!, window[i * d + f]!);
+
+  const base = Math.log(positives / (n - positives));
+  const margin = new Float64Array(n).fill(base);
+  const grad = new Float64Array(n);
+  const hess = new Float64Array(n);
+  const rows = new Int32Array(n);
+  const ensemble: Ensemble = { feature: [], value: [], left: [], right: [], roots: [] };
+
+  /** Interleaved (Σg, Σh) per (feature, bin) over rows[lo, hi). */
+  const histogram = (lo: number, hi: number): Float64Array => {
+    const h = new Float64Array(d * B * 2);
+    for (let k = lo; k < hi; k++) {
+      const r = rows[k]!;
+      const g = grad[r]!;
+      const w = hess[r]!;
+      const base = r * d;
+      for (let f = 0; f < d; f++) {
+        const at = (f * B + binned[base + f]!) * 2;
+        h[at] = h[at]! + g;
+        h[at + 1] = h[at + 1]! + w;
+      }
+    }
+    return h;
+  };
+
+  const addNode = (feature: number, value: number): number => {
+    ensemble.feature.push(feature);
+    ensemble.value.push(value);
+    ensemble.left.push(0);
+    ensemble.right.push(0);
+    return ensemble.feature.length - 1;
+  };
+
+  const build = (lo: number, hi: number, depth: number, hist: Float64Array, G: number, H: number): number => {
+    const leafScore = (G * G) / (H + o.l2);
+    let bestGain = 0;
+    let bestFeature = -1;
+    let bestBin = -1;
+    if (depth < o.maxDepth && hi - lo >= 2) {
+      for (let f = 0; f < d; f++) {
+        const nBins = edges[f]!.length;
+        let GL = 0;
+        let HL = 0;
+        for (let b = 0; b < nBins; b++) {
+          const at = (f * B + b) * 2;
+          GL += hist[at]!;
+          HL += hist[at + 1]!;
+          const HR = H - HL;
+          if (HL < o.minChildWeight || HR < o.minChildWeight) continue;
+          const GR = G - GL;
+          const gain = (GL * GL) / (HL + o.l2) + (GR * GR) / (HR + o.l2) - leafScore;
+          if (gain > bestGain) {
+            bestGain = gain;
+            bestFeature = f;
+            bestBin = b;
+          }
+        }
+      }
+    }
+    if (bestFeature < 0) {
+      const value = (-o.learningRate * G) / (H + o.l2);
+      for (let k = lo; k < hi; k++) margin[rows[k]!] = margin[rows[k]!]! + value;
+      return addNode(-1, value);
+    }
+    // Partition rows[lo, hi): bin ≤ bestBin to the left.
+    let mid = lo;
+    for (let k = lo; k < hi; k++) {
+      const r = rows[k]!;
+      if (binned[r * d + bestFeature]! <= bestBin) {
+        rows[k] = rows[mid]!;
+        rows[mid++] = r;
+      }
+    }
+    let GL = 0;
+    let HL = 0;
+    for (let b = 0; b <= bestBin; b++) {
+      GL += hist[(bestFeature * B + b) * 2]!;
+      HL += hist[(bestFeature * B + b) * 2 + 1]!;
+    }
+    // Histogram the smaller child; the larger one is the parent's minus it.
+    const leftSmaller = mid - lo <= hi - mid;
+    const small = leftSmaller ? histogram(lo, mid) : histogram(mid, hi);
+    const large = new Float64Array(hist.length);
+    for (let k = 0; k < hist.length; k++) large[k] = hist[k]! - small[k]!;
+    const node = addNode(bestFeature, edges[bestFeature]![bestBin]!);
+    const left = build(lo, mid, depth + 1, leftSmaller ? small : large, GL, HL);
+    const right = build(mid, hi, depth + 1, leftSmaller ? large : small, G - GL, H - HL);
+    ensemble.left[node] = left;
+    ensemble.right[node] = right;
+    return node;
+  };
+
+  for (let t = 0; t < o.trees; t++) {
+    let G = 0;
+    let H = 0;
+    for (let i = 0; i < n; i++) {
+      const p = sigmoid(margin[i]!);
+      grad[i] = p - labels[i]!;
+      hess[i] = Math.max(p * (1 - p), 1e-16);
+      G += grad[i]!;
+      H += hess[i]!;
+      rows[i] = i;
+    }
+    ensemble.roots.push(build(0, n, 0, histogram(0, n), G, H));
+  }
+  return ensemble;
+}
