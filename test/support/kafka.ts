@@ -6,6 +6,7 @@ import {
   createLogger,
   createSchemaRegistry,
   ensureTopics,
+  isWatermarkRecord,
   pipelineTopics,
   type TopicDeclaration,
 } from '@sluice/shared';
@@ -74,7 +75,8 @@ export interface ConsumedMessage {
 }
 
 /**
- * Reads a topic from the beginning with read_committed until `count` messages
+ * Reads a topic from the beginning with read_committed (skipping watermark
+ * records, which carry no data) until `count` messages
  * have arrived and then `settleMs` more pass without a new one (so that
  * duplicates beyond the count would be seen), or until the timeout.
  */
@@ -90,6 +92,7 @@ export async function consumeAll(
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ topic: from, partition, message }) => {
+      if (isWatermarkRecord(message.headers)) return;
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(message.headers ?? {})) if (value !== undefined) headers[name] = value.toString();
       received.push({ topic: from, partition, offset: message.offset, key: message.key?.toString() ?? null, value: message.value, headers });

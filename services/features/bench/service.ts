@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
-import { AvroSerde, createSchemaRegistry, ensureTopics, pipelineTopics, topicNames, type FeatureVector, type Label, type Transaction } from '@sluice/shared';
+import { AvroSerde, createSchemaRegistry, ensureTopics, isWatermarkRecord, pipelineTopics, topicNames, type FeatureVector, type Label, type Transaction } from '@sluice/shared';
 
 const TRANSACTIONS = Number(process.argv[2] ?? 100_000);
 const RATE = Number(process.argv[3] ?? 300);
@@ -73,7 +73,11 @@ async function follow(prefix: string, onVector: (vector: FeatureVector, readAt: 
   const consumer = kafka.consumer({ groupId: `bench-${randomUUID()}`, readUncommitted: false });
   await consumer.connect();
   await consumer.subscribe({ topics: [topicNames(prefix).transactionsFeatures], fromBeginning: true });
-  await consumer.run({ eachMessage: async ({ message }) => onVector(await serde.decode<FeatureVector>(message.value), Date.now()) });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      if (!isWatermarkRecord(message.headers)) onVector(await serde.decode<FeatureVector>(message.value), Date.now());
+    },
+  });
   return consumer;
 }
 

@@ -15,6 +15,19 @@ export const featuresConfigSchema = commonEnvSchema.extend({
   FEATURES_TIME_ZONE: env.string().optional(),
   /** How often (wall clock) each partition drops entities no window can see any more. */
   FEATURES_EVICT_INTERVAL_MS: env.positiveInt().default(60_000),
+  /**
+   * How much older than the newest one an event may arrive on an input partition and still be in order (producers
+   * writing one partition from several clocks). The customer stage's watermark trails its newest event by this much.
+   */
+  FEATURES_WATERMARK_DISORDER_MS: env.nonNegativeInt().default(0),
+  /**
+   * An input partition that is caught up and has had nothing for this long (wall clock) is idle: the terminal stage
+   * stops waiting for it. Longer than any stall of a busy upstream (an ingest restart), shorter than what real-time
+   * latency can bear when a partition has no traffic.
+   */
+  FEATURES_IDLE_TIMEOUT_MS: env.positiveInt().default(10_000),
+  /** How often (wall clock) each customer partition re-announces its watermark, so idleness is noticed without input. */
+  FEATURES_WATERMARK_INTERVAL_MS: env.positiveInt().default(1_000),
 });
 
 export type FeaturesConfig = z.infer<typeof featuresConfigSchema>;

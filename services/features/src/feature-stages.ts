@@ -16,7 +16,22 @@
  * the outputs and the input offsets commit in one transaction.
  */
 
-import { SluiceError, type FeatureVector, type InputMessage, type KeyValueStore, type Label, type ProcessingContext, type RoutedEvent, type Transaction } from '@sluice/shared';
+import {
+  combineInputClocks,
+  InputClock,
+  OrderedBuffer,
+  SluiceError,
+  SourceClocks,
+  type EventOrder,
+  type FeatureVector,
+  type InputMessage,
+  type KeyValueStore,
+  type Label,
+  type ProcessingContext,
+  type RoutedEvent,
+  type SourceClocksState,
+  type Transaction,
+} from '@sluice/shared';
 import { CUSTOMER_KEY, TERMINAL_KEY } from './config.js';
 import type { EntityState } from './entity-state.js';
 import { EntityStore } from './entity-store.js';
@@ -26,6 +41,46 @@ import { assembleVector, eventFeatures } from './vector.js';
 
 export const CUSTOMERS_STORE = 'customers';
 export const TERMINALS_STORE = 'terminals';
+/** Routed events the terminal stage holds until every customer partition's watermark has passed them. */
+export const TERMINAL_BUFFER_STORE = 'terminal-buffer';
+/** The customer partitions' watermarks as the terminal stage last heard them (one entry). */
+export const TERMINAL_CLOCKS_STORE = 'terminal-clocks';
+const CLOCKS_KEY = 'clocks';
+
+export interface WatermarkSettings {
+  /** Disorder allowed within one input partition (FEATURES_WATERMARK_DISORDER_MS). */
+  disorderMs: number;
+  /** Quiet time after which a caught-up input partition is idle (FEATURES_IDLE_TIMEOUT_MS). */
+  idleTimeoutMs: number;
+}
+
+/**
+ * Where a routed event goes in the terminal stage's order: a transaction at
+ * its event time, a label at the time it was established (labeled_at: a
+ * transaction at t may only see labels known by t), a label before a
+ * transaction at the same millisecond (the handbook's delayed window
+ * (t − 7 − n days, t − 7 days] includes its end), then by transaction id.
+ */
+export function routedOrder(routed: RoutedEvent): EventOrder {
+  if (routed.transaction !== null) return { time: routed.transaction.event_time, rank: 1, id: routed.transaction.transaction_id };
+  return { time: routed.label!.labeled_at, rank: 0, id: routed.label!.transaction_id };
+}
+
+/** A watermark worth sending: changed since the last one, or the last one is old (a reader whose clocks were lost hears again). */
+const WATERMARK_REPEAT_MS = 30_000;
+
+class WatermarkOutbox {
+  private last: string | undefined;
+  private lastAt = -Infinity;
+
+  send(context: ProcessingContext, topic: string, mark: { time: number; idle: boolean }): void {
+    const text = `${mark.time}/${mark.idle}`;
+    if (text === this.last && context.now - this.lastAt < WATERMARK_REPEAT_MS) return;
+    context.sendWatermark(topic, mark);
+    this.last = text;
+    this.lastAt = context.now;
+  }
+}
 
 export interface FeatureStageTopics {
   transactionsValid: string;
@@ -139,17 +194,32 @@ function vectorOf(plan: FeaturePlan, transaction: Transaction, values: number[])
   };
 }
 
+interface CustomerPartitionClocks {
+  transactions: InputClock;
+  labels: InputClock;
+  outbox: WatermarkOutbox;
+}
+
+/**
+ * The customer stage is the source of event time for everything downstream:
+ * after each batch, and on a wall-clock punctuation while its inputs are
+ * quiet, each partition writes its watermark (the older of its transactions'
+ * and labels' progress, unless one is idle) behind its data to every
+ * partition of the topic it feeds.
+ */
 export class CustomerStage {
   private readonly customers: StageEntities | undefined;
   private readonly customerUsesLabels: boolean;
   private readonly routesToTerminals: boolean;
   private readonly routesLabels: boolean;
+  private readonly clocks = new Map<number, CustomerPartitionClocks>();
 
   constructor(
     private readonly plan: FeaturePlan,
     private readonly topics: FeatureStageTopics,
     evictIntervalMs: number,
     private readonly metrics: FeaturesMetrics,
+    private readonly watermarks: WatermarkSettings,
   ) {
     const customerPlan = plan.entities.get(CUSTOMER_KEY);
     this.customers = customerPlan && new StageEntities('customer', CUSTOMERS_STORE, customerPlan, evictIntervalMs, metrics);
@@ -159,9 +229,29 @@ export class CustomerStage {
     this.routesLabels = terminalPlan?.usesLabels ?? false;
   }
 
+  /** The topic downstream readers order by this stage's watermarks. */
+  get watermarkTopic(): string {
+    return this.routesToTerminals ? this.topics.transactionsByTerminal : this.topics.transactionsFeatures;
+  }
+
+  private clocksOf(context: ProcessingContext): CustomerPartitionClocks {
+    let clocks = this.clocks.get(context.partition);
+    if (clocks === undefined) {
+      const { disorderMs, idleTimeoutMs } = this.watermarks;
+      clocks = {
+        transactions: new InputClock(disorderMs, idleTimeoutMs, context.now),
+        labels: new InputClock(disorderMs, idleTimeoutMs, context.now),
+        outbox: new WatermarkOutbox(),
+      };
+      this.clocks.set(context.partition, clocks);
+    }
+    return clocks;
+  }
+
   process(message: InputMessage, context: ProcessingContext): void {
     if (message.topic === this.topics.labelsValid) {
       const label = message.value as Label;
+      if (Number.isSafeInteger(label.labeled_at)) this.clocksOf(context).labels.observe(label.labeled_at, context.now);
       if (this.customerUsesLabels) this.customers!.applyLabel(context, label);
       if (this.routesLabels) {
         const routed: RoutedEvent = { feature_set_version: this.plan.version, transaction: null, label, event_values: [], customer_values: [] };
@@ -171,6 +261,7 @@ export class CustomerStage {
     }
     const transaction = message.value as Transaction;
     const eventValues = guard(() => eventFeatures(this.plan, transaction));
+    this.clocksOf(context).transactions.observe(transaction.event_time, context.now);
     const customerValues = this.customers ? this.customers.update(context, transaction) : [];
     if (this.routesToTerminals) {
       const routed: RoutedEvent = {
@@ -189,12 +280,49 @@ export class CustomerStage {
   }
 
   afterBatch(context: ProcessingContext): void {
+    const clocks = this.clocksOf(context);
+    if (context.batch !== undefined) (context.batch.topic === this.topics.labelsValid ? clocks.labels : clocks.transactions).endOfBatch(context.batch.lag, context.now);
+    this.sendWatermark(context);
     this.customers?.maybeEvict(context);
+  }
+
+  /** Wall-clock punctuation: an input that went quiet becomes idle here, and readers stop waiting for it. */
+  punctuate(context: ProcessingContext): void {
+    this.sendWatermark(context);
+  }
+
+  private sendWatermark(context: ProcessingContext): void {
+    const clocks = this.clocksOf(context);
+    // Labels only matter downstream when they are routed there.
+    const inputs = this.routesLabels ? [clocks.transactions, clocks.labels] : [clocks.transactions];
+    clocks.outbox.send(context, this.watermarkTopic, combineInputClocks(inputs, context.now));
   }
 }
 
+interface TerminalPartition {
+  buffer: OrderedBuffer<RoutedEvent>;
+  clocks: SourceClocks;
+  clocksStore: KeyValueStore<SourceClocksState>;
+  outbox: WatermarkOutbox;
+}
+
+/**
+ * The terminal stage reads transactions.by-terminal, where the six customer
+ * partitions' events interleave in whatever order they were written. It holds
+ * each routed event in a changelogged buffer and applies it to the windows
+ * only once every customer partition's watermark has passed it, in
+ * (time, rank, id) order: the windows see the same sequence at any speed,
+ * after any crash, with any number of instances. A source that is idle is not
+ * waited for; an event older than the frontier already passed (a source back
+ * from idle) is applied at once, as late data under the grace rules, and
+ * counted. Its own watermark (the frontier, or idle when every source is)
+ * follows its vectors to transactions.features, for the readers there.
+ */
 export class TerminalStage {
   private readonly terminals: StageEntities;
+
+  private readonly partitions = new WeakMap<KeyValueStore<RoutedEvent>, TerminalPartition>();
+  private readonly bufferedByPartition = new Map<number, number>();
 
   constructor(
     private readonly plan: FeaturePlan,
@@ -207,8 +335,40 @@ export class TerminalStage {
     this.terminals = new StageEntities('terminal', TERMINALS_STORE, terminalPlan, evictIntervalMs, metrics);
   }
 
+  /** The partition's buffer and clocks, built over its restored stores when its first batch arrives after an assignment. */
+  private partitionOf(context: ProcessingContext): TerminalPartition {
+    const store = context.store<RoutedEvent>(TERMINAL_BUFFER_STORE);
+    let partition = this.partitions.get(store);
+    if (partition === undefined) {
+      const clocksStore = context.store<SourceClocksState>(TERMINAL_CLOCKS_STORE);
+      const saved = clocksStore.get(CLOCKS_KEY);
+      partition = { buffer: new OrderedBuffer(store, routedOrder), clocks: saved ? SourceClocks.restore(saved) : new SourceClocks(), clocksStore, outbox: new WatermarkOutbox() };
+      this.partitions.set(store, partition);
+    }
+    return partition;
+  }
+
   process(message: InputMessage, context: ProcessingContext): void {
-    const routed = message.value as RoutedEvent;
+    const partition = this.partitionOf(context);
+    if (message.watermark !== undefined) {
+      if (partition.clocks.observe(message.watermark)) {
+        // Released at once, so that an event after this mark in the same batch and behind it counts as late.
+        for (const routed of partition.buffer.releaseThrough(partition.clocks.frontier)) this.apply(context, routed);
+      }
+      partition.clocksStore.put(CLOCKS_KEY, partition.clocks.toState());
+      return;
+    }
+    const routed = this.checked(message.value as RoutedEvent);
+    if (routedOrder(routed).time <= partition.clocks.frontier) {
+      context.afterCommit(() => this.metrics.behindWatermark.inc({ stage: 'terminal' }));
+      this.apply(context, routed);
+    } else {
+      partition.buffer.add(routed);
+    }
+  }
+
+  /** Refuses what could not be applied, before it is buffered: a failure at release could not name its input any more. */
+  private checked(routed: RoutedEvent): RoutedEvent {
     if (routed.feature_set_version !== this.plan.version) {
       // During a rolling change of the spec, old-stage values cannot be mixed with new-stage ones.
       throw new SluiceError(
@@ -216,12 +376,20 @@ export class TerminalStage {
         `routed by feature set ${routed.feature_set_version}, this instance computes ${this.plan.version}: replay it after the rollout`,
       );
     }
+    const event = routed.transaction ?? routed.label;
+    if (event === null) throw new SluiceError('ROUTED_EVENT_EMPTY', 'a routed event carries neither a transaction nor a label');
+    const time = routed.transaction !== null ? routed.transaction.event_time : routed.label!.labeled_at;
+    if (!Number.isSafeInteger(time)) throw new SluiceError('FEATURE_INPUT_INVALID', `event time must be integer epoch milliseconds, got ${String(time)}`);
+    if (typeof event.terminal_id !== 'string' || event.terminal_id === '') throw new SluiceError('FEATURE_INPUT_INVALID', `${TERMINAL_KEY} must be a non-empty string`);
+    return routed;
+  }
+
+  private apply(context: ProcessingContext, routed: RoutedEvent): void {
     if (routed.label !== null) {
       this.terminals.applyLabel(context, routed.label);
       return;
     }
-    const transaction = routed.transaction;
-    if (transaction === null) throw new SluiceError('ROUTED_EVENT_EMPTY', 'a routed event carries neither a transaction nor a label');
+    const transaction = routed.transaction!;
     const terminalValues = this.terminals.update(context, transaction);
     const parts: Record<string, readonly number[]> = { [TERMINAL_KEY]: terminalValues };
     if (this.plan.entities.has(CUSTOMER_KEY)) parts[CUSTOMER_KEY] = routed.customer_values;
@@ -231,6 +399,14 @@ export class TerminalStage {
   }
 
   afterBatch(context: ProcessingContext): void {
+    const partition = this.partitionOf(context);
+    partition.outbox.send(context, this.topics.transactionsFeatures, { time: partition.clocks.frontier, idle: partition.clocks.allIdle });
     this.terminals.maybeEvict(context);
+    this.bufferedByPartition.set(context.partition, partition.buffer.size);
+    this.metrics.buffered.set({ stage: 'terminal' }, sum(this.bufferedByPartition.values()));
+    const census = partition.clocks.census();
+    this.metrics.sources.set({ stage: 'terminal', state: 'active' }, census.reported - census.idle);
+    this.metrics.sources.set({ stage: 'terminal', state: 'idle' }, census.idle);
+    this.metrics.sources.set({ stage: 'terminal', state: 'missing' }, census.expected - census.reported);
   }
 }

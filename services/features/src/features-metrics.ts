@@ -12,6 +12,9 @@ export class FeaturesMetrics {
   readonly stateBytes: Gauge<'stage'>;
   readonly watermarkLag: Gauge<'stage'>;
   readonly outputLatency: Histogram;
+  readonly buffered: Gauge<'stage'>;
+  readonly behindWatermark: Counter<'stage'>;
+  readonly sources: Gauge<'stage' | 'state'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -35,6 +38,24 @@ export class FeaturesMetrics {
       name: 'sluice_features_output_latency_seconds',
       help: "From the transaction's acceptance by ingest (ingested_at) to its feature vector being queued for transactions.features.",
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.buffered = new Gauge({
+      name: 'sluice_features_buffered_events',
+      help: 'Events held until every upstream partition has passed their event time (the watermark), by stage.',
+      labelNames: ['stage'],
+      registers,
+    });
+    this.behindWatermark = new Counter({
+      name: 'sluice_features_behind_watermark_total',
+      help: 'Events that arrived older than the watermark already passed (a source back from idle, or disorder beyond FEATURES_WATERMARK_DISORDER_MS): applied at once, as late data, by stage.',
+      labelNames: ['stage'],
+      registers,
+    });
+    this.sources = new Gauge({
+      name: 'sluice_features_upstream_sources',
+      help: 'Upstream partitions whose watermarks the stage follows, by state: active, idle (not waited for), missing (not heard from yet: nothing is released).',
+      labelNames: ['stage', 'state'],
       registers,
     });
     this.watermarkLag = new Gauge({

@@ -1,7 +1,7 @@
 import { bootstrapService, changelogTopic, loadConfig, runService, serveMetrics, StreamProcessor, type StoreDefinition } from '@sluice/shared';
 import { CUSTOMER_KEY, featuresConfigSchema, loadFeaturePlan, TERMINAL_KEY } from './config.js';
 import { entityStateCodec } from './entity-store.js';
-import { CUSTOMERS_STORE, CustomerStage, TERMINALS_STORE, TerminalStage } from './feature-stages.js';
+import { CUSTOMERS_STORE, CustomerStage, TERMINAL_BUFFER_STORE, TERMINAL_CLOCKS_STORE, TERMINALS_STORE, TerminalStage } from './feature-stages.js';
 import { FeaturesMetrics } from './features-metrics.js';
 
 runService('features', async () => {
@@ -21,11 +21,15 @@ runService('features', async () => {
     return { name, changelogTopic: changelogTopic(prefix, 'features', name), ...codec } as StoreDefinition<unknown>;
   };
 
-  const customerStage = new CustomerStage(plan, topics, config.FEATURES_EVICT_INTERVAL_MS, metrics);
+  const customerStage = new CustomerStage(plan, topics, config.FEATURES_EVICT_INTERVAL_MS, metrics, {
+    disorderMs: config.FEATURES_WATERMARK_DISORDER_MS,
+    idleTimeoutMs: config.FEATURES_IDLE_TIMEOUT_MS,
+  });
   const processors: [string, StreamProcessor][] = [
     [
       'customer stage',
       new StreamProcessor({
+        recovery: runtime.recovery,
         ...common,
         groupId: `${prefix}sluice-features-customers`,
         transactionalIdPrefix: `${prefix}sluice-features-customers`,
@@ -36,6 +40,8 @@ runService('features', async () => {
         stores: plan.entities.has(CUSTOMER_KEY) ? [storeFor(CUSTOMERS_STORE, CUSTOMER_KEY)] : [],
         process: (message, context) => customerStage.process(message, context),
         afterBatch: (context) => customerStage.afterBatch(context),
+        watermarkOutputs: [customerStage.watermarkTopic],
+        punctuate: { intervalMs: config.FEATURES_WATERMARK_INTERVAL_MS, run: (context) => customerStage.punctuate(context) },
       }),
     ],
   ];
@@ -44,11 +50,17 @@ runService('features', async () => {
     processors.push([
       'terminal stage',
       new StreamProcessor({
+        recovery: runtime.recovery,
         ...common,
         groupId: `${prefix}sluice-features-terminals`,
         transactionalIdPrefix: `${prefix}sluice-features-terminals`,
-        inputs: [{ topic: topics.transactionsByTerminal, format: 'avro', deadLetterTopic: topics.transactionsDlq }],
-        stores: [storeFor(TERMINALS_STORE, TERMINAL_KEY)],
+        inputs: [{ topic: topics.transactionsByTerminal, format: 'avro', deadLetterTopic: topics.transactionsDlq, watermarks: true }],
+        stores: [
+          storeFor(TERMINALS_STORE, TERMINAL_KEY),
+          { name: TERMINAL_BUFFER_STORE, changelogTopic: changelogTopic(prefix, 'features', TERMINAL_BUFFER_STORE) },
+          { name: TERMINAL_CLOCKS_STORE, changelogTopic: changelogTopic(prefix, 'features', TERMINAL_CLOCKS_STORE) },
+        ],
+        watermarkOutputs: [topics.transactionsFeatures],
         process: (message, context) => terminalStage.process(message, context),
         afterBatch: (context) => terminalStage.afterBatch(context),
       }),

@@ -14,7 +14,8 @@
 export class InputClock {
   private newest = -Infinity;
   private lastArrivalAt: number;
-  private caughtUp = false;
+  /** Until a batch says otherwise: a partition that never delivers anything has nothing to say. */
+  private caughtUp = true;
 
   constructor(
     private readonly maxDisorderMs: number,

@@ -9,16 +9,20 @@ export interface SourceClock {
 /** The serialisable form of a reader's clocks (stored beside its buffer, so a restored reader resumes where it was). */
 export interface SourceClocksState {
   sources: number;
+  /** null for -Infinity, which JSON cannot hold. */
   frontier: number | null;
-  clocks: [number, SourceClock][];
+  clocks: [number, { time: number | null; idle: boolean }][];
 }
 
 /**
  * A reader's view of its upstream sources' watermarks, and the frontier they
  * allow: the minimum over the sources that are not idle. Until every one of
  * the `sources` sources has reported, nothing is released (an unknown source
- * may still send anything). When every source is idle the frontier stays
- * where it is: idleness lets the others move on, it does not invent progress.
+ * may still send anything). When every source is idle, nothing is in flight:
+ * the frontier moves to the newest time any source reached, so what is held
+ * is released (the end of a replay, a quiet night) instead of waiting for the
+ * next event. A source that was idle and resumes behind that is late, the
+ * price of any idle timeout (Flink's idleness has the same trade-off).
  * A source's clock only moves forward (a restarted source re-reads its input
  * and reports older times again), and so does the frontier: an event older
  * than it is late, whichever source it came from.
@@ -32,7 +36,7 @@ export class SourceClocks {
     const restored = new SourceClocks();
     restored.sources = state.sources;
     restored.floor = state.frontier ?? -Infinity;
-    for (const [source, clock] of state.clocks) restored.clocks.set(source, { ...clock });
+    for (const [source, clock] of state.clocks) restored.clocks.set(source, { time: clock.time ?? -Infinity, idle: clock.idle });
     return restored;
   }
 
@@ -73,14 +77,19 @@ export class SourceClocks {
     return {
       sources: this.sources,
       frontier: Number.isFinite(this.floor) ? this.floor : null,
-      clocks: [...this.clocks].map(([source, clock]) => [source, { ...clock }]),
+      clocks: [...this.clocks].map(([source, clock]) => [source, { time: Number.isFinite(clock.time) ? clock.time : null, idle: clock.idle }]),
     };
   }
 
   private advance(): void {
     if (this.sources === 0 || this.clocks.size < this.sources) return;
     let min = Infinity;
-    for (const clock of this.clocks.values()) if (!clock.idle && clock.time < min) min = clock.time;
-    if (min !== Infinity && min > this.floor) this.floor = min;
+    let newest = -Infinity;
+    for (const clock of this.clocks.values()) {
+      if (!clock.idle && clock.time < min) min = clock.time;
+      if (clock.time > newest) newest = clock.time;
+    }
+    const frontier = min === Infinity ? newest : min;
+    if (frontier > this.floor) this.floor = frontier;
   }
 }

@@ -46,3 +46,8 @@ export function decodeWatermark(header: string): WatermarkMark | undefined {
   if (!(mark.time === -Infinity || Number.isSafeInteger(mark.time)) || (state !== 'idle' && state !== 'active')) return undefined;
   return mark;
 }
+
+/** True for a watermark record (a reader outside the processor skips these: they carry no data). */
+export function isWatermarkRecord(headers: Readonly<Record<string, unknown>> | undefined): boolean {
+  return headers !== undefined && headers[WATERMARK_HEADER] !== undefined;
+}

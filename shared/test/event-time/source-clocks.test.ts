@@ -7,11 +7,14 @@ const SOURCES = 3;
 const markArb = fc.record({
   source: fc.integer({ min: 0, max: SOURCES - 1 }),
   sources: fc.constant(SOURCES),
-  time: fc.integer({ min: 0, max: 100 }),
+  time: fc.oneof(fc.integer({ min: 0, max: 100 }), fc.constant(-Infinity)),
   idle: fc.boolean(),
 });
 
-/** The frontier by its definition: the running maximum of min(non-idle sources' newest times), once all have reported. */
+/**
+ * The frontier by its definition, once all sources have reported: the running maximum of the minimum over the
+ * non-idle sources' newest times, or of the newest time of all when every source is idle.
+ */
 function bruteForceFrontiers(marks: readonly WatermarkMark[]): number[] {
   const newest = new Map<number, number>();
   const idle = new Map<number, boolean>();
@@ -21,7 +24,7 @@ function bruteForceFrontiers(marks: readonly WatermarkMark[]): number[] {
     idle.set(mark.source, mark.idle);
     if (newest.size === SOURCES) {
       const active = [...newest].filter(([source]) => !idle.get(source)).map(([, time]) => time);
-      if (active.length > 0) frontier = Math.max(frontier, Math.min(...active));
+      frontier = Math.max(frontier, active.length > 0 ? Math.min(...active) : Math.max(...newest.values()));
     }
     return frontier;
   });
@@ -43,7 +46,7 @@ describe('SourceClocks', () => {
     );
   });
 
-  it('waits for every source, lets an idle one be passed, and never invents progress when all are idle', () => {
+  it('waits for every source, lets an idle one be passed, and releases all it holds when every source is idle', () => {
     const clocks = new SourceClocks();
     clocks.observe({ source: 0, sources: 2, time: 10, idle: false });
     expect(clocks.frontier).toBe(-Infinity);
@@ -53,10 +56,10 @@ describe('SourceClocks', () => {
     expect(clocks.frontier).toBe(10);
     clocks.observe({ source: 0, sources: 2, time: 12, idle: true });
     expect(clocks.allIdle).toBe(true);
-    expect(clocks.frontier).toBe(10);
+    expect(clocks.frontier).toBe(12);
     // Back from idle behind the frontier: the frontier does not go back.
     clocks.observe({ source: 1, sources: 2, time: 6, idle: false });
-    expect(clocks.frontier).toBe(10);
+    expect(clocks.frontier).toBe(12);
     expect(clocks.census()).toEqual({ expected: 2, reported: 2, idle: 1 });
   });
 });

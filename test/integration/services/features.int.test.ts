@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
-import type { AvroSerde, FeatureVector } from '@sluice/shared';
+import { isWatermarkRecord, type AvroSerde, type FeatureVector } from '@sluice/shared';
 import { bruteForceFeatures, DAY_MS, handbookStream, type HandbookStream } from '../../support/handbook-stream.js';
 import { consumeAll, createPipelineTopics, testKafka, testSerde, uniquePrefix } from '../../support/kafka.js';
 import { metricValue, scrape, startService, stopAllServices, waitUntilReady, type RunningService } from '../../support/services.js';
@@ -38,6 +38,7 @@ async function followVectors(kafka: Kafka, serde: AvroSerde, topic: string) {
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ message }) => {
+      if (isWatermarkRecord(message.headers)) return;
       const vector = await serde.decode<FeatureVector>(message.value);
       vectors.set(vector.transaction_id, vector);
       received += 1;
@@ -75,7 +76,8 @@ describe('features against the real broker', () => {
     const stream = handbookStream({ seed: 3, transactions: 1800, customers: 40, terminals: 12, days: 45, fraudRate: 0.15, labelDelayMs: DAY_MS });
     const follower = await followVectors(kafka, serde, `${prefix}transactions.features`);
     // A day's transactions reach a terminal from six customer partitions in any order: a grace of a day places them all.
-    const env = { FEATURES_GRACE_MS: String(2 * DAY_MS) };
+    // Each day's sending ends in a pause: the customer partitions turn idle after 500 ms and the terminal stage releases what it holds.
+    const env = { FEATURES_GRACE_MS: String(2 * DAY_MS), FEATURES_IDLE_TIMEOUT_MS: '500', FEATURES_WATERMARK_INTERVAL_MS: '200' };
     let features: RunningService = startService('features', prefix, env);
     await waitUntilReady(features);
     let labelsSinceStart = 0;
