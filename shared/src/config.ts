@@ -42,6 +42,8 @@ export const commonEnvSchema = z.object({
   TOPIC_REPLICATION_FACTOR: env.positiveInt().default(1),
   METRICS_PORT: env.port().default(9400),
   METRICS_HOST: env.string().default('0.0.0.0'),
+  /** A crashed consumer that has not rejoined its group by then makes the service exit non-zero (shared/src/recovery.ts). */
+  SLUICE_RECOVERY_DEADLINE_MS: env.positiveInt().default(180_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

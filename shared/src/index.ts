@@ -16,3 +16,4 @@ export * from './global-table.js';
 export * from './fifo.js';
 export * from './min-heap.js';
 export * from './retry.js';
+export * from './recovery.js';

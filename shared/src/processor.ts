@@ -13,6 +13,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { CoPartitionAssigner } from './co-partition-assigner.js';
 import { buildDeadLetter, deadLetterHeaders } from './dead-letter.js';
 import { SluiceError } from './errors.js';
+import { ConsumerRecovery, exitingRecovery, type RecoveryPolicy } from './recovery.js';
 import { retrying } from './retry.js';
 import type { Logger } from './logger.js';
 import type { AvroSerde } from './serde.js';
@@ -84,6 +85,8 @@ export interface StreamProcessorOptions {
   /** Below this lag (messages) on every partition, the processor reports ready. */
   readyMaxLag?: number;
   sessionTimeoutMs?: number;
+  /** How long a crashed consumer may take to come back, and how the service ends if it does not (ServiceRuntime.recovery). */
+  recovery?: RecoveryPolicy;
 }
 
 interface QueuedOutput {
@@ -168,19 +171,32 @@ export class StreamProcessor {
   private readonly inputs: Map<string, InputDefinition>;
   private readonly lagByPartition = new Map<string, number>();
   private joined = false;
-  private crashed: Error | undefined;
+  private readonly recovery: ConsumerRecovery;
   private running = false;
 
   constructor(private readonly options: StreamProcessorOptions) {
     this.metrics = ProcessorMetrics.of(options.metrics);
     this.inputs = new Map(options.inputs.map((input) => [input.topic, input]));
+    this.recovery = new ConsumerRecovery({
+      name: options.groupId,
+      logger: options.logger,
+      policy: options.recovery ?? exitingRecovery(options.logger),
+      restart: () => this.restartConsumer(),
+    });
   }
 
   async start(): Promise<void> {
     const { kafka, groupId, logger } = this.options;
     this.admin = kafka.admin();
     await this.admin.connect();
-    this.consumer = kafka.consumer({
+    this.running = true;
+    await this.startConsumer();
+    logger.info({ groupId, inputs: this.options.inputs.map((input) => input.topic) }, 'processor started');
+  }
+
+  private async startConsumer(): Promise<void> {
+    const { kafka, groupId } = this.options;
+    const consumer = kafka.consumer({
       groupId,
       readUncommitted: false,
       sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
@@ -190,42 +206,70 @@ export class StreamProcessor {
       partitionAssigners: [CoPartitionAssigner],
       retry: { retries: 8 },
     });
-    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
-      // kafkajs restarts a crashed consumer (e.g. after a fenced commit); joining again means it recovered.
-      this.crashed = undefined;
+    this.consumer = consumer;
+    // Events of a consumer already replaced by a restart are stale.
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      if (this.consumer !== consumer) return;
+      // Joining again after a crash (restarted by kafkajs or by restartConsumer) means it recovered.
+      this.recovery.joined();
       this.onAssignment(payload.memberAssignment);
     });
-    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
-      this.crashed = payload.error;
-      logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (this.consumer !== consumer || !this.running) return;
+      this.joined = false;
+      this.recovery.crashed(payload.error, payload.restart);
     });
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: this.options.inputs.map((input) => input.topic), fromBeginning: true });
-    this.running = true;
-    await this.consumer.run({
+    await consumer.connect();
+    await consumer.subscribe({ topics: this.options.inputs.map((input) => input.topic), fromBeginning: true });
+    await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 2,
       eachBatch: (payload) => this.handleBatch(payload),
     });
-    logger.info({ groupId, inputs: this.options.inputs.map((input) => input.topic) }, 'processor started');
+  }
+
+  /**
+   * A consumer kafkajs will not restart is replaced by a new one. Its tasks
+   * are discarded first: their state may hold a batch that never committed,
+   * so the next assignment restores it from the changelog, fencing as usual.
+   */
+  private async restartConsumer(): Promise<void> {
+    if (!this.running) return;
+    await this.consumer?.disconnect().catch(() => undefined);
+    const previous = [...this.tasks.values()];
+    this.tasks.clear();
+    this.lagByPartition.clear();
+    this.joined = false;
+    await Promise.all(previous.map((task) => this.closeTask(task)));
+    if (!this.running) return;
+    this.options.logger.info({ groupId: this.options.groupId }, 'starting a new consumer');
+    await this.startConsumer();
   }
 
   /** Leaves the group after the batch in flight has committed or aborted, then closes the producers. */
   async stop(): Promise<void> {
     this.running = false;
+    this.recovery.stop();
     await this.consumer?.disconnect();
     await Promise.all([...this.tasks.values()].map((task) => this.closeTask(task)));
     this.tasks.clear();
     await this.admin?.disconnect();
   }
 
+  /**
+   * A consumer being restarted after a crash is still healthy: restarting the
+   * process would not bring the broker back sooner. Past the recovery deadline
+   * the service exits non-zero instead (RecoveryPolicy.giveUp).
+   */
   healthy(): boolean {
-    return this.running && this.crashed === undefined;
+    return this.running && !this.recovery.gaveUp;
   }
 
   readiness(): { ready: boolean; reason: string } {
     if (!this.running) return { ready: false, reason: 'not running' };
+    const crash = this.recovery.crash;
+    if (crash !== undefined) return { ready: false, reason: `consumer crashed, restarting: ${crash.message}` };
     if (!this.joined) return { ready: false, reason: 'waiting for a partition assignment' };
     const restoring = [...this.tasks.values()].filter((task) => !task.isReady).map((task) => task.partition);
     if (restoring.length > 0) return { ready: false, reason: `restoring state of partitions ${restoring.join(',')}` };

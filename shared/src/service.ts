@@ -5,6 +5,7 @@ import { createKafka } from './kafka.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetricsRegistry, startMetricsServer, type HealthChecks, type MetricsServer } from './metrics.js';
 import { AvroSerde, createSchemaRegistry } from './serde.js';
+import type { RecoveryPolicy } from './recovery.js';
 import { GracefulShutdown } from './shutdown.js';
 import { ensureTopics, pipelineTopics, topicNames, type TopicNames } from './topics.js';
 
@@ -18,6 +19,8 @@ export interface ServiceRuntime {
   metrics: Registry;
   topics: TopicNames;
   shutdown: GracefulShutdown;
+  /** For the service's consumers: how long they may stay crashed, and how the service then ends. */
+  recovery: RecoveryPolicy;
 }
 
 /**
@@ -41,7 +44,8 @@ export async function bootstrapService(name: string, config: CommonConfig, write
   for (const [topic, schema] of Object.entries(writes(topics))) await serde.register(topic, schema);
   const shutdown = new GracefulShutdown(logger);
   shutdown.listen();
-  return { name, config, logger, kafka, serde, metrics: createMetricsRegistry(name), topics, shutdown };
+  const recovery: RecoveryPolicy = { deadlineMs: config.SLUICE_RECOVERY_DEADLINE_MS, giveUp: (reason, error) => shutdown.fail(reason, error) };
+  return { name, config, logger, kafka, serde, metrics: createMetricsRegistry(name), topics, shutdown, recovery };
 }
 
 /** Serves /metrics, /healthz and /readyz on METRICS_PORT until shutdown. */

@@ -33,6 +33,17 @@ export class GracefulShutdown {
     }
   }
 
+  /**
+   * For a failure the service cannot recover from in-process (a consumer that
+   * did not come back within its deadline): closes what it can, then exits
+   * non-zero, so that a supervisor (Kubernetes, systemd, compose) restarts it.
+   */
+  fail(reason: string, error: unknown): void {
+    if (this.shuttingDown) return;
+    this.logger.fatal({ err: error, reason }, `${reason}: exiting so that a supervisor restarts the service`);
+    void this.shutdown(reason).then(() => process.exit(1));
+  }
+
   /** Closes everything; resolves with the exit code (0 when every closer finished in time). */
   async shutdown(reason: string): Promise<number> {
     this.shuttingDown = true;

@@ -50,8 +50,15 @@ runService('fraud', async () => {
       logger.error({ model: snapshot.model_name, version: snapshot.version, reason: result.reason }, 'model refused: the previous model stays in use');
     }
   };
-  const models = new GlobalTableFollower<ModelSnapshot>(runtime.kafka, runtime.serde, topics.modelUpdates, (_key, snapshot) => offer(snapshot), logger, `${prefix}sluice-fraud-models`, () =>
-    metrics.refusals.inc({ reason: 'undecodable' }),
+  const models = new GlobalTableFollower<ModelSnapshot>(
+    runtime.kafka,
+    runtime.serde,
+    topics.modelUpdates,
+    (_key, snapshot) => offer(snapshot),
+    logger,
+    `${prefix}sluice-fraud-models`,
+    () => metrics.refusals.inc({ reason: 'undecodable' }),
+    runtime.recovery,
   );
 
   const scoring = new Scoring(
@@ -67,6 +74,7 @@ runService('fraud', async () => {
     metrics,
   );
   const processor = new StreamProcessor({
+    recovery: runtime.recovery,
     service: 'fraud',
     kafka: runtime.kafka,
     serde: runtime.serde,
@@ -88,7 +96,7 @@ runService('fraud', async () => {
 
   runtime.shutdown.register('processor', () => processor.stop());
   runtime.shutdown.register('model follower', () => models.stop());
-  await serveMetrics(runtime, { healthy: () => processor.healthy(), ready: () => processor.readiness() });
+  await serveMetrics(runtime, { healthy: () => processor.healthy() && models.healthy(), ready: () => processor.readiness() });
   await models.start();
   await models.caughtUp;
   logger.info({ model: selection.current?.snapshot.version ?? (waiting as ModelSnapshot | null)?.version ?? null }, 'model.updates read to its end');

@@ -22,6 +22,7 @@ runService('ingest', async () => {
   const ingest = new IngestProcessor(topics, { limits, dedup: { horizonMs: config.INGEST_DEDUP_HORIZON_MS, maxEntries: config.INGEST_DEDUP_MAX_ENTRIES } }, metrics);
 
   const processor = new StreamProcessor({
+    recovery: runtime.recovery,
     service: 'ingest',
     kafka: runtime.kafka,
     serde: runtime.serde,

@@ -38,6 +38,7 @@ runService('learner', async () => {
     metrics,
   );
   const joinProcessor = new StreamProcessor({
+    recovery: runtime.recovery,
     ...common,
     groupId: `${prefix}sluice-learner-join`,
     transactionalIdPrefix: `${prefix}sluice-learner-join`,
@@ -85,6 +86,7 @@ runService('learner', async () => {
     }),
   );
   const trainProcessor = new StreamProcessor({
+    recovery: runtime.recovery,
     ...common,
     groupId: `${prefix}sluice-learner-train`,
     transactionalIdPrefix: `${prefix}sluice-learner-train`,

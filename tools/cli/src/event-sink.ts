@@ -10,6 +10,12 @@ export interface EventSink {
   close(): Promise<void>;
 }
 
+/**
+ * Batches of events into the raw topics with an idempotent producer (acks=all,
+ * one request in flight): a request retried through a broker restart keeps its
+ * producer id and sequence numbers, so the broker keeps each event once per
+ * partition. A connection made with `waitForBroker` waits out the restart.
+ */
 export class KafkaEventSink implements EventSink {
   private readonly pending = new Map<string, Message[]>();
   private producer?: Producer;

@@ -2,6 +2,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Partitioners } from 'kafkajs';
 import { SingleBar, Presets } from 'cli-progress';
+import { SluiceError } from '@sluice/shared';
 import { connect } from '../connection.js';
 import { RateLimiter } from '../event-sink.js';
 
@@ -15,9 +16,16 @@ export interface ReplayOptions {
  * NDJSON into Kafka. A line written by `simulate --out` ({kind, payload}) goes
  * to the raw topic of its kind; any other line goes as it is to --topic. Lines
  * are not validated here: that is ingest's job, and its dead-letter topic's.
+ *
+ * Through a broker restart the sends wait and retry (connect's waitForBroker),
+ * then the replay resumes where it was. The producer is idempotent (acks=all,
+ * one request in flight): a retried request carries the same producer id and
+ * sequence numbers, so the broker keeps each line once, in order, per
+ * partition, even when the first attempt was written but its answer lost.
+ * That holds within one run: running the file again writes every line again.
  */
 export async function replayCommand(file: string, options: ReplayOptions): Promise<void> {
-  const connection = connect();
+  const connection = connect({ waitForBroker: true });
   const producer = connection.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const size = statSync(file).size;
@@ -27,11 +35,20 @@ export async function replayCommand(file: string, options: ReplayOptions): Promi
   const started = performance.now();
   let bytes = 0;
   let lines = 0;
+  let acknowledged = 0;
   let batch = new Map<string, { key: string | null; value: string }[]>();
   const flush = async () => {
     const topicMessages = [...batch].map(([topic, messages]) => ({ topic, messages }));
     batch = new Map();
-    if (topicMessages.length > 0) await producer.sendBatch({ topicMessages, acks: -1 });
+    if (topicMessages.length > 0) {
+      try {
+        await producer.sendBatch({ topicMessages, acks: -1 });
+      } catch (error) {
+        // Lines up to `acknowledged` are in Kafka; the ones after it may or may not be.
+        throw new SluiceError('REPLAY_SEND_FAILED', `the broker did not acknowledge the records after the first ${acknowledged} non-empty lines (those are in Kafka, the later ones may be): ${String(error)}`, { cause: error });
+      }
+    }
+    acknowledged = lines;
   };
   for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
     bytes += Buffer.byteLength(line) + 1;

@@ -39,7 +39,7 @@ export async function simulateCommand(options: SimulateOptions): Promise<void> {
   const simulation = new Simulation(simulatorOptions(options));
   let sink: EventSink;
   if (options.out) sink = new FileEventSink(options.out);
-  else sink = await new KafkaEventSink(connect()).open();
+  else sink = await new KafkaEventSink(connect({ waitForBroker: true })).open();
   const limiter = new RateLimiter(options.rate);
   const bar = new SingleBar({ format: 'simulate |{bar}| {value} events · {rate} events/s · {day}', hideCursor: true, stream: process.stderr }, Presets.shades_classic);
   if (options.progress) bar.start(expectedEvents(options), 0, { rate: 0, day: '' });
