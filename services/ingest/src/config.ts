@@ -13,6 +13,14 @@ export const ingestConfigSchema = commonEnvSchema.extend({
   INGEST_HTTP_HOST: env.string().default('0.0.0.0'),
   INGEST_HTTP_MAX_BODY_BYTES: env.positiveInt().default(5 * 1024 * 1024),
   INGEST_HTTP_ENABLED: env.boolean().default(true),
+  /** 'keys': callers need an API key (door-auth.ts), and with none configured the door stays closed; 'none': open to anyone who reaches it. */
+  INGEST_HTTP_AUTH: z.enum(['keys', 'none']).default('keys'),
+  /** JSON {"keys":[{"id","sha256","kinds":["transaction","label"],"ratePerSecond","burst"}]}: SHA-256 of each key, never the key. */
+  INGEST_HTTP_KEYS_FILE: env.string().optional(),
+  /** The same document inline. */
+  INGEST_HTTP_KEYS: env.string().optional(),
+  INGEST_HTTP_TLS_CERT_FILE: env.string().optional(),
+  INGEST_HTTP_TLS_KEY_FILE: env.string().optional(),
 });
 
 export type IngestConfig = z.infer<typeof ingestConfigSchema>;

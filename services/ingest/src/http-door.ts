@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Logger, TopicNames } from '@sluice/shared';
 import { splitBatchBody } from './batch-body.js';
+import { presentedKey, type DoorGuard } from './door-auth.js';
 import type { IngestMetrics, RecordKind } from './ingest-metrics.js';
 import { validateLabel, validateTransaction, type ValidationLimits } from './validation.js';
 
@@ -20,6 +22,10 @@ export interface HttpDoorOptions {
   host: string;
   maxBodyBytes: number;
   limits: ValidationLimits;
+  /** Who may post what, how often (door-auth.ts). */
+  guard: DoorGuard;
+  /** Serve HTTPS with this certificate and key. */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 const routes: Record<string, RecordKind> = { '/v1/transactions': 'transaction', '/v1/labels': 'label' };
@@ -29,7 +35,9 @@ const routes: Record<string, RecordKind> = { '/v1/transactions': 'transaction', 
  * by the same validator as the Kafka path, so the caller learns at once which
  * records were refused and why; accepted records are written, as sent, to the
  * raw topic, and from there take exactly the Kafka path (de-duplication,
- * exactly-once). "accepted" means durably written (acks=all).
+ * exactly-once). "accepted" means durably written (acks=all). Callers are
+ * checked (key, granted kind, rate) before the body is read; a refusal is
+ * counted in sluice_http_door_refusals_total{reason}.
  */
 export class HttpDoor {
   private server?: Server;
@@ -46,12 +54,13 @@ export class HttpDoor {
   async start(): Promise<number> {
     this.producer = this.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true, maxInFlightRequests: 1 });
     await this.producer.connect();
-    this.server = createServer((request, response) => {
+    const listener = (request: IncomingMessage, response: ServerResponse) => {
       this.handle(request, response).catch((error: unknown) => {
         this.logger.error({ err: error }, 'http door failed');
         this.reply(response, request.url ?? '', 503, { error: 'UNAVAILABLE', reason: 'could not write to Kafka; retry later' });
       });
-    });
+    };
+    this.server = this.options.tls ? createTlsServer({ cert: this.options.tls.cert, key: this.options.tls.key }, listener) : createServer(listener);
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(this.options.port, this.options.host, () => resolve());
@@ -69,6 +78,15 @@ export class HttpDoor {
     const kind = routes[route];
     if (!kind) return this.reply(response, route, 404, { error: 'NOT_FOUND', reason: 'POST to /v1/transactions or /v1/labels' });
     if (request.method !== 'POST') return this.reply(response, route, 405, { error: 'METHOD_NOT_ALLOWED', reason: 'use POST' });
+    const decision = this.options.guard.check(presentedKey(request.headers), kind, Date.now());
+    if (decision.outcome === 'refused') {
+      this.metrics.httpRefusals.inc({ reason: decision.reason });
+      request.resume();
+      const headers: Record<string, string> = {};
+      if (decision.retryAfterSeconds !== undefined) headers['retry-after'] = String(decision.retryAfterSeconds);
+      if (decision.status === 401) headers['www-authenticate'] = 'Bearer';
+      return this.reply(response, route, decision.status, { error: decision.reason.toUpperCase(), reason: decision.message }, headers);
+    }
     const body = await this.readBody(request);
     if (body === undefined) {
       return this.reply(response, route, 413, { error: 'BODY_TOO_LARGE', reason: `the body exceeds ${this.options.maxBodyBytes} bytes: send fewer records per request` });
@@ -113,9 +131,9 @@ export class HttpDoor {
     });
   }
 
-  private reply(response: ServerResponse, route: string, status: number, body: unknown): void {
+  private reply(response: ServerResponse, route: string, status: number, body: unknown, headers: Record<string, string> = {}): void {
     this.metrics.httpRequests.inc({ route: routes[route] ? route : 'other', status: String(status) });
-    response.writeHead(status, { 'content-type': 'application/json' });
+    response.writeHead(status, { 'content-type': 'application/json', ...headers });
     response.end(JSON.stringify(body));
   }
 }

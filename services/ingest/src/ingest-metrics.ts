@@ -11,6 +11,7 @@ export class IngestMetrics {
   readonly dedupEntries: Gauge<'kind'>;
   readonly httpRequests: Counter<'route' | 'status'>;
   readonly httpRecords: Counter<'kind' | 'outcome'>;
+  readonly httpRefusals: Counter<'reason'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -27,6 +28,12 @@ export class IngestMetrics {
     this.dedupEvictions = new Counter({ name: 'sluice_ingest_dedup_evictions_total', help: 'Ids pushed out of the de-duplication store by its size bound while still inside the horizon.', labelNames: ['kind'], registers });
     this.dedupEntries = new Gauge({ name: 'sluice_ingest_dedup_entries', help: 'Ids remembered for de-duplication on this instance.', labelNames: ['kind'], registers });
     this.httpRequests = new Counter({ name: 'sluice_ingest_http_requests_total', help: 'HTTP requests to the ingest door, by route and status.', labelNames: ['route', 'status'], registers });
+    this.httpRefusals = new Counter({
+      name: 'sluice_http_door_refusals_total',
+      help: 'HTTP door requests refused before reading the body: no_credentials, unknown_key, kind_not_granted, rate_limited.',
+      labelNames: ['reason'],
+      registers,
+    });
     this.httpRecords = new Counter({ name: 'sluice_ingest_http_records_total', help: 'Records posted over HTTP, accepted (written to the raw topic) or rejected (answered to the caller).', labelNames: ['kind', 'outcome'], registers });
   }
 }

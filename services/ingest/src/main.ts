@@ -1,11 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { bootstrapService, loadConfig, runService, serveMetrics, StreamProcessor, changelogTopic } from '@sluice/shared';
 import { ingestConfigSchema } from './config.js';
+import { doorAccess } from './door-auth.js';
 import { HttpDoor } from './http-door.js';
 import { IngestMetrics } from './ingest-metrics.js';
 import { IngestProcessor, SEEN_LABELS_STORE, SEEN_TRANSACTIONS_STORE } from './ingest-processor.js';
 
 runService('ingest', async () => {
   const config = loadConfig(ingestConfigSchema);
+  // Read before connecting to anything: a bad key file or TLS setting fails start-up at once, naming the variable.
+  const access = config.INGEST_HTTP_ENABLED ? doorAccess(config, (path) => readFileSync(path)) : undefined;
   const runtime = await bootstrapService('ingest', config, (topics) => ({
     [topics.transactionsValid]: 'Transaction',
     [topics.labelsValid]: 'Label',
@@ -48,11 +52,20 @@ runService('ingest', async () => {
   runtime.shutdown.register('processor', () => processor.stop());
   await serveMetrics(runtime, { healthy: () => processor.healthy(), ready: () => processor.readiness() });
 
-  if (config.INGEST_HTTP_ENABLED) {
-    const door = new HttpDoor(runtime.kafka, topics, { port: config.INGEST_HTTP_PORT, host: config.INGEST_HTTP_HOST, maxBodyBytes: config.INGEST_HTTP_MAX_BODY_BYTES, limits }, metrics, logger);
+  if (access?.mode === 'closed') {
+    logger.warn('HTTP door closed: no API keys configured. Set INGEST_HTTP_KEYS_FILE (or INGEST_HTTP_KEYS) to open it to key holders, INGEST_HTTP_AUTH=none to open it to anyone, or INGEST_HTTP_ENABLED=false to silence this');
+  } else if (access !== undefined) {
+    const door = new HttpDoor(
+      runtime.kafka,
+      topics,
+      { port: config.INGEST_HTTP_PORT, host: config.INGEST_HTTP_HOST, maxBodyBytes: config.INGEST_HTTP_MAX_BODY_BYTES, limits, guard: access.guard, tls: access.tls },
+      metrics,
+      logger,
+    );
     const port = await door.start();
     runtime.shutdown.register('http door', () => door.stop());
-    logger.info({ port }, 'HTTP door listening: POST /v1/transactions, /v1/labels');
+    if (access.mode === 'none') logger.warn({ port }, 'HTTP door open without authentication (INGEST_HTTP_AUTH=none): anyone who reaches the port can write to the raw topics');
+    logger.info({ port, auth: access.mode, keys: access.mode === 'keys' ? access.keys : 0, tls: access.tls !== undefined }, 'HTTP door listening: POST /v1/transactions, /v1/labels');
   }
   await processor.start();
 });

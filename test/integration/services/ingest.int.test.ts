@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Transaction } from '@sluice/shared';
 import { consumeAll, createPipelineTopics, produce, testKafka, testSerde, uniquePrefix } from '../../support/kafka.js';
@@ -67,12 +68,16 @@ describe('ingest against the real broker', () => {
     const prefix = uniquePrefix('ingest-http');
     const kafka = testKafka();
     await createPipelineTopics(kafka, prefix);
-    const ingest = startService('ingest', prefix, { INGEST_HTTP_PORT: '0' });
+    // The door takes only key holders (services/ingest/src/door-auth.ts); the configuration holds the key's SHA-256.
+    const key = randomBytes(32).toString('base64url');
+    const keys = JSON.stringify({ keys: [{ id: 'test', sha256: createHash('sha256').update(key).digest('hex'), kinds: ['transaction'] }] });
+    const ingest = startService('ingest', prefix, { INGEST_HTTP_PORT: '0', INGEST_HTTP_KEYS: keys });
     await waitUntilReady(ingest);
     const door = await ingest.waitForLog((line) => line.msg === 'HTTP door listening: POST /v1/transactions, /v1/labels');
 
     const body = [JSON.stringify(good(1)), '{"broken":', JSON.stringify(good(2)), JSON.stringify({ ...good(3), amount: 2e9 })].join('\n');
-    const response = await fetch(`http://127.0.0.1:${String(door.port)}/v1/transactions`, { method: 'POST', body });
+    expect((await fetch(`http://127.0.0.1:${String(door.port)}/v1/transactions`, { method: 'POST', body })).status).toBe(401);
+    const response = await fetch(`http://127.0.0.1:${String(door.port)}/v1/transactions`, { method: 'POST', body, headers: { authorization: `Bearer ${key}` } });
     expect(response.status).toBe(207);
     const answer = (await response.json()) as { accepted: number; rejected: number; records: { index: number; status: string; code?: string }[] };
     expect(answer).toMatchObject({ accepted: 2, rejected: 2 });
