@@ -13,6 +13,17 @@ export const fraudConfigSchema = commonEnvSchema.extend({
   FRAUD_COOLDOWN_MS: env.nonNegativeInt().default(0),
   FRAUD_COOLDOWN_MAX_CUSTOMERS: env.positiveInt().default(200_000),
   FRAUD_TOP_FEATURES: env.positiveInt().default(3),
+  /**
+   * E: a vector at event time t is scored by the newest snapshot whose label
+   * clock is at or before t − E. In real time the learner's progress trails t
+   * by the join → train → model.updates round trip; with E above that, no
+   * vector waits, and none is scored with labels established after it.
+   */
+  FRAUD_MODEL_DELAY_MS: env.nonNegativeInt().default(30_000),
+  /** Processing time a vector waits for the learner's progress to pass t − E before it is scored with the snapshots held. */
+  FRAUD_MODEL_WAIT_MAX_MS: env.positiveInt().default(120_000),
+  /** Snapshots held at most (a replay whose learner runs far ahead of fraud); past it the oldest go. */
+  FRAUD_MODEL_MAX_SNAPSHOTS: env.positiveInt().default(2_000),
 });
 
 export type FraudConfig = z.infer<typeof fraudConfigSchema>;

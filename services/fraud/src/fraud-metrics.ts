@@ -9,6 +9,10 @@ export class FraudMetrics {
   readonly refusals: Counter<'reason'>;
   readonly endToEnd: Histogram;
   readonly rulesFired: Counter<'rule'>;
+  readonly modelWaitExpired: Counter;
+  readonly lateVectors: Counter;
+  readonly heldVectors: Gauge;
+  readonly modelTableSize: Gauge;
 
   constructor(registry: Registry, modelPublishedAt: () => number | null) {
     const registers = [registry];
@@ -33,5 +37,17 @@ export class FraudMetrics {
       registers,
     });
     this.rulesFired = new Counter({ name: 'sluice_fraud_rules_fired_total', help: 'Rules fired, by rule name (bounded: rules are configuration).', labelNames: ['rule'], registers });
+    this.modelWaitExpired = new Counter({
+      name: 'sluice_fraud_model_wait_expired_total',
+      help: 'Vectors scored after waiting FRAUD_MODEL_WAIT_MAX_MS for the learner\'s progress to pass them, with the best snapshot held (the learner is stalled or far behind).',
+      registers,
+    });
+    this.lateVectors = new Counter({
+      name: 'sluice_fraud_late_vectors_total',
+      help: 'Vectors that came behind the event time already scored (features sent them behind its own watermark): scored at once, out of order.',
+      registers,
+    });
+    this.heldVectors = new Gauge({ name: 'sluice_fraud_held_vectors', help: 'Vectors waiting for the features watermarks or the model stream to pass them, on this instance.', registers });
+    this.modelTableSize = new Gauge({ name: 'sluice_fraud_model_snapshots', help: 'Model snapshots held for scoring by event time (the newest a waiting vector may need, and newer).', registers });
   }
 }

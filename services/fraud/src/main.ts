@@ -7,14 +7,18 @@ import {
   runService,
   serveMetrics,
   snapshotToModel,
+  SourceClocks,
   StreamProcessor,
   type ModelSnapshot,
 } from '@sluice/shared';
 import { fraudConfigSchema } from './config.js';
 import { FraudMetrics } from './fraud-metrics.js';
-import { ModelSelection } from './model-selection.js';
+import { labelClockOf, ModelSelection, type OfferResult } from './model-selection.js';
 import { DEFAULT_RULES, parseRules } from './rules.js';
-import { COOLDOWN_STORE, Scoring } from './scoring.js';
+import { COOLDOWN_STORE, SCORING_BUFFER_STORE, SCORING_CLOCKS_STORE, Scoring } from './scoring.js';
+import { modelReadyThrough } from './scoring-order.js';
+
+const PUNCTUATE_INTERVAL_MS = 250;
 
 runService('fraud', async () => {
   const config = loadConfig(fraudConfigSchema);
@@ -29,27 +33,28 @@ runService('fraud', async () => {
   }));
   const { topics, logger } = runtime;
   const prefix = config.SLUICE_TOPIC_PREFIX;
-  const selection = new ModelSelection(config.FRAUD_MODEL_NAME, snapshotToModel);
+  const selection = new ModelSelection(config.FRAUD_MODEL_NAME, snapshotToModel, { delayMs: config.FRAUD_MODEL_DELAY_MS, maxSnapshots: config.FRAUD_MODEL_MAX_SNAPSHOTS });
   const metrics = new FraudMetrics(runtime.metrics, () => selection.current?.snapshot.created_at ?? null);
-  logger.info({ rules: rules.map((rule) => rule.name), threshold: config.FRAUD_THRESHOLD, model: config.FRAUD_MODEL_NAME }, 'scoring configuration');
+  logger.info(
+    { rules: rules.map((rule) => rule.name), threshold: config.FRAUD_THRESHOLD, model: config.FRAUD_MODEL_NAME, modelDelayMs: config.FRAUD_MODEL_DELAY_MS, modelWaitMaxMs: config.FRAUD_MODEL_WAIT_MAX_MS },
+    'scoring configuration',
+  );
 
-  // Snapshots that arrive before the first vector wait for it: only a vector tells which features the model must have.
-  let expectedFeatures: readonly string[] | null = null;
-  let waiting: ModelSnapshot | null = null;
-  const offer = (snapshot: ModelSnapshot) => {
-    if (expectedFeatures === null) {
-      if (snapshot.model_name === config.FRAUD_MODEL_NAME && (!waiting || waiting.version < snapshot.version)) waiting = snapshot;
-      return;
-    }
-    const result = selection.offer(snapshot, expectedFeatures);
-    if (result.status === 'accepted') {
-      metrics.modelVersion.set(snapshot.version);
-      logger.info({ model: snapshot.model_name, version: snapshot.version, previous: result.previousVersion }, 'model swapped in');
-    } else if (result.status === 'refused-feature-mismatch' || result.status === 'refused-invalid') {
-      metrics.refusals.inc({ reason: result.status === 'refused-invalid' ? 'invalid' : 'feature_mismatch' });
-      logger.error({ model: snapshot.model_name, version: snapshot.version, reason: result.reason }, 'model refused: the previous model stays in use');
-    }
+  const refused = (result: OfferResult) => {
+    if (result.status !== 'refused-feature-mismatch' && result.status !== 'refused-invalid') return;
+    metrics.refusals.inc({ reason: result.status === 'refused-invalid' ? 'invalid' : 'feature_mismatch' });
+    logger.error({ model: config.FRAUD_MODEL_NAME, reason: result.reason }, 'model refused: the snapshots before it stay in use');
   };
+  const offer = (snapshot: ModelSnapshot) => {
+    const result = selection.offer(snapshot);
+    if (result.status === 'accepted') {
+      metrics.modelVersion.set(result.newestVersion);
+      logger.info({ model: snapshot.model_name, version: snapshot.version, label_clock: labelClockOf(snapshot) }, 'model snapshot added');
+      if (result.evicted > 0) logger.warn({ evicted: result.evicted, held: selection.size }, 'oldest model snapshots dropped: FRAUD_MODEL_MAX_SNAPSHOTS held (vectors that needed them are scored by rules alone)');
+    } else refused(result);
+  };
+  // The learner's progress on model.updates: every snapshot with a label clock at or before it is already there.
+  const progress = new SourceClocks();
   const models = new GlobalTableFollower<ModelSnapshot>(
     runtime.kafka,
     runtime.serde,
@@ -59,8 +64,8 @@ runService('fraud', async () => {
     `${prefix}sluice-fraud-models`,
     () => metrics.refusals.inc({ reason: 'undecodable' }),
     runtime.recovery,
+    (mark) => progress.observe(mark),
   );
-
   const scoring = new Scoring(
     topics,
     selection,
@@ -70,9 +75,13 @@ runService('fraud', async () => {
       rules,
       topFeatures: config.FRAUD_TOP_FEATURES,
       cooldown: { cooldownMs: config.FRAUD_COOLDOWN_MS, maxEntries: config.FRAUD_COOLDOWN_MAX_CUSTOMERS, pendingRetentionMs: 30 * 86_400_000 },
+      modelWaitMaxMs: config.FRAUD_MODEL_WAIT_MAX_MS,
     },
     metrics,
+    () => modelReadyThrough(progress, config.FRAUD_MODEL_DELAY_MS),
   );
+  // Only a vector tells which features the models must have.
+  let featuresKnown = false;
   const processor = new StreamProcessor({
     recovery: runtime.recovery,
     service: 'fraud',
@@ -82,16 +91,18 @@ runService('fraud', async () => {
     metrics: runtime.metrics,
     groupId: `${prefix}sluice-fraud`,
     transactionalIdPrefix: `${prefix}sluice-fraud`,
-    inputs: [{ topic: topics.transactionsFeatures, format: 'avro', deadLetterTopic: topics.transactionsDlq }],
-    stores: [{ name: COOLDOWN_STORE, changelogTopic: changelogTopic(prefix, 'fraud', COOLDOWN_STORE) }],
+    inputs: [{ topic: topics.transactionsFeatures, format: 'avro', deadLetterTopic: topics.transactionsDlq, watermarks: true }],
+    stores: [COOLDOWN_STORE, SCORING_BUFFER_STORE, SCORING_CLOCKS_STORE].map((name) => ({ name, changelogTopic: changelogTopic(prefix, 'fraud', name) })),
     process: (message, context) => {
-      if (expectedFeatures === null) {
-        expectedFeatures = (message.value as { feature_names: string[] }).feature_names;
-        if (waiting) offer(waiting);
-        waiting = null;
+      if (!featuresKnown && message.watermark === undefined) {
+        featuresKnown = true;
+        for (const result of selection.expectFeatures((message.value as { feature_names: string[] }).feature_names)) refused(result);
       }
       scoring.process(message, context);
     },
+    afterBatch: (context) => scoring.advance(context),
+    // Waits end and the learner's progress arrives without any input: look for what they release this often.
+    punctuate: { intervalMs: PUNCTUATE_INTERVAL_MS, run: (context) => scoring.advance(context) },
   });
 
   runtime.shutdown.register('processor', () => processor.stop());
@@ -99,6 +110,6 @@ runService('fraud', async () => {
   await serveMetrics(runtime, { healthy: () => processor.healthy() && models.healthy(), ready: () => processor.readiness() });
   await models.start();
   await models.caughtUp;
-  logger.info({ model: selection.current?.snapshot.version ?? (waiting as ModelSnapshot | null)?.version ?? null }, 'model.updates read to its end');
+  logger.info({ model: selection.current?.snapshot.version ?? null, snapshots: selection.size, progress: progress.census().reported > 0 ? progress.frontier : null }, 'model.updates read to its end');
   await processor.start();
 });

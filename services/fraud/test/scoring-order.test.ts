@@ -1,0 +1,318 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import {
+  createLogger,
+  PartitionStore,
+  Registry,
+  SourceClocks,
+  type FeatureVector,
+  type InputMessage,
+  type ModelSnapshot,
+  type ProcessingContext,
+  type WatermarkMark,
+} from '@sluice/shared';
+import { FraudMetrics } from '../src/fraud-metrics.js';
+import { ModelSelection, type Scorer } from '../src/model-selection.js';
+import { DEFAULT_RULES } from '../src/rules.js';
+import { COOLDOWN_STORE, SCORING_BUFFER_STORE, SCORING_CLOCKS_STORE, Scoring } from '../src/scoring.js';
+import { modelReadyThrough, ScoringOrder, type HeldVector, type StoredScoringClocks } from '../src/scoring-order.js';
+
+const FEATURES = ['a', 'b'];
+const logger = createLogger('scoring-order-test', 'silent');
+
+function vector(id: string, time: number, a: number, customer: string): FeatureVector {
+  return {
+    transaction_id: id,
+    customer_id: customer,
+    terminal_id: 't',
+    event_time: time,
+    amount: a > 0.9 ? 2_000 : 10,
+    feature_set_version: 'v1',
+    feature_names: FEATURES,
+    feature_values: [a, 1 - a],
+    ingested_at: 0,
+  };
+}
+
+function snapshot(version: number, clock: number, weight: number): ModelSnapshot {
+  return {
+    model_name: 'fraud-lr',
+    version,
+    algorithm: 'linear-test',
+    feature_names: FEATURES,
+    feature_set_version: 'v1',
+    state: JSON.stringify({ weight }),
+    trained_count: version,
+    metrics: { roc_auc: null, average_precision: null, log_loss: null, positives: 0, negatives: 0, window_size: 0 },
+    created_at: 0,
+    label_clock: clock,
+  };
+}
+
+const scorer = (s: ModelSnapshot): Scorer => {
+  const { weight } = JSON.parse(s.state) as { weight: number };
+  return { predict: (x) => 1 / (1 + Math.exp(-weight * (x[0]! - 0.5))), explain: (x) => [{ feature: 'a', value: x[0]!, contribution: weight }] };
+};
+
+type Stores = Map<string, PartitionStore<unknown>>;
+const STORES = [COOLDOWN_STORE, SCORING_BUFFER_STORE, SCORING_CLOCKS_STORE];
+
+function newStores(): Stores {
+  return new Map(STORES.map((name) => [name, new PartitionStore<unknown>({ name, changelogTopic: `${name}.changelog` }, 0)]));
+}
+
+/** What a restore from the changelogs gives a new assignment: new store objects holding the same state. */
+function restoredCopy(stores: Stores): Stores {
+  const copy = newStores();
+  for (const [name, store] of stores) for (const [key, value] of store.entries()) copy.get(name)!.restore(key, Buffer.from(JSON.stringify(value)));
+  return copy;
+}
+
+/** One fraud instance's inputs: a vector or a terminal stage's watermark on transactions.features, or a record of model.updates. */
+type Event =
+  | { kind: 'vector'; vector: FeatureVector }
+  | { kind: 'features-mark'; mark: WatermarkMark }
+  | { kind: 'snapshot'; snapshot: ModelSnapshot }
+  | { kind: 'progress'; time: number; idle: boolean }
+  | { kind: 'advance' };
+
+interface Output {
+  topic: string;
+  record: Record<string, unknown>;
+}
+
+/** A fraud instance with one task: Scoring over a model table and the learner's progress, fed events as the processor and follower would. */
+function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: number }, stores = newStores(), modelEvents: Event[] = [LEARNER_STARTED]) {
+  const selection = new ModelSelection('fraud-lr', scorer, { delayMs: options.delayMs, maxSnapshots: 1_000 });
+  const progress = new SourceClocks();
+  const outputs: Output[] = [];
+  const scoring = new Scoring(
+    { fraudScores: 'fraud.scores', fraudAlerts: 'fraud.alerts' },
+    selection,
+    {
+      threshold: 0.7,
+      minRuleSeverity: 'high',
+      rules: DEFAULT_RULES,
+      topFeatures: 1,
+      cooldown: { cooldownMs: options.cooldownMs, maxEntries: 1_000, pendingRetentionMs: 1_000 },
+      modelWaitMaxMs: options.waitMaxMs,
+    },
+    new FraudMetrics(new Registry(), () => null),
+    () => modelReadyThrough(progress, options.delayMs),
+  );
+  const context = (now: number): ProcessingContext => ({
+    partition: 0,
+    logger,
+    now,
+    batch: undefined,
+    store: <V>(name: string) => stores.get(name) as unknown as PartitionStore<V>,
+    send: (topic, _key, record) => outputs.push({ topic, record: { ...(record as Record<string, unknown>) } }),
+    sendBytes: () => {
+      throw new Error('not used');
+    },
+    sendWatermark: () => {
+      throw new Error('not used');
+    },
+    afterCommit: (effect) => effect(),
+    deadLetter: () => {
+      throw new Error('nothing should be dead-lettered');
+    },
+  });
+  const message = (value: FeatureVector | null, watermark?: WatermarkMark): InputMessage => ({
+    topic: 'transactions.features',
+    partition: 0,
+    offset: '0',
+    timestamp: '0',
+    key: null,
+    value,
+    rawValue: null,
+    headers: {},
+    ...(watermark ? { watermark } : {}),
+  });
+  const feed = (event: Event, now = 0) => {
+    if (event.kind === 'vector') scoring.process(message(event.vector), context(now));
+    else if (event.kind === 'features-mark') scoring.process(message(null, event.mark), context(now));
+    else if (event.kind === 'snapshot') selection.offer(event.snapshot);
+    else if (event.kind === 'progress') progress.observe({ source: 0, sources: 1, time: event.time, idle: event.idle });
+    else scoring.advance(context(now));
+  };
+  // A restarted instance reads model.updates whole before it processes anything.
+  for (const event of modelEvents) feed(event);
+  return { feed, outputs, stores, selection };
+}
+
+/** Outputs without their processing-time stamps, as a comparable list. */
+function comparable(outputs: Output[]): unknown[] {
+  return outputs.map(({ topic, record }) => {
+    const { scored_at: _s, alerted_at: _a, ...rest } = record;
+    return { topic, ...rest };
+  });
+}
+
+/**
+ * The learner's first progress, read before any vector (fraud reads model.updates to its end before it starts):
+ * before any progress record fraud does not hold (rules alone, whenever vectors come), a choice outside this property.
+ */
+const LEARNER_STARTED: Event = { kind: 'progress', time: -1_000, idle: false };
+const SOURCES = 3;
+const DELAY = 5;
+
+/**
+ * A stream: per terminal-stage source, vectors in event-time order each
+ * followed by that source's watermark, then a final mark; the learner's
+ * snapshots (by label clock) each followed by its progress, then a final
+ * progress.
+ */
+const scenario = fc
+  .record({
+    vectors: fc.array(fc.record({ source: fc.integer({ min: 0, max: SOURCES - 1 }), time: fc.integer({ min: 0, max: 60 }), a: fc.double({ min: 0, max: 1, noNaN: true }), customer: fc.integer({ min: 0, max: 3 }) }), {
+      minLength: 1,
+      maxLength: 40,
+    }),
+    snapshots: fc.array(fc.record({ clock: fc.integer({ min: 0, max: 60 }), weight: fc.integer({ min: -8, max: 8 }) }), { maxLength: 6 }),
+    choices: fc.array(fc.integer({ min: 0, max: 1_000 }), { minLength: 200, maxLength: 200 }),
+  })
+  .map(({ vectors, snapshots, choices }) => {
+    const queues: Event[][] = Array.from({ length: SOURCES }, (_, source) => {
+      const mine = vectors
+        .map((v, i) => ({ ...v, id: `tx-${String(i).padStart(3, '0')}` }))
+        .filter((v) => v.source === source)
+        .sort((x, y) => x.time - y.time);
+      const events: Event[] = [];
+      for (const v of mine) {
+        events.push({ kind: 'vector', vector: vector(v.id, v.time, v.a, `c${v.customer}`) });
+        events.push({ kind: 'features-mark', mark: { source, sources: SOURCES, time: v.time, idle: false } });
+      }
+      events.push({ kind: 'features-mark', mark: { source, sources: SOURCES, time: 1_000, idle: false } });
+      return events;
+    });
+    const model: Event[] = [];
+    [...snapshots]
+      .sort((x, y) => x.clock - y.clock)
+      .forEach((s, i) => {
+        model.push({ kind: 'snapshot', snapshot: snapshot(i + 1, s.clock, s.weight) });
+        model.push({ kind: 'progress', time: s.clock, idle: false });
+      });
+    model.push({ kind: 'progress', time: 1_000, idle: false });
+    queues.push(model);
+    return { queues, choices };
+  });
+
+/** One interleaving of the queues (each kept in its order), with advances (batch ends, punctuations) sprinkled in. */
+function interleave(queues: Event[][], choices: number[]): Event[] {
+  const heads = queues.map(() => 0);
+  const events: Event[] = [];
+  let c = 0;
+  for (;;) {
+    const open = queues.map((_, i) => i).filter((i) => heads[i]! < queues[i]!.length);
+    if (open.length === 0) break;
+    const pick = choices[c++ % choices.length]!;
+    const q = open[pick % open.length]!;
+    events.push(queues[q]![heads[q]!++]!);
+    if (pick % 3 === 0) events.push({ kind: 'advance' });
+  }
+  events.push({ kind: 'advance' });
+  return events;
+}
+
+describe('ScoringOrder', () => {
+  it('holds a vector until the features watermarks and the model stream have both passed it, then releases in (time, id) order', () => {
+    const stores = { buffer: new PartitionStore<HeldVector>({ name: 'b', changelogTopic: 'b' }, 0), clocks: new PartitionStore<StoredScoringClocks>({ name: 'c', changelogTopic: 'c' }, 0) };
+    const order = new ScoringOrder(stores, 60_000);
+    order.add(vector('b', 10, 0.1, 'c'), 0);
+    order.add(vector('a', 10, 0.1, 'c'), 0);
+    order.add(vector('z', 5, 0.1, 'c'), 0);
+    expect(order.advance(Infinity, 0)).toEqual([]); // no watermark yet
+    order.observeWatermark({ source: 0, sources: 2, time: 20, idle: false });
+    expect(order.advance(Infinity, 0)).toEqual([]); // one source of two has reported
+    order.observeWatermark({ source: 1, sources: 2, time: 8, idle: false });
+    expect(order.advance(4, 0)).toEqual([]); // the model stream is behind
+    expect(order.advance(9, 0).map((r) => r.vector.transaction_id)).toEqual(['z']);
+    order.observeWatermark({ source: 1, sources: 2, time: 30, idle: false });
+    expect(order.advance(Infinity, 0).map((r) => r.vector.transaction_id)).toEqual(['a', 'b']);
+    expect(order.size).toBe(0);
+    // Behind the frontier already scored: late, handed back at once.
+    expect(order.add(vector('late', 10, 0.1, 'c'), 0)).toEqual([{ vector: expect.objectContaining({ transaction_id: 'late' }), expired: false, late: true }]);
+  });
+
+  it('releases a vector whose model wait ran out (flagged expired), with every vector before it, and keeps the wait across a restore', () => {
+    const stores = { buffer: new PartitionStore<HeldVector>({ name: 'b', changelogTopic: 'b' }, 0), clocks: new PartitionStore<StoredScoringClocks>({ name: 'c', changelogTopic: 'c' }, 0) };
+    let order = new ScoringOrder(stores, 1_000);
+    order.observeWatermark({ source: 0, sources: 1, time: 100, idle: false });
+    order.add(vector('new', 50, 0.1, 'c'), 500);
+    order.add(vector('old', 40, 0.1, 'c'), 900);
+    order.add(vector('held', 60, 0.1, 'c'), 900);
+    expect(order.advance(0, 1_400)).toEqual([]);
+    // A restored task counts the wait from the stored arrival, not from the restore.
+    order = new ScoringOrder(stores, 1_000);
+    const released = order.advance(0, 1_500);
+    expect(released.map((r) => [r.vector.transaction_id, r.expired])).toEqual([
+      ['old', true],
+      ['new', true],
+    ]);
+    expect(order.advance(0, 1_899)).toEqual([]);
+    expect(order.advance(0, 1_900).map((r) => r.vector.transaction_id)).toEqual(['held']);
+  });
+
+  it('does not hold anything before the learner has published progress, nor while it is idle', () => {
+    const progress = new SourceClocks();
+    expect(modelReadyThrough(progress, 30)).toBe(Infinity);
+    progress.observe({ source: 0, sources: 1, time: 100, idle: false });
+    expect(modelReadyThrough(progress, 30)).toBe(130);
+    progress.observe({ source: 0, sources: 1, time: 100, idle: true });
+    expect(modelReadyThrough(progress, 30)).toBe(Infinity);
+  });
+});
+
+describe('Scoring in event time', () => {
+  const options = { delayMs: DELAY, waitMaxMs: 1e12, cooldownMs: 7 };
+
+  it('gives the same scores and alerts for any interleaving of the sources and the model stream, each vector scored by the newest snapshot at or before t − E (property)', () => {
+    fc.assert(
+      fc.property(scenario, fc.array(fc.integer({ min: 0, max: 1_000 }), { minLength: 50, maxLength: 50 }), ({ queues, choices }, otherChoices) => {
+        // Reference: the whole model stream first, then the vectors of all sources in turn.
+        const reference = instance(options);
+        for (const event of [...queues.at(-1)!, ...queues.slice(0, -1).flat(), { kind: 'advance' } as Event]) reference.feed(event);
+        const snapshots = queues.at(-1)!.flatMap((e) => (e.kind === 'snapshot' ? [e.snapshot] : []));
+        const vectors = queues.slice(0, -1).flatMap((q) => q.flatMap((e) => (e.kind === 'vector' ? [e.vector] : [])));
+        const scores = reference.outputs.filter((o) => o.topic === 'fraud.scores').map((o) => o.record);
+        // Every vector once, in (event_time, id) order, with the brute-force model choice.
+        expect(scores.map((s) => s.transaction_id)).toEqual(
+          [...vectors].sort((x, y) => x.event_time - y.event_time || (x.transaction_id < y.transaction_id ? -1 : 1)).map((v) => v.transaction_id),
+        );
+        for (const score of scores) {
+          const t = score.event_time as number;
+          const eligible = snapshots.filter((s) => s.label_clock! <= t - DELAY);
+          expect(score.model_version).toBe(eligible.length === 0 ? null : Math.max(...eligible.map((s) => s.version)));
+        }
+        for (const mix of [choices, otherChoices]) {
+          const run = instance(options);
+          for (const event of interleave(queues, mix)) run.feed(event);
+          expect(comparable(run.outputs)).toEqual(comparable(reference.outputs));
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('decides the same after a restore at any point: state from the changelogs, model.updates read again (property)', () => {
+    fc.assert(
+      fc.property(scenario, fc.integer({ min: 0, max: 1_000 }), ({ queues, choices }, cutAt) => {
+        const events = interleave(queues, choices);
+        const whole = instance(options);
+        for (const event of events) whole.feed(event);
+        // A task commits after a batch's advance (afterBatch) or a punctuation: the cut falls just after one.
+        const commits = [0, ...events.flatMap((e, i) => (e.kind === 'advance' ? [i + 1] : []))];
+        const cut = commits[cutAt % commits.length]!;
+        const before = instance(options);
+        for (const event of events.slice(0, cut)) before.feed(event);
+        // What committed survives; the restarted instance reads model.updates from the start.
+        const modelSoFar = events.slice(0, cut).filter((e) => e.kind === 'snapshot' || e.kind === 'progress');
+        const after = instance(options, restoredCopy(before.stores), [LEARNER_STARTED, ...modelSoFar]);
+        for (const event of events.slice(cut)) after.feed(event);
+        expect(comparable([...before.outputs, ...after.outputs])).toEqual(comparable(whole.outputs));
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
