@@ -9,20 +9,43 @@
 #   stack.sh reset    stop, then delete the data directory (topics, offsets, schemas)
 #   stack.sh env      print the environment variables that point clients at this stack
 #
+# With --secure (or SLUICE_SECURE=1), each command acts on a second, secured stack with its own
+# data directory ($SLUICE_CACHE_DIR/stack-secure) and ports (9192, 9193, 8181): one SASL_SSL listener
+# (SCRAM-SHA-512 users created at format time, a CA and broker certificate made here with openssl and
+# keytool), StandardAuthorizer denying what no ACL allows, and User:admin its only super user.
+# Principals: admin ingest features learner fraud cli producer, passwords in <data>/secrets/<name>.password.
+# `stack.sh env --secure <principal>` prints that principal's client settings; deploy/acl/acls.json holds
+# the ACLs, applied with `./sluice cli acls apply` as admin.
+#
 # Settings (environment): SLUICE_CACHE_DIR (downloads, default ~/.cache/sluice),
 # SLUICE_DATA_DIR (logs and broker data, default $SLUICE_CACHE_DIR/stack),
 # SLUICE_KAFKA_PORT (9092), SLUICE_KAFKA_CONTROLLER_PORT (9093), SLUICE_REGISTRY_PORT (8081),
-# SLUICE_KAFKA_HEAP (1g), SLUICE_REGISTRY_HEAP (768m).
+# SLUICE_KAFKA_HEAP (1g), SLUICE_REGISTRY_HEAP (768m), SLUICE_SECURE (0).
 set -euo pipefail
+
+SECURE=${SLUICE_SECURE:-0}
+ARGS=()
+for arg in "$@"; do
+  if [ "$arg" = --secure ]; then SECURE=1; else ARGS+=("$arg"); fi
+done
+set -- "${ARGS[@]+"${ARGS[@]}"}"
 
 KAFKA_VERSION=3.9.1
 APICURIO_VERSION=3.0.9
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE_DIR=${SLUICE_CACHE_DIR:-$HOME/.cache/sluice}
-DATA_DIR=${SLUICE_DATA_DIR:-$CACHE_DIR/stack}
-KAFKA_PORT=${SLUICE_KAFKA_PORT:-9092}
-CONTROLLER_PORT=${SLUICE_KAFKA_CONTROLLER_PORT:-9093}
-REGISTRY_PORT=${SLUICE_REGISTRY_PORT:-8081}
+if [ "$SECURE" = 1 ]; then
+  DATA_DIR=${SLUICE_DATA_DIR:-$CACHE_DIR/stack-secure}
+  KAFKA_PORT=${SLUICE_KAFKA_PORT:-9192}
+  CONTROLLER_PORT=${SLUICE_KAFKA_CONTROLLER_PORT:-9193}
+  REGISTRY_PORT=${SLUICE_REGISTRY_PORT:-8181}
+else
+  DATA_DIR=${SLUICE_DATA_DIR:-$CACHE_DIR/stack}
+  KAFKA_PORT=${SLUICE_KAFKA_PORT:-9092}
+  CONTROLLER_PORT=${SLUICE_KAFKA_CONTROLLER_PORT:-9093}
+  REGISTRY_PORT=${SLUICE_REGISTRY_PORT:-8081}
+fi
+PRINCIPALS="admin ingest features learner fraud cli producer"
 KAFKA_HOME=$CACHE_DIR/kafka-$KAFKA_VERSION
 APICURIO_HOME=$CACHE_DIR/apicurio-registry-$APICURIO_VERSION
 
@@ -84,6 +107,7 @@ start_kafka() {
   port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another process: stop it or set SLUICE_KAFKA_PORT"
   port_open "$CONTROLLER_PORT" && die "port $CONTROLLER_PORT is taken by another process: stop it or set SLUICE_KAFKA_CONTROLLER_PORT"
   mkdir -p "$dir"
+  if [ "$SECURE" = 1 ]; then secure_listeners >"$DATA_DIR/server.properties"; else
   cat >"$DATA_DIR/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
@@ -93,6 +117,9 @@ advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+PROPS
+  fi
+  cat >>"$DATA_DIR/server.properties" <<PROPS
 log.dirs=$dir/logs
 num.partitions=6
 auto.create.topics.enable=false
@@ -123,8 +150,12 @@ PROPS
   if [ ! -f "$dir/logs/meta.properties" ]; then
     local cluster_id
     cluster_id=$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+    local scram=()
+    if [ "$SECURE" = 1 ]; then
+      for principal in $PRINCIPALS; do scram+=(--add-scram "SCRAM-SHA-512=[name=$principal,password=$(secret "$principal")]"); done
+    fi
     java -cp "$cp" -Dlog4j.configuration="file:$DATA_DIR/log4j.properties" kafka.tools.StorageTool format \
-      -t "$cluster_id" -c "$DATA_DIR/server.properties" >"$DATA_DIR/kafka-format.log" 2>&1 \
+      -t "$cluster_id" -c "$DATA_DIR/server.properties" "${scram[@]+"${scram[@]}"}" >"$DATA_DIR/kafka-format.log" 2>&1 \
       || die "formatting Kafka storage failed, see $DATA_DIR/kafka-format.log"
     say "formatted KRaft storage (cluster $cluster_id) in $dir/logs"
   fi
@@ -134,6 +165,70 @@ PROPS
   echo $! >"$pidfile"
   wait_for "kafka on 127.0.0.1:$KAFKA_PORT" 90 kafka_answers \
     || { tail -n 30 "$DATA_DIR/kafka.out" "$DATA_DIR/kafka.log" >&2 2>/dev/null; die "kafka did not come up in 90 s (logs above, in $DATA_DIR)"; }
+}
+
+# A principal's password: made once (random), kept readable by this user only.
+secret() {
+  local file=$DATA_DIR/secrets/$1.password
+  if [ ! -s "$file" ]; then
+    mkdir -p "$DATA_DIR/secrets" && chmod 700 "$DATA_DIR/secrets"
+    (umask 077 && openssl rand -hex 24 >"$file")
+  fi
+  cat "$file"
+}
+
+# A CA, and a broker certificate it signs for 127.0.0.1 and localhost, as PKCS12 stores for the broker.
+make_certificates() {
+  local tls=$DATA_DIR/tls
+  [ -f "$tls/broker.p12" ] && return
+  command -v openssl >/dev/null || die "no 'openssl' on PATH: the secured stack makes its certificates with it"
+  command -v keytool >/dev/null || die "no 'keytool' on PATH (it comes with the JDK)"
+  mkdir -p "$tls" && chmod 700 "$tls"
+  local password; password=$(secret keystore)
+  openssl req -x509 -newkey rsa:2048 -nodes -days 825 -subj "/CN=Sluice local CA" -keyout "$tls/ca.key" -out "$tls/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$tls/broker.key" -out "$tls/broker.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >"$tls/broker.ext"
+  openssl x509 -req -in "$tls/broker.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 825 \
+    -extfile "$tls/broker.ext" -out "$tls/broker.pem" 2>/dev/null
+  openssl pkcs12 -export -in "$tls/broker.pem" -inkey "$tls/broker.key" -certfile "$tls/ca.pem" -name broker \
+    -out "$tls/broker.p12" -passout "pass:$password"
+  keytool -importcert -noprompt -alias sluice-ca -file "$tls/ca.pem" -keystore "$tls/truststore.p12" \
+    -storetype PKCS12 -storepass "$password" >/dev/null 2>&1
+  say "made a CA and a broker certificate in $tls (clients trust $tls/ca.pem)"
+}
+
+# Clients reach one SASL_SSL listener; the controller listener (loopback) takes the admin over SASL PLAIN,
+# since SCRAM credentials live in the metadata the controller serves.
+secure_listeners() {
+  local admin keystore tls=$DATA_DIR/tls
+  admin=$(secret admin); keystore=$(secret keystore)
+  cat <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=SASL_SSL
+listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin";
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$admin" user_admin="$admin";
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$tls/broker.p12
+ssl.keystore.password=$keystore
+ssl.key.password=$keystore
+ssl.truststore.type=PKCS12
+ssl.truststore.location=$tls/truststore.p12
+ssl.truststore.password=$keystore
+ssl.client.auth=none
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:admin
+PROPS
 }
 
 kafka_answers() {
@@ -182,6 +277,16 @@ status() {
 print_env() {
   echo "export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
   echo "export SCHEMA_REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
+  if [ "$SECURE" = 1 ]; then
+    local principal=${1:-admin}
+    case " $PRINCIPALS " in *" $principal "*) ;; *) die "no principal '$principal' (one of: $PRINCIPALS)" ;; esac
+    [ -s "$DATA_DIR/secrets/$principal.password" ] || die "the secured stack has not been started yet (stack.sh start --secure)"
+    echo "export KAFKA_SSL=true"
+    echo "export KAFKA_SSL_CA_FILE=$DATA_DIR/tls/ca.pem"
+    echo "export KAFKA_SASL_MECHANISM=scram-sha-512"
+    echo "export KAFKA_SASL_USERNAME=$principal"
+    echo "export KAFKA_SASL_PASSWORD=$(cat "$DATA_DIR/secrets/$principal.password")"
+  fi
 }
 
 case "${1:-}" in
@@ -190,6 +295,7 @@ case "${1:-}" in
     mkdir -p "$CACHE_DIR" "$DATA_DIR"
     fetch_kafka
     fetch_apicurio
+    if [ "$SECURE" = 1 ]; then make_certificates; fi
     start_kafka
     start_registry
     ;;
@@ -205,6 +311,6 @@ case "${1:-}" in
     rm -rf "$DATA_DIR"
     say "deleted $DATA_DIR"
     ;;
-  env) print_env ;;
-  *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  env) print_env "${2:-}" ;;
+  *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
