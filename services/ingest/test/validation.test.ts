@@ -3,6 +3,10 @@ import fc from 'fast-check';
 import {
   DEFAULT_VALIDATION_LIMITS,
   INGEST_ERROR_CODES,
+  labelSchema,
+  plainLabel,
+  plainTransaction,
+  transactionSchema,
   validateLabel,
   validateTransaction,
   type IngestErrorCode,
@@ -460,6 +464,67 @@ describe('properties', () => {
       }),
       { numRuns: 400 },
     );
+  });
+
+  // Field values near the edges of the fast path: whitespace and non-ASCII at the ends, lone surrogates, lengths
+  // around the limits, fractional and unsafe integers, string times, currencies of every case, null and absent.
+  const edgyId = fc.oneof(
+    fc.string({ maxLength: 130 }),
+    fc.string({ unit: 'binary', maxLength: 6 }),
+    fc.constantFrom('tx-1', ' tx-1', 'tx-1\t', '\u00a0x', 'x\ufeff', 'é', 'a\ud800b', '\ud83d\ude00', '', 'x'.repeat(128), 'x'.repeat(129)),
+  );
+  const edgyTime = fc.oneof(fc.integer(), fc.double(), fc.constantFrom(2 ** 53, 2 ** 53 - 1, -0, '2024-05-31T08:30:00Z', null));
+  const maybe = <T,>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
+
+  it('the fast path accepts only what the schema accepts, with the same values', () => {
+    const record = fc.record({
+      transaction_id: edgyId,
+      customer_id: edgyId,
+      terminal_id: edgyId,
+      amount: fc.oneof(fc.double(), fc.constantFrom(0, 1e9, 1e9 + 1, -0, '5')),
+      timestamp: edgyTime,
+      currency: maybe(fc.oneof(fc.constantFrom('eur', 'EUR', 'Eu', 'EURO', 'é€u', null), fc.string({ maxLength: 4 }))),
+    });
+    fc.assert(
+      fc.property(record, (raw) => {
+        const value = asSent(raw);
+        const fast = plainTransaction(value);
+        const schema = transactionSchema.safeParse(value);
+        if (fast !== undefined) {
+          expect(schema.success).toBe(true);
+          const { transaction_id, customer_id, terminal_id, amount, timestamp, currency } = schema.data!;
+          expect(fast).toEqual({ transaction_id, customer_id, terminal_id, amount, timestamp, currency: currency ?? null });
+        }
+      }),
+      { numRuns: 2_000 },
+    );
+    const label = fc.record({
+      transaction_id: edgyId,
+      customer_id: edgyId,
+      terminal_id: edgyId,
+      tx_timestamp: edgyTime,
+      is_fraud: fc.oneof(fc.boolean(), fc.constantFrom(0, 'true', null)),
+      labeled_at: maybe(edgyTime),
+    });
+    fc.assert(
+      fc.property(label, (raw) => {
+        const value = asSent(raw);
+        const fast = plainLabel(value);
+        const schema = labelSchema.safeParse(value);
+        if (fast !== undefined) {
+          expect(schema.success).toBe(true);
+          const { transaction_id, customer_id, terminal_id, tx_timestamp, is_fraud, labeled_at } = schema.data!;
+          expect(fast).toEqual({ transaction_id, customer_id, terminal_id, tx_timestamp, is_fraud, labeled_at });
+        }
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('the fast path takes the plain records producers send', () => {
+    expect(plainTransaction(goodTx)).toEqual({ ...goodTx });
+    expect(plainTransaction({ ...goodTx, currency: 'eur' })?.currency).toBe('EUR');
+    expect(plainLabel(goodLabel)).toEqual(goodLabel);
   });
 
   it('a mutated is_fraud is accepted only as a boolean', () => {
