@@ -11,6 +11,8 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
+          // Brute-force oracles over thousands of events take seconds each on two busy cores; 5 s (the default) is not a verdict on them.
+          testTimeout: 60_000,
           include: ['shared/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'tools/*/test/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
         },

@@ -30,6 +30,7 @@ import {
   dropFront,
   emptyLog,
   insertPoint,
+  itemTime,
   resetLog,
   toBuckets,
   upperBound,
@@ -59,8 +60,12 @@ export interface EntityUpdate {
   values: number[];
 }
 
-/** `ignored`: no label channel takes it (e.g. a not-fraud label for a fraud count). */
-export type LabelOutcome = 'applied' | 'expired' | 'ignored';
+/**
+ * `ignored`: no label channel takes it (e.g. a not-fraud label for a fraud count); `unmatched`: the entity holds
+ * no transaction at the labelled time that is not labelled already (it never came through, was too late, or the
+ * label is a repeat), so the label would count a transaction the window does not hold.
+ */
+export type LabelOutcome = 'applied' | 'expired' | 'ignored' | 'unmatched';
 
 export function createEntityState(plan: EntityPlan): EntityState {
   return {
@@ -234,10 +239,35 @@ export function applyLabel(plan: EntityPlan, state: EntityState, label: object):
       if (outcome === 'ignored') outcome = 'expired';
       return;
     }
+    if (channel.matches >= 0 && !hasUnlabelledTransaction(plan, state, channel.matches, c, time)) {
+      if (outcome === 'ignored') outcome = 'unmatched';
+      return;
+    }
     insertIntoChannel(plan, state, c, time, values);
     outcome = 'applied';
   });
   return outcome;
+}
+
+/** Points of a log whose items lie in [from, to), after `horizon` (items at or before it are dead, even if not dropped yet). */
+function pointsIn(log: ChannelLog, from: number, to: number, horizon: number): number {
+  let count = 0;
+  for (let i = upperBound(log.t, Math.max(from - 1, horizon)); i < log.t.length && log.t[i]! < to; i++) count += log.b === 0 ? 1 : log.n[i]!;
+  return count;
+}
+
+/**
+ * True when the live transactions stored where a point at `time` is stored outnumber the labels stored there:
+ * then every window, whose edges fall on item boundaries, counts at most as many labels as transactions, and a
+ * ratio of the two stays in [0, 1] whatever labels arrive (repeats, labels of transactions it never saw).
+ */
+function hasUnlabelledTransaction(plan: EntityPlan, state: EntityState, transactionsChannel: number, labelsChannel: number, time: number): boolean {
+  const transactions = state.logs[transactionsChannel]!;
+  const labels = state.logs[labelsChannel]!;
+  const from = Math.min(itemTime(transactions, time), itemTime(labels, time));
+  const to = Math.max(itemTime(transactions, time) + Math.max(1, transactions.b), itemTime(labels, time) + Math.max(1, labels.b));
+  const live = pointsIn(transactions, from, to, retentionHorizon(plan, transactionsChannel, state.watermark));
+  return live > pointsIn(labels, from, to, retentionHorizon(plan, labelsChannel, state.watermark));
 }
 
 /**

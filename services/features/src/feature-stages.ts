@@ -59,11 +59,13 @@ export interface WatermarkSettings {
  * its event time, a label at the time it was established (labeled_at: a
  * transaction at t may only see labels known by t), a label before a
  * transaction at the same millisecond (the handbook's delayed window
- * (t − 7 − n days, t − 7 days] includes its end), then by transaction id.
+ * (t − 7 − n days, t − 7 days] includes its end) unless it labels that very
+ * transaction (it must find it in the window), then by transaction id.
  */
 export function routedOrder(routed: RoutedEvent): EventOrder {
   if (routed.transaction !== null) return { time: routed.transaction.event_time, rank: 1, id: routed.transaction.transaction_id };
-  return { time: routed.label!.labeled_at, rank: 0, id: routed.label!.transaction_id };
+  const label = routed.label!;
+  return { time: label.labeled_at, rank: label.labeled_at === label.tx_event_time ? 2 : 0, id: label.transaction_id };
 }
 
 /** A watermark worth sending: changed since the last one, or the last one is old (a reader whose clocks were lost hears again). */

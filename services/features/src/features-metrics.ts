@@ -26,7 +26,7 @@ export class FeaturesMetrics {
     });
     this.labels = new Counter({
       name: 'sluice_features_labels_total',
-      help: 'Labels fed back into entity windows, by stage and outcome: applied, expired (older than any window can see), ignored (no window reads it).',
+      help: 'Labels fed back into entity windows, by stage and outcome: applied, expired (older than any window can see), ignored (no window reads it), unmatched (no unlabelled transaction of the entity at its time: never seen, too late, or a repeat).',
       labelNames: ['stage', 'outcome'],
       registers,
     });

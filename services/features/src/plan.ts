@@ -70,6 +70,11 @@ export interface ChannelPlan {
   /** Longest window + delay over its groups: how far back a query can reach. */
   reachMs: number;
   bucketMs: number;
+  /**
+   * For a label channel: the entity's unfiltered event channel (its transactions), or -1 when it has none. A label
+   * is one transaction's label, so it enters only while the transactions at its time outnumber the labels there.
+   */
+  matches: number;
 }
 
 export interface InputPlan {
@@ -256,6 +261,7 @@ class EntityDraft {
       const reachMs = Math.max(...draft.groups.map((g) => this.groups[g]!.windowMs + this.groups[g]!.delayMs));
       return {
         source: draft.source,
+        matches: draft.source === 'labels' ? this.channels.findIndex((other) => other.source === 'events' && other.filter.length === 0) : -1,
         accepts: compileFilter(draft.filter),
         fields: draft.fields,
         bucketColumns,

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { applyLabel, createEntityState, isExpired, updateEntity, type EntityState } from '../src/entity-state.js';
 import { compileSpec, type EntityPlan } from '../src/plan.js';
@@ -151,13 +152,17 @@ function randomStream(seed: number, count: number) {
   const items: ({ type: 'event'; e: Ev } | { type: 'label'; l: Label })[] = [];
   let clock = Date.UTC(2024, 4, 1);
   const sent: Ev[] = [];
+  const labelled = new Set<Ev>();
   for (let i = 0; i < count; i++) {
     clock += Math.floor(random() * 6 * MIN);
-    if (random() < 0.15 && sent.length > 0) {
-      const target = sent[Math.floor(random() * sent.length)]!;
+    // A label is one event's label: of an event still inside every window's reach, at most once.
+    const targets = random() < 0.15 ? sent.filter((e) => e.event_time >= clock - 4 * HOUR && !labelled.has(e)) : [];
+    if (targets.length > 0) {
+      const target = targets[Math.floor(random() * targets.length)]!;
+      labelled.add(target);
       items.push({
         type: 'label',
-        l: { sensor: 's', tx_event_time: Math.max(target.event_time, clock - 4 * HOUR), is_fraud: random() < 0.5, weight: Math.round(random() * 10) },
+        l: { sensor: 's', tx_event_time: target.event_time, is_fraud: random() < 0.5, weight: Math.round(random() * 10) },
       });
       continue;
     }
@@ -269,7 +274,7 @@ describe('window edges', () => {
 });
 
 describe('labels and expiry', () => {
-  const plan = compileSpec({
+  const riskSpec: FeatureSpec = {
     version: 'l',
     graceMs: GRACE,
     features: [
@@ -283,7 +288,8 @@ describe('labels and expiry', () => {
         numerator: { source: 'labels', filter: [{ field: 'is_fraud', op: 'eq', value: true }] },
       },
     ],
-  }).entities.get('sensor')!;
+  };
+  const plan = compileSpec(riskSpec).entities.get('sensor')!;
   const t0 = Date.UTC(2024, 0, 1);
   const ev = (event_time: number) => ({ sensor: 's', event_time });
   const label = (tx_event_time: number, is_fraud: boolean) => ({ sensor: 's', tx_event_time, is_fraud });
@@ -299,7 +305,37 @@ describe('labels and expiry', () => {
     // Retention reaches back window + delay + grace = 2.5 h from the newest event.
     updateEntity(plan, state, ev(t0 + 5 * HOUR));
     expect(applyLabel(plan, state, label(t0 + 2 * HOUR + 30 * MIN, true))).toBe('expired');
-    expect(applyLabel(plan, state, label(t0 + 2 * HOUR + 30 * MIN + 1, true))).toBe('applied');
+    // Inside retention but no event there: it would count a transaction the window does not hold.
+    expect(applyLabel(plan, state, label(t0 + 2 * HOUR + 30 * MIN + 1, true))).toBe('unmatched');
+    expect(applyLabel(plan, state, label(t0 + 5 * HOUR, true))).toBe('applied');
+    // The one event at that time is labelled already: a repeat cannot push the ratio past 1.
+    expect(applyLabel(plan, state, label(t0 + 5 * HOUR, true))).toBe('unmatched');
+  });
+
+  it('keeps the ratio in [0, 1] whatever labels arrive, exact or bucketed', () => {
+    fc.assert(
+      fc.property(
+        // Labels crowd a few instants (repeats, instants without an event), events move on past them.
+        fc.array(fc.record({ label: fc.boolean(), minutes: fc.integer({ min: 0, max: 200 }), fraud: fc.boolean() }), { maxLength: 120 }),
+        fc.boolean(),
+        (steps, bucketed) => {
+          const compiled = bucketed ? compileSpec({ ...riskSpec, exactCap: 4, bucketMs: 10 * MIN }).entities.get('sensor')! : plan;
+          const state = createEntityState(compiled);
+          let clock = t0;
+          for (const step of steps) {
+            if (step.label) {
+              applyLabel(compiled, state, label(t0 + (step.minutes % 12) * 5 * MIN, step.fraud));
+              continue;
+            }
+            clock = Math.max(clock, t0 + step.minutes * MIN);
+            const [risk] = updateEntity(compiled, state, ev(clock)).values;
+            expect(risk).toBeGreaterThanOrEqual(0);
+            expect(risk).toBeLessThanOrEqual(1);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('is expired once a partition watermark leaves everything behind its retention', () => {
@@ -317,9 +353,9 @@ describe('labels and expiry', () => {
     const fresh = createEntityState(plan);
     for (let k = 0; k < 200; k++) {
       const time = t0 + k * 7 * MIN;
+      expect(updateEntity(plan, state, ev(time)).values).toEqual(updateEntity(plan, fresh, ev(time)).values);
       applyLabel(plan, state, label(time, k % 3 === 0));
       applyLabel(plan, fresh, label(time, k % 3 === 0));
-      expect(updateEntity(plan, state, ev(time)).values).toEqual(updateEntity(plan, fresh, ev(time)).values);
     }
     expect(state.logs[0]!.t.length).toBeLessThan(40);
   });

@@ -35,7 +35,7 @@ describe('entity store', () => {
     // A late event changes nothing; an applied label does.
     expect(store.update(tx('a', t0 + 2 * DAY)).outcome).toBe('late');
     expect(map.writes).toEqual([]);
-    expect(store.applyLabel(label('a', t0 + 9 * DAY, true)).outcome).toBe('applied');
+    expect(store.applyLabel(label('a', t0 + 10 * DAY, true)).outcome).toBe('applied');
     expect(map.writes).toEqual(['put a']);
   });
 
