@@ -214,8 +214,20 @@ try {
     const cpu = services.map((service) => cpuSeconds(service.child.pid!) - service.cpuAtStart);
     const rss = services.map((service) => peakRssMiB(service.child.pid!));
     const produced = new Map<string, number>();
+    // Transaction cadence per service: Kafka transactions committed, input records per transaction, mean time to
+    // process and commit one batch (sluice_batch_processing_seconds).
+    const cadence: { transactions: number; consumed: number; batchMs: number }[] = [];
     for (const service of services) {
-      for (const [topic, count] of sumByLabel(await scrapeMetrics(service), 'sluice_messages_produced_total', 'topic')) produced.set(topic, (produced.get(topic) ?? 0) + count);
+      const metrics = await scrapeMetrics(service);
+      for (const [topic, count] of sumByLabel(metrics, 'sluice_messages_produced_total', 'topic')) produced.set(topic, (produced.get(topic) ?? 0) + count);
+      const sum = (name: string, label: string) => [...sumByLabel(metrics, name, label).values()].reduce((a, b) => a + b, 0);
+      const batchSeconds = sum('sluice_batch_processing_seconds_sum', 'topic');
+      const batches = sum('sluice_batch_processing_seconds_count', 'topic');
+      cadence.push({
+        transactions: sumByLabel(metrics, 'sluice_kafka_transactions_total', 'outcome').get('committed') ?? 0,
+        consumed: sum('sluice_messages_consumed_total', 'topic'),
+        batchMs: (batchSeconds / batches) * 1000,
+      });
     }
     produced.set(topics.transactionsRaw, preloaded.transactions);
     produced.set(topics.labelsRaw, preloaded.labels);
@@ -236,10 +248,18 @@ try {
     print('Per service (CPU from "processor started" to the last score, over transactions scored; labels flow too and are included):');
     const totalCpu = cpu.reduce((a, b) => a + b, 0);
     table(
-      ['service', 'CPU s', 'CPU µs / transaction', 'peak RSS MiB'],
+      ['service', 'CPU s', 'CPU µs / transaction', 'peak RSS MiB', 'Kafka transactions', 'records in / transaction', 'ms / batch (process + commit)'],
       [
-        ...services.map((service, i) => [service.name, cpu[i]!.toFixed(1), number((cpu[i]! / scores.count) * 1e6), number(rss[i]!)]),
-        ['all four', totalCpu.toFixed(1), number((totalCpu / scores.count) * 1e6), ''],
+        ...services.map((service, i) => [
+          service.name,
+          cpu[i]!.toFixed(1),
+          number((cpu[i]! / scores.count) * 1e6),
+          number(rss[i]!),
+          number(cadence[i]!.transactions),
+          number(cadence[i]!.consumed / cadence[i]!.transactions),
+          number(cadence[i]!.batchMs),
+        ]),
+        ['all four', totalCpu.toFixed(1), number((totalCpu / scores.count) * 1e6), '', '', '', ''],
       ],
     );
 
