@@ -2,11 +2,19 @@
  * Where a service's CPU went, from a V8 `.cpuprofile` (node --cpu-prof):
  * self time grouped into the categories the pipeline benchmark reports
  * (client decode/encode, Avro, changelog serialisation, our own code, …),
- * plus the top functions by self time.
+ * plus the top functions by self time. Time in Node's own modules and V8
+ * built-ins (Buffer allocation and copies, JSON, string conversions) is
+ * charged to the nearest caller in a package or in our code: most of
+ * `node:buffer` is the kafkajs encoder's, and that is the useful answer.
  *
  *   node --import tsx bench/pipeline/profile-summary.ts FILE.cpuprofile [top]
  */
 import { readFileSync } from 'node:fs';
+
+/** Frames whose time belongs to whoever called them. */
+function isBuiltIn(url: string, fn: string): boolean {
+  return (url === '' || url.startsWith('node:')) && !fn.startsWith('(');
+}
 
 interface ProfileNode {
   id: number;
@@ -42,8 +50,7 @@ const CATEGORY_RULES: [string, (url: string, fn: string) => boolean][] = [
   ['changelog serialisation (state-store)', (url) => url.includes('shared/src/state-store')],
   ['our code: shared runtime', (url) => url.includes('/shared/src/')],
   ['our code: service', (url) => url.includes('/services/')],
-  ['JSON, Buffer, strings (V8/Node built-ins)', (url, fn) => url === '' && fn !== '(program)' && fn !== '(root)'],
-  ['Node internals (streams, sockets, timers)', (url) => url.startsWith('node:')],
+  ['V8/Node built-ins with no caller in a package (timers, sockets, microtasks)', (url, fn) => (url === '' || url.startsWith('node:')) && fn !== '(program)' && fn !== '(root)'],
   ['V8 (program: compile, runtime, other)', (url, fn) => fn === '(program)'],
   ['other dependencies', (url) => url.includes('/node_modules/')],
 ];
@@ -63,6 +70,18 @@ function shortUrl(url: string): string {
 export function summariseProfile(path: string, top = 15): ProfileBreakdown {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
+  /** The category of the nearest frame, from `id` up, that is not a built-in. */
+  const chargedCategory = (id: number): string => {
+    for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
+      const { url, functionName } = byId.get(at)!.callFrame;
+      if (functionName === '(root)') break;
+      if (!isBuiltIn(url, functionName)) return categoryOf(url, functionName);
+    }
+    const { url, functionName } = byId.get(id)!.callFrame;
+    return categoryOf(url, functionName);
+  };
   const selfUs = new Map<number, number>();
   for (let i = 0; i < profile.samples.length; i++) {
     const id = profile.samples[i]!;
@@ -73,7 +92,7 @@ export function summariseProfile(path: string, top = 15): ProfileBreakdown {
   let busy = 0;
   for (const [id, us] of selfUs) {
     const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
-    const category = categoryOf(url, functionName);
+    const category = chargedCategory(id);
     if (category === 'idle') continue;
     busy += us;
     categories.set(category, (categories.get(category) ?? 0) + us);

@@ -97,9 +97,8 @@ function startService(name: string, port: number, prefix: string): ChildProcess 
   const main = fileURLToPath(new URL(`../../../../services/${name}/src/main.ts`, import.meta.url));
   const child = spawn(process.execPath, ['--conditions=sluice-source', '--import', 'tsx', main], {
     env: {
-      // History replayed thousands of times faster than real time: a terminal's transactions arrive from six customer
-      // partitions hours of event time apart, so the demo gives them a day of grace (real time needs far less).
-      FEATURES_GRACE_MS: '86400000',
+      // Simulated history runs thousands of times faster than real time; the services order it by event time with
+      // watermarks, so the demo needs no setting that real time does not.
       ...process.env,
       SLUICE_TOPIC_PREFIX: prefix,
       METRICS_PORT: String(port),
