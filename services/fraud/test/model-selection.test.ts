@@ -148,7 +148,7 @@ describe('ModelSelection', () => {
         // Nothing older than the snapshot a vector at `oldest` uses is left.
         const used = full.choose(oldest);
         if (used !== null) {
-          const newer = new Map(offered.map(({ clock, version }) => [version, clock]).reverse());
+          const newer = new Map(offered.map(({ clock, version }): [number, number] => [version, clock]).reverse());
           const atOrAfter = [...newer].filter(([version, clock]) => clock > used.clock || (clock === used.clock && version >= used.snapshot.version));
           expect(pruned.size).toBe(atOrAfter.length);
         }
