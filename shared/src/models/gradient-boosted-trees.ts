@@ -92,7 +92,6 @@ const stateSchema = z
     node_left: z.array(z.number().int().nonnegative()),
     node_right: z.array(z.number().int().nonnegative()),
     roots: z.array(z.number().int().nonnegative()),
-    trained_count: z.number().int().nonnegative(),
     retrains: z.number().int().nonnegative(),
   })
   .refine(
@@ -123,7 +122,6 @@ export class GradientBoostedTrees {
   private nodeLeft: number[] = [];
   private nodeRight: number[] = [];
   private roots: number[] = [];
-  private trained = 0;
   private retrainCount = 0;
   /** Ring buffer of kept examples: `size` of them, the next written at `head`. */
   private readonly window: Float64Array;
@@ -154,7 +152,6 @@ export class GradientBoostedTrees {
     model.nodeLeft = s.node_left;
     model.nodeRight = s.node_right;
     model.roots = s.roots;
-    model.trained = s.trained_count;
     model.retrainCount = s.retrains;
     return model;
   }
@@ -187,7 +184,6 @@ export class GradientBoostedTrees {
 
   learn(x: readonly number[], y: 0 | 1): void {
     checkVector(x, this.featureNames.length, GRADIENT_BOOSTED_TREES);
-    this.trained += 1;
     this.labelsSinceRetrain += 1;
     if (y === 1 || this.sampler.next() < this.options.negativeSampleRate) {
       const d = this.featureNames.length;
@@ -221,7 +217,6 @@ export class GradientBoostedTrees {
       node_left: [...this.nodeLeft],
       node_right: [...this.nodeRight],
       roots: [...this.roots],
-      trained_count: this.trained,
       retrains: this.retrainCount,
     };
   }
@@ -246,9 +241,9 @@ interface Ensemble {
  */
 function binEdges(window: Float64Array, n: number, d: number, f: number, bins: number): Float64Array {
   const stride = Math.max(1, Math.floor(n / 20_000));
-  const values: number[] = [];
-  for (let i = 0; i < n; i += stride) values.push(window[i * d + f]!);
-  values.sort((a, b) => a - b);
+  const values = new Float64Array(Math.ceil(n / stride));
+  for (let i = 0, k = 0; i < n; i += stride) values[k++] = window[i * d + f]!;
+  values.sort();
   const distinct: number[] = [];
   for (const v of values) if (distinct.length === 0 || distinct[distinct.length - 1] !== v) distinct.push(v);
   // The largest value is no threshold: nothing would go right of it.
@@ -360,14 +355,19 @@ function fitEnsemble(window: Float64Array, labels: Uint8Array, n: number, d: num
       GL += hist[(bestFeature * B + b) * 2]!;
       HL += hist[(bestFeature * B + b) * 2 + 1]!;
     }
-    // Histogram the smaller child; the larger one is the parent's minus it.
-    const leftSmaller = mid - lo <= hi - mid;
-    const small = leftSmaller ? histogram(lo, mid) : histogram(mid, hi);
-    const large = new Float64Array(hist.length);
-    for (let k = 0; k < hist.length; k++) large[k] = hist[k]! - small[k]!;
+    // Histogram the smaller child; the larger one is the parent's minus it (in place). Leaves need none.
     const node = addNode(bestFeature, edges[bestFeature]![bestBin]!);
-    const left = build(lo, mid, depth + 1, leftSmaller ? small : large, GL, HL);
-    const right = build(mid, hi, depth + 1, leftSmaller ? large : small, G - GL, H - HL);
+    let leftHist = hist;
+    let rightHist = hist;
+    if (depth + 1 < o.maxDepth) {
+      const leftSmaller = mid - lo <= hi - mid;
+      const small = leftSmaller ? histogram(lo, mid) : histogram(mid, hi);
+      for (let k = 0; k < hist.length; k++) hist[k] = hist[k]! - small[k]!;
+      leftHist = leftSmaller ? small : hist;
+      rightHist = leftSmaller ? hist : small;
+    }
+    const left = build(lo, mid, depth + 1, leftHist, GL, HL);
+    const right = build(mid, hi, depth + 1, rightHist, G - GL, H - HL);
     ensemble.left[node] = left;
     ensemble.right[node] = right;
     return node;
