@@ -15,5 +15,6 @@ export * from './service.js';
 export * from './global-table.js';
 export * from './fifo.js';
 export * from './min-heap.js';
+export * from './event-time/index.js';
 export * from './retry.js';
 export * from './recovery.js';

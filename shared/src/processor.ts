@@ -17,6 +17,7 @@ import { ConsumerRecovery, exitingRecovery, type RecoveryPolicy } from './recove
 import { retrying } from './retry.js';
 import type { Logger } from './logger.js';
 import type { AvroSerde } from './serde.js';
+import { encodeWatermark, decodeWatermark, WATERMARK_HEADER, type WatermarkMark } from './event-time/watermark.js';
 import { PartitionStore, restoreChangelogs, type ChangelogRecord, type KeyValueStore, type StoreDefinition } from './state-store.js';
 
 export interface InputDefinition {
@@ -25,6 +26,13 @@ export interface InputDefinition {
   format: 'avro' | 'bytes';
   /** Where undecodable or refused messages of this topic go. */
   deadLetterTopic: string;
+  /**
+   * The topic carries watermark records (event-time/watermark.ts) from the
+   * tasks that write it: they reach `process` as messages with `watermark`
+   * set. Otherwise they are skipped, so a reader that does not order by event
+   * time never sees them.
+   */
+  watermarks?: boolean;
 }
 
 export interface InputMessage<T = unknown> {
@@ -37,6 +45,8 @@ export interface InputMessage<T = unknown> {
   value: T;
   rawValue: Buffer | null;
   headers: IHeaders;
+  /** Set on a watermark record of an input declared `watermarks: true` (its value is then null). */
+  watermark?: WatermarkMark;
 }
 
 export interface OutputOptions {
@@ -63,8 +73,16 @@ export interface ProcessingContext {
    * would count it twice.
    */
   afterCommit(effect: () => void): void;
+  /**
+   * Writes this task's watermark to every partition of `topic`, after the
+   * outputs queued so far, in the same transaction: source = this partition,
+   * sources = the partition count of the processor's first input.
+   */
+  sendWatermark(topic: string, mark: { time: number; idle: boolean }): void;
   /** Wall-clock time of the batch (ms), read once so that a batch is handled as of one instant. */
   readonly now: number;
+  /** The input topic of this batch and the messages still behind it there; undefined in a punctuation. */
+  readonly batch: { topic: string; lag: number } | undefined;
 }
 
 export interface StreamProcessorOptions {
@@ -81,6 +99,16 @@ export interface StreamProcessorOptions {
   process(message: InputMessage, context: ProcessingContext): void | Promise<void>;
   /** Runs after the batch's messages and before its commit (periodic work: snapshots, expiry). */
   afterBatch?(context: ProcessingContext): void | Promise<void>;
+  /**
+   * Runs on every ready task each `intervalMs` of wall-clock time, between
+   * batches, whether or not input arrives (Kafka Streams' wall-clock
+   * punctuation): what it sends and the state it changes commit in a
+   * transaction of their own. For work that must happen while an input is
+   * quiet, e.g. telling downstream readers that this source is idle.
+   */
+  punctuate?: { intervalMs: number; run(context: ProcessingContext): void };
+  /** Topics this processor writes watermarks to (`context.sendWatermark`). */
+  watermarkOutputs?: string[];
   partitionsConsumedConcurrently?: number;
   /** Below this lag (messages) on every partition, the processor reports ready. */
   readyMaxLag?: number;
@@ -171,6 +199,9 @@ export class StreamProcessor {
   private readonly inputs: Map<string, InputDefinition>;
   private readonly lagByPartition = new Map<string, number>();
   private joined = false;
+  private readonly partitionCounts = new Map<string, number>();
+  private punctuationTimer: NodeJS.Timeout | undefined;
+  private punctuating = false;
   private readonly recovery: ConsumerRecovery;
   private running = false;
 
@@ -250,6 +281,7 @@ export class StreamProcessor {
   /** Leaves the group after the batch in flight has committed or aborted, then closes the producers. */
   async stop(): Promise<void> {
     this.running = false;
+    clearInterval(this.punctuationTimer);
     this.recovery.stop();
     await this.consumer?.disconnect();
     await Promise.all([...this.tasks.values()].map((task) => this.closeTask(task)));
@@ -292,6 +324,7 @@ export class StreamProcessor {
       if (this.inputs.has(topic)) for (const partition of assigned) partitions.add(partition);
     }
     this.joined = true;
+    this.startPunctuation();
     this.metrics.rebalances.inc({ group: this.options.groupId });
     this.metrics.assignedPartitions.set({ group: this.options.groupId }, partitions.size);
     this.lagByPartition.clear();
@@ -328,6 +361,7 @@ export class StreamProcessor {
   private async prepareTasks(tasks: Task[]): Promise<void> {
     if (tasks.length === 0) return;
     const started = performance.now();
+    await this.loadPartitionCounts();
     // kafkajs initialises a transactional producer id only when a first transaction begins: begin and abort one
     // now, so the previous owner is fenced and its open transaction aborted before the changelog is read.
     await Promise.all(
@@ -427,43 +461,11 @@ export class StreamProcessor {
 
     const input = this.inputs.get(batch.topic)!;
     const timer = this.metrics.batchSeconds.startTimer({ topic: batch.topic });
-    const outputs: QueuedOutput[] = [];
-    const effects: (() => void)[] = [];
-    let deadLettered = 0;
-    const context: ProcessingContext = {
-      partition: batch.partition,
-      logger: this.options.logger,
-      now: Date.now(),
-      store: <V>(name: string) => {
-        const store = task.stores.get(name);
-        if (!store) throw new SluiceError('UNKNOWN_STORE', `no store named ${name}`);
-        return store as KeyValueStore<V>;
-      },
-      send: (topic, key, record, options) => outputs.push({ topic, key, record, options }),
-      sendBytes: (topic, key, bytes, options) => outputs.push({ topic, key, bytes, options }),
-      afterCommit: (effect) => effects.push(effect),
-      deadLetter: (message, code, reason) => {
-        deadLettered += 1;
-        context.afterCommit(() => this.metrics.deadLetters.inc({ topic: message.topic, code }));
-        const letter = buildDeadLetter(
-          { topic: message.topic, partition: message.partition, offset: message.offset, timestamp: message.timestamp, key: message.key, value: message.rawValue },
-          code,
-          reason,
-          this.options.service,
-          context.now,
-        );
-        outputs.push({
-          topic: this.inputs.get(message.topic)?.deadLetterTopic ?? input.deadLetterTopic,
-          key: message.key?.toString('utf8') ?? null,
-          bytes: Buffer.from(JSON.stringify(letter)),
-          options: { headers: deadLetterHeaders(letter) },
-        });
-      },
-    };
+    const { context, outputs, effects, deadLettered } = this.openContext(task, { topic: batch.topic, lag: Number(batch.offsetLag()) }, input.deadLetterTopic);
 
     for (const message of batch.messages) {
       const decoded = await this.decode(message, batch.topic, batch.partition, input, context);
-      if (decoded === undefined) continue;
+      if (decoded === undefined || (decoded.watermark !== undefined && !input.watermarks)) continue;
       try {
         await this.options.process(decoded, context);
       } catch (error) {
@@ -482,17 +484,107 @@ export class StreamProcessor {
     }
 
     const lastOffset = batch.lastOffset();
-    await this.commit(task, batch.topic, lastOffset, outputs);
+    await this.commit(task, { topic: batch.topic, lastOffset }, outputs);
     resolveOffset(lastOffset);
     for (const effect of effects) effect();
-    this.metrics.consumed.inc({ topic: batch.topic, outcome: 'processed' }, batch.messages.length - deadLettered);
-    if (deadLettered > 0) this.metrics.consumed.inc({ topic: batch.topic, outcome: 'dead_lettered' }, deadLettered);
+    this.metrics.consumed.inc({ topic: batch.topic, outcome: 'processed' }, batch.messages.length - deadLettered());
+    if (deadLettered() > 0) this.metrics.consumed.inc({ topic: batch.topic, outcome: 'dead_lettered' }, deadLettered());
     const lag = Number(batch.offsetLag());
     this.lagByPartition.set(`${batch.topic}/${batch.partition}`, lag);
     this.metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, lag);
     this.updateStateGauges();
     timer();
     await heartbeat();
+  }
+
+  /** A context for one batch (or punctuation) of a task: what it queues is committed by `commit`. */
+  private openContext(task: Task, batch: ProcessingContext['batch'], fallbackDeadLetterTopic: string) {
+    const outputs: QueuedOutput[] = [];
+    const effects: (() => void)[] = [];
+    let deadLettered = 0;
+    const context: ProcessingContext = {
+      partition: task.partition,
+      logger: this.options.logger,
+      now: Date.now(),
+      batch,
+      store: <V>(name: string) => {
+        const store = task.stores.get(name);
+        if (!store) throw new SluiceError('UNKNOWN_STORE', `no store named ${name}`);
+        return store as KeyValueStore<V>;
+      },
+      send: (topic, key, record, options) => outputs.push({ topic, key, record, options }),
+      sendBytes: (topic, key, bytes, options) => outputs.push({ topic, key, bytes, options }),
+      sendWatermark: (topic, mark) => {
+        const partitions = this.partitionCounts.get(topic);
+        const sources = this.partitionCounts.get(this.options.inputs[0]!.topic);
+        if (partitions === undefined || sources === undefined) {
+          throw new SluiceError('WATERMARK_TOPIC_UNDECLARED', `${topic} is not among this processor's watermarkOutputs`);
+        }
+        const header = encodeWatermark({ source: task.partition, sources, time: mark.time, idle: mark.idle });
+        for (let partition = 0; partition < partitions; partition++) {
+          outputs.push({ topic, key: null, bytes: null, options: { partition, headers: { [WATERMARK_HEADER]: header } } });
+        }
+      },
+      afterCommit: (effect) => effects.push(effect),
+      deadLetter: (message, code, reason) => {
+        deadLettered += 1;
+        context.afterCommit(() => this.metrics.deadLetters.inc({ topic: message.topic, code }));
+        const letter = buildDeadLetter(
+          { topic: message.topic, partition: message.partition, offset: message.offset, timestamp: message.timestamp, key: message.key, value: message.rawValue },
+          code,
+          reason,
+          this.options.service,
+          context.now,
+        );
+        outputs.push({
+          topic: this.inputs.get(message.topic)?.deadLetterTopic ?? fallbackDeadLetterTopic,
+          key: message.key?.toString('utf8') ?? null,
+          bytes: Buffer.from(JSON.stringify(letter)),
+          options: { headers: deadLetterHeaders(letter) },
+        });
+      },
+    };
+    return { context, outputs, effects, deadLettered: () => deadLettered };
+  }
+
+  /** Partition counts of the inputs and watermark outputs, read once: watermarks go to every partition, from a source of known count. */
+  private async loadPartitionCounts(): Promise<void> {
+    const topics = [...this.inputs.keys(), ...(this.options.watermarkOutputs ?? [])].filter((topic) => !this.partitionCounts.has(topic));
+    if (topics.length === 0) return;
+    const metadata = await this.admin!.fetchTopicMetadata({ topics });
+    for (const topic of metadata.topics) this.partitionCounts.set(topic.name, topic.partitions.length);
+  }
+
+  private startPunctuation(): void {
+    const punctuate = this.options.punctuate;
+    if (punctuate === undefined || this.punctuationTimer !== undefined) return;
+    this.punctuationTimer = setInterval(() => {
+      if (this.punctuating || !this.running) return;
+      this.punctuating = true;
+      const ready = [...this.tasks.values()].filter((task) => task.isReady);
+      void Promise.all(ready.map((task) => this.punctuateTask(task, punctuate))).finally(() => (this.punctuating = false));
+    }, punctuate.intervalMs);
+    this.punctuationTimer.unref();
+  }
+
+  private async punctuateTask(task: Task, punctuate: NonNullable<StreamProcessorOptions['punctuate']>): Promise<void> {
+    const previous = task.turn;
+    let release!: () => void;
+    task.turn = new Promise((resolve) => (release = resolve));
+    await previous;
+    try {
+      if (!this.running || this.tasks.get(task.partition) !== task || !task.isReady) return;
+      const { context, outputs, effects } = this.openContext(task, undefined, this.options.inputs[0]!.deadLetterTopic);
+      punctuate.run(context);
+      if (outputs.length === 0 && ![...task.stores.values()].some((store) => store.hasChanges)) return;
+      await this.commit(task, undefined, outputs);
+      for (const effect of effects) effect();
+    } catch (error) {
+      // commit() has already discarded the task (its state is restored on the next batch); a fenced zombie lands here too.
+      this.options.logger.debug({ err: error, partition: task.partition }, 'punctuation did not commit');
+    } finally {
+      release();
+    }
   }
 
   private async decode(
@@ -512,6 +604,15 @@ export class StreamProcessor {
       rawValue: message.value ?? null,
       headers: message.headers ?? {},
     };
+    const watermarkHeader = headerValue(base.headers, WATERMARK_HEADER);
+    if (watermarkHeader !== undefined) {
+      const watermark = decodeWatermark(watermarkHeader);
+      if (watermark === undefined) {
+        context.deadLetter(base, 'WATERMARK_INVALID', `the ${WATERMARK_HEADER} header '${watermarkHeader}' is not source/sources/time/state`);
+        return undefined;
+      }
+      return { ...base, value: null, watermark };
+    }
     if (input.format === 'bytes') return base;
     try {
       return { ...base, value: await this.options.serde.decode(message.value ?? null) };
@@ -522,7 +623,8 @@ export class StreamProcessor {
     }
   }
 
-  private async commit(task: Task, topic: string, lastOffset: string, outputs: QueuedOutput[]): Promise<void> {
+  /** Commits the outputs and state changes, with the input offset of the batch (none for a punctuation). */
+  private async commit(task: Task, consumed: { topic: string; lastOffset: string } | undefined, outputs: QueuedOutput[]): Promise<void> {
     const transaction = await task.producer.transaction();
     const outgoing: OutgoingMessage[] = [];
     try {
@@ -536,12 +638,14 @@ export class StreamProcessor {
       for (const topicMessages of requestsUnder(outgoing, MAX_REQUEST_BYTES)) {
         await whileTransactionSettles(() => transaction.sendBatch({ topicMessages }));
       }
-      await whileTransactionSettles(() =>
-        transaction.sendOffsets({
-          consumerGroupId: this.options.groupId,
-          topics: [{ topic, partitions: [{ partition: task.partition, offset: (BigInt(lastOffset) + 1n).toString() }] }],
-        }),
-      );
+      if (consumed !== undefined) {
+        await whileTransactionSettles(() =>
+          transaction.sendOffsets({
+            consumerGroupId: this.options.groupId,
+            topics: [{ topic: consumed.topic, partitions: [{ partition: task.partition, offset: (BigInt(consumed.lastOffset) + 1n).toString() }] }],
+          }),
+        );
+      }
       await transaction.commit();
     } catch (error) {
       this.metrics.transactions.inc({ group: this.options.groupId, outcome: 'aborted' });
