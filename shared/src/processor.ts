@@ -83,6 +83,8 @@ export interface ProcessingContext {
   readonly now: number;
   /** The input topic of this batch and the messages still behind it there; undefined in a punctuation. */
   readonly batch: { topic: string; lag: number } | undefined;
+  /** The task this batch belongs to: the same object until the partition is assigned again. */
+  readonly task: TaskInfo;
 }
 
 export interface StreamProcessorOptions {
@@ -125,8 +127,19 @@ interface QueuedOutput {
   options?: OutputOptions;
 }
 
+/** What a handler may know of the task a batch belongs to; one object per assignment of a partition. */
+export interface TaskInfo {
+  readonly partition: number;
+  /**
+   * Messages each input partition had left to read when this task was assigned (end offset minus committed
+   * position, read after the fence). 0: caught up, so a partition that then delivers nothing has nothing to say.
+   */
+  readonly lagAtAssignment: ReadonlyMap<string, number>;
+}
+
 interface Task {
   partition: number;
+  info: { partition: number; lagAtAssignment: Map<string, number> };
   producer: Producer;
   stores: Map<string, PartitionStore<unknown>>;
   ready: Promise<void>;
@@ -355,7 +368,7 @@ export class StreamProcessor {
     });
     const stores = new Map<string, PartitionStore<unknown>>();
     for (const definition of this.options.stores ?? []) stores.set(definition.name, new PartitionStore(definition, partition));
-    return { partition, producer, stores, ready: Promise.resolve(), isReady: false, turn: Promise.resolve() };
+    return { partition, info: { partition, lagAtAssignment: new Map() }, producer, stores, ready: Promise.resolve(), isReady: false, turn: Promise.resolve() };
   }
 
   private async prepareTasks(tasks: Task[]): Promise<void> {
@@ -398,11 +411,16 @@ export class StreamProcessor {
    * fetched from the older position stale, so it is dropped, not applied twice.
    */
   private async seekToCommitted(tasks: Task[]): Promise<void> {
-    const partitions = new Set(tasks.map((task) => task.partition));
+    const byPartition = new Map(tasks.map((task) => [task.partition, task]));
     const committed = await this.admin!.fetchOffsets({ groupId: this.options.groupId, topics: this.options.inputs.map((input) => input.topic) });
     for (const { topic, partitions: offsets } of committed) {
+      const ends = new Map((await this.admin!.fetchTopicOffsets(topic)).map((end) => [end.partition, end]));
       for (const { partition, offset } of offsets) {
-        if (partitions.has(partition) && BigInt(offset) >= 0n) this.consumer?.seek({ topic, partition, offset });
+        const task = byPartition.get(partition);
+        if (task === undefined) continue;
+        if (BigInt(offset) >= 0n) this.consumer?.seek({ topic, partition, offset });
+        const end = ends.get(partition);
+        if (end !== undefined) task.info.lagAtAssignment.set(topic, Number(BigInt(end.high) - (BigInt(offset) >= 0n ? BigInt(offset) : BigInt(end.low))));
       }
     }
   }
@@ -507,6 +525,7 @@ export class StreamProcessor {
       logger: this.options.logger,
       now: Date.now(),
       batch,
+      task: task.info,
       store: <V>(name: string) => {
         const store = task.stores.get(name);
         if (!store) throw new SluiceError('UNKNOWN_STORE', `no store named ${name}`);

@@ -30,6 +30,7 @@ import {
   type ProcessingContext,
   type RoutedEvent,
   type SourceClocksState,
+  type TaskInfo,
   type Transaction,
 } from '@sluice/shared';
 import { CUSTOMER_KEY, TERMINAL_KEY } from './config.js';
@@ -214,7 +215,7 @@ export class CustomerStage {
   private readonly customerUsesLabels: boolean;
   private readonly routesToTerminals: boolean;
   private readonly routesLabels: boolean;
-  private readonly clocks = new Map<number, CustomerPartitionClocks>();
+  private readonly clocks = new WeakMap<TaskInfo, CustomerPartitionClocks>();
 
   constructor(
     private readonly plan: FeaturePlan,
@@ -237,15 +238,16 @@ export class CustomerStage {
   }
 
   private clocksOf(context: ProcessingContext): CustomerPartitionClocks {
-    let clocks = this.clocks.get(context.partition);
+    let clocks = this.clocks.get(context.task);
     if (clocks === undefined) {
       const { disorderMs, idleTimeoutMs } = this.watermarks;
+      const caughtUp = (topic: string) => (context.task.lagAtAssignment.get(topic) ?? 0) === 0;
       clocks = {
-        transactions: new InputClock(disorderMs, idleTimeoutMs, context.now),
-        labels: new InputClock(disorderMs, idleTimeoutMs, context.now),
+        transactions: new InputClock(disorderMs, idleTimeoutMs, context.now, caughtUp(this.topics.transactionsValid)),
+        labels: new InputClock(disorderMs, idleTimeoutMs, context.now, caughtUp(this.topics.labelsValid)),
         outbox: new WatermarkOutbox(),
       };
-      this.clocks.set(context.partition, clocks);
+      this.clocks.set(context.task, clocks);
     }
     return clocks;
   }

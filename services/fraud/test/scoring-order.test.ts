@@ -105,6 +105,7 @@ function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: num
     logger,
     now,
     batch: undefined,
+    task: { partition: 0, lagAtAssignment: new Map() },
     store: <V>(name: string) => stores.get(name) as unknown as PartitionStore<V>,
     send: (topic, _key, record) => outputs.push({ topic, record: { ...(record as Record<string, unknown>) } }),
     sendBytes: () => {

@@ -65,6 +65,7 @@ async function run(examples: LabelledExample[], batchSize: number, metricsWindow
     logger,
     now,
     batch: undefined,
+    task: { partition: 0, lagAtAssignment: new Map() },
     store: <V>(name: string) => stores.get(name) as unknown as PartitionStore<V>,
     sendWatermark: () => undefined,
     send: () => void (snapshots += 1),

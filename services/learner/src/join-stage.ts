@@ -142,7 +142,8 @@ export class JoinStage {
     if (!partition) {
       const clocks = context.store<StoredJoinClocks>(JOIN_CLOCKS_STORE);
       const stored = clocks.get(CLOCKS_KEY);
-      const labels = new InputClock(this.options.labelsMaxDisorderMs, this.options.labelsIdleMs, context.now);
+      const caughtUp = (context.task.lagAtAssignment.get(this.topics.labelsValid) ?? 0) === 0;
+      const labels = new InputClock(this.options.labelsMaxDisorderMs, this.options.labelsIdleMs, context.now, caughtUp);
       if (stored?.labels_newest != null) labels.observe(stored.labels_newest, context.now);
       partition = {
         join: new EventTimeJoin(

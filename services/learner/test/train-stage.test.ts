@@ -98,6 +98,7 @@ function harness(snapshots: SnapshotSource, stores = newStores()) {
     logger,
     now,
     batch: undefined,
+    task: { partition: 0, lagAtAssignment: new Map() },
     store: <V>(name: string) => s.get(name) as unknown as PartitionStore<V>,
     send: (topic, key, record) => sent.push({ topic, key, record: record as ModelSnapshot }),
     sendBytes: (_topic, key, value) => {

@@ -14,15 +14,21 @@
 export class InputClock {
   private newest = -Infinity;
   private lastArrivalAt: number;
-  /** Until a batch says otherwise: a partition that never delivers anything has nothing to say. */
-  private caughtUp = true;
+  private caughtUp: boolean;
 
+  /**
+   * `caughtUp`: whether the partition had nothing left to read when its task was assigned (the processor's
+   * `lagAtAssignment` is 0). One that had a backlog is not idle before a batch shows it caught up: in a replay
+   * its first batch may come long after the others' (kafkajs fetches a few partitions at a time).
+   */
   constructor(
     private readonly maxDisorderMs: number,
     private readonly idleTimeoutMs: number,
     now: number,
+    caughtUp = true,
   ) {
     this.lastArrivalAt = now;
+    this.caughtUp = caughtUp;
   }
 
   observe(eventTime: number, now: number): void {

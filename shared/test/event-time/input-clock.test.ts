@@ -29,8 +29,10 @@ describe('InputClock', () => {
     transactions.endOfBatch(10, 0);
     labels.endOfBatch(0, 0);
     expect(combineInputClocks([transactions, labels], 10)).toEqual({ time: -Infinity, idle: false });
-    // Labels never delivered a batch: quiet for the timeout, they are idle and the transactions lead.
+    // Labels caught up at assignment and never delivered a batch: quiet for the timeout, they are idle.
     expect(new InputClock(0, 1_000, 0).idle(1_000)).toBe(true);
+    // A backlog at assignment: not idle however long its first batch takes.
+    expect(new InputClock(0, 1_000, 0, false).idle(60_000)).toBe(false);
     expect(combineInputClocks([transactions, labels], 2_000)).toEqual({ time: 500, idle: false });
     transactions.endOfBatch(0, 2_000);
     expect(combineInputClocks([transactions, labels], 3_000)).toEqual({ time: 500, idle: true });
