@@ -187,6 +187,7 @@ try {
   };
   const startedAt = performance.now();
   services = SERVICE_NAMES.map((name) => startService(name, serviceEnv, nodeOptions, (line) => (errors.push(line), say(line))));
+  // A service that dies at start-up (a bad build, a missing export) fails the run instead of leaving it waiting.
   await Promise.all(services.map((service) => service.started));
   say(`services started in ${((performance.now() - startedAt) / 1000).toFixed(1)} s (pids ${services.map((s) => `${s.name} ${s.child.pid}`).join(', ')})`);
 

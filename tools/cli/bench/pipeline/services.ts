@@ -31,11 +31,15 @@ export function startService(name: ServiceName, env: Record<string, string>, nod
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let markStarted!: () => void;
+  let failStart!: (error: Error) => void;
   let markPort!: (port: number) => void;
   const service: BenchService = {
     name,
     child,
-    started: new Promise((resolve) => (markStarted = resolve)),
+    started: new Promise((resolve, reject) => {
+      markStarted = resolve;
+      failStart = reject;
+    }),
     metricsPort: new Promise((resolve) => (markPort = resolve)),
     cpuAtStart: 0,
   };
@@ -55,6 +59,7 @@ export function startService(name: ServiceName, env: Record<string, string>, nod
     if ((entry.level ?? 0) >= 50) onError(`[${name}] ${entry.code ? `${entry.code}: ` : ''}${entry.msg ?? line}`);
   });
   createInterface({ input: child.stderr! }).on('line', (line) => onError(`[${name} stderr] ${line}`));
+  child.once('exit', (code, signal) => failStart(new Error(`${name} exited (${signal ?? `code ${code}`}) before its processor started: see its lines above`)));
   return service;
 }
 
