@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
 import { SluiceError } from '@sluice/shared';
+import { aclsCommand } from './commands/acls.js';
 import { demoCommand } from './commands/demo.js';
 import { modelCommand } from './commands/model.js';
 import { replayCommand } from './commands/replay.js';
@@ -45,6 +46,16 @@ populationOptions(program.command('simulate').description('Generate the Fraud De
   .option('--rate <n>', 'events per second (0: as fast as possible)', integer('rate'), 0)
   .option('--no-progress', 'no progress bar')
   .action((options) => simulateCommand(options));
+
+program
+  .command('acls')
+  .description('Kafka ACLs of deploy/acl/acls.json for SLUICE_TOPIC_PREFIX: apply (as a super user), show, or markdown (deploy/README.md)')
+  .argument('<action>', 'apply, show or markdown')
+  .option('--file <file>', 'another ACL definition')
+  .action((action: string, options: { file?: string }) => {
+    if (!['apply', 'show', 'markdown'].includes(action)) throw new InvalidArgumentError(`unknown action "${action}": apply, show or markdown`);
+    return aclsCommand(action, options);
+  });
 
 program
   .command('replay')
