@@ -79,6 +79,7 @@ export function pipelineTopics(config: Pick<CommonConfig, 'SLUICE_TOPIC_PREFIX' 
     changelog('ingest', 'seen-labels'),
     changelog('features', 'customers'),
     changelog('features', 'terminals'),
+    changelog('features', 'customer-clocks'),
     changelog('features', 'terminal-buffer'),
     changelog('features', 'terminal-clocks'),
     changelog('learner', 'pending'),

@@ -28,6 +28,8 @@ interface ReplayOutput {
   vectorCopies: number;
   scoreCopies: number;
   featuresMetrics: string;
+  /** The learner's and fraud's own metrics at the end, to explain a failure. */
+  modelMetrics: string;
 }
 
 function rawTransactions(stream: HandbookStream) {
@@ -107,8 +109,13 @@ async function replay(name: string, withFaults: boolean): Promise<ReplayOutput> 
   const features = services.get('features')!;
   await waitUntilReady(features);
   const featuresMetrics = await scrape(features);
+  const modelMetrics = [await scrape(services.get('learner')!), await scrape(services.get('fraud')!)]
+    .join('\n')
+    .split('\n')
+    .filter((line) => /^sluice_(learner|fraud|model)/.test(line))
+    .join('\n');
   await Promise.all([vectors.stop(), scores.stop()]);
-  return { vectors: vectors.records, scores: scores.records, vectorCopies: vectors.copies(), scoreCopies: scores.copies(), featuresMetrics };
+  return { vectors: vectors.records, scores: scores.records, vectorCopies: vectors.copies(), scoreCopies: scores.copies(), featuresMetrics, modelMetrics };
 }
 
 /** A vector without its processing-time stamp: the rest must be a function of the input. */
@@ -140,7 +147,7 @@ describe('event time, end to end', () => {
     expect(metricValue(quiet.featuresMetrics, 'sluice_features_behind_watermark_total')).toBe(0);
     // The data exercise the terminal windows and the model.
     expect([...quiet.vectors.values()].filter((vector) => vector.feature_values[14]! > 0).length).toBeGreaterThan(TOTAL / 3);
-    expect([...quiet.scores.values()].filter((score) => score.model_version !== null).length).toBeGreaterThan(TOTAL / 2);
+    expect([...quiet.scores.values()].filter((score) => score.model_version !== null).length, quiet.modelMetrics).toBeGreaterThan(TOTAL / 2);
 
     const faulty = await replay('replay-faults', true);
     let differentVectors = 0;

@@ -16,15 +16,14 @@ export const featuresConfigSchema = commonEnvSchema.extend({
   /** How often (wall clock) each partition drops entities no window can see any more. */
   FEATURES_EVICT_INTERVAL_MS: env.positiveInt().default(60_000),
   /**
-   * How much older than the newest one an event may arrive on an input partition and still be in order (producers
-   * writing one partition from several clocks). The customer stage's watermark trails its newest event by this much.
+   * Where the progress of transactions.valid and labels.valid comes from: `upstream`, the watermarks ingest writes
+   * behind its data (only ingest knows whether its raw input has a backlog); `arrival`, for producers that write
+   * those topics directly: the newest event time read, idle when caught up and quiet (the two settings below).
    */
+  FEATURES_INPUT_WATERMARKS: z.enum(['upstream', 'arrival']).default('upstream'),
+  /** Arrival mode: how much older than the newest one an event may arrive on an input partition and still be in order. */
   FEATURES_WATERMARK_DISORDER_MS: env.nonNegativeInt().default(0),
-  /**
-   * An input partition that is caught up and has had nothing for this long (wall clock) is idle: the terminal stage
-   * stops waiting for it. Longer than any stall of a busy upstream (an ingest restart), shorter than what real-time
-   * latency can bear when a partition has no traffic.
-   */
+  /** Arrival mode: an input partition caught up and quiet for this long (wall clock) is idle, and not waited for. */
   FEATURES_IDLE_TIMEOUT_MS: env.positiveInt().default(10_000),
   /** How often (wall clock) each customer partition re-announces its watermark, so idleness is noticed without input. */
   FEATURES_WATERMARK_INTERVAL_MS: env.positiveInt().default(1_000),

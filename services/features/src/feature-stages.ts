@@ -17,12 +17,15 @@
  */
 
 import {
-  combineInputClocks,
-  InputClock,
+  combineProgress,
+  InputWatermark,
+  LogThrottle,
   OrderedBuffer,
+  WatermarkOutbox,
   SluiceError,
   SourceClocks,
   type EventOrder,
+  type InputWatermarkSettings,
   type FeatureVector,
   type InputMessage,
   type KeyValueStore,
@@ -48,12 +51,8 @@ export const TERMINAL_BUFFER_STORE = 'terminal-buffer';
 export const TERMINAL_CLOCKS_STORE = 'terminal-clocks';
 const CLOCKS_KEY = 'clocks';
 
-export interface WatermarkSettings {
-  /** Disorder allowed within one input partition (FEATURES_WATERMARK_DISORDER_MS). */
-  disorderMs: number;
-  /** Quiet time after which a caught-up input partition is idle (FEATURES_IDLE_TIMEOUT_MS). */
-  idleTimeoutMs: number;
-}
+/** The customer stage's inputs' progress, as last heard (upstream mode), so a restored task resumes where it was. */
+export const CUSTOMER_CLOCKS_STORE = 'customer-clocks';
 
 /**
  * Where a routed event goes in the terminal stage's order: a transaction at
@@ -69,21 +68,6 @@ export function routedOrder(routed: RoutedEvent): EventOrder {
   return { time: label.labeled_at, rank: label.labeled_at === label.tx_event_time ? 2 : 0, id: label.transaction_id };
 }
 
-/** A watermark worth sending: changed since the last one, or the last one is old (a reader whose clocks were lost hears again). */
-const WATERMARK_REPEAT_MS = 30_000;
-
-class WatermarkOutbox {
-  private last: string | undefined;
-  private lastAt = -Infinity;
-
-  send(context: ProcessingContext, topic: string, mark: { time: number; idle: boolean }): void {
-    const text = `${mark.time}/${mark.idle}`;
-    if (text === this.last && context.now - this.lastAt < WATERMARK_REPEAT_MS) return;
-    context.sendWatermark(topic, mark);
-    this.last = text;
-    this.lastAt = context.now;
-  }
-}
 
 export interface FeatureStageTopics {
   transactionsValid: string;
@@ -198,17 +182,23 @@ function vectorOf(plan: FeaturePlan, transaction: Transaction, values: number[])
 }
 
 interface CustomerPartitionClocks {
-  transactions: InputClock;
-  labels: InputClock;
+  transactions: InputWatermark;
+  labels: InputWatermark;
   outbox: WatermarkOutbox;
+  /** When data first arrived without any upstream watermark (upstream mode): worth a warning if it lasts. */
+  unheardSince: number | undefined;
 }
 
+/** Data without upstream watermarks for this long (upstream mode) is worth a warning: nothing can be released. */
+const UNHEARD_WARNING_MS = 60_000;
+
 /**
- * The customer stage is the source of event time for everything downstream:
- * after each batch, and on a wall-clock punctuation while its inputs are
- * quiet, each partition writes its watermark (the older of its transactions'
- * and labels' progress, unless one is idle) behind its data to every
- * partition of the topic it feeds.
+ * The customer stage passes event time on downstream: after each batch, and
+ * on a wall-clock punctuation, each partition writes its watermark (the older
+ * of its transactions' and labels' progress, unless one is idle) behind its
+ * data to every partition of the topic it feeds. Its inputs' progress comes
+ * from ingest's watermarks (upstream mode, the default), or from arrival for
+ * topics producers write directly (FEATURES_INPUT_WATERMARKS=arrival).
  */
 export class CustomerStage {
   private readonly customers: StageEntities | undefined;
@@ -216,13 +206,14 @@ export class CustomerStage {
   private readonly routesToTerminals: boolean;
   private readonly routesLabels: boolean;
   private readonly clocks = new WeakMap<TaskInfo, CustomerPartitionClocks>();
+  private readonly throttle = new LogThrottle(UNHEARD_WARNING_MS);
 
   constructor(
     private readonly plan: FeaturePlan,
     private readonly topics: FeatureStageTopics,
     evictIntervalMs: number,
     private readonly metrics: FeaturesMetrics,
-    private readonly watermarks: WatermarkSettings,
+    private readonly watermarks: InputWatermarkSettings,
   ) {
     const customerPlan = plan.entities.get(CUSTOMER_KEY);
     this.customers = customerPlan && new StageEntities('customer', CUSTOMERS_STORE, customerPlan, evictIntervalMs, metrics);
@@ -240,12 +231,14 @@ export class CustomerStage {
   private clocksOf(context: ProcessingContext): CustomerPartitionClocks {
     let clocks = this.clocks.get(context.task);
     if (clocks === undefined) {
-      const { disorderMs, idleTimeoutMs } = this.watermarks;
-      const caughtUp = (topic: string) => (context.task.lagAtAssignment.get(topic) ?? 0) === 0;
+      const stored = context.store<SourceClocksState>(CUSTOMER_CLOCKS_STORE);
+      const input = (topic: string) =>
+        new InputWatermark(this.watermarks, context.now, (context.task.lagAtAssignment.get(topic) ?? 0) === 0, stored.get(topic));
       clocks = {
-        transactions: new InputClock(disorderMs, idleTimeoutMs, context.now, caughtUp(this.topics.transactionsValid)),
-        labels: new InputClock(disorderMs, idleTimeoutMs, context.now, caughtUp(this.topics.labelsValid)),
-        outbox: new WatermarkOutbox(),
+        transactions: input(this.topics.transactionsValid),
+        labels: input(this.topics.labelsValid),
+        outbox: new WatermarkOutbox(this.watermarkTopic),
+        unheardSince: undefined,
       };
       this.clocks.set(context.task, clocks);
     }
@@ -253,9 +246,15 @@ export class CustomerStage {
   }
 
   process(message: InputMessage, context: ProcessingContext): void {
+    if (message.watermark !== undefined) {
+      const input = message.topic === this.topics.labelsValid ? 'labels' : 'transactions';
+      const clocks = this.clocksOf(context);
+      if (clocks[input].observeMark(message.watermark)) context.store<SourceClocksState>(CUSTOMER_CLOCKS_STORE).put(message.topic, clocks[input].state()!);
+      return;
+    }
     if (message.topic === this.topics.labelsValid) {
       const label = message.value as Label;
-      if (Number.isSafeInteger(label.labeled_at)) this.clocksOf(context).labels.observe(label.labeled_at, context.now);
+      if (Number.isSafeInteger(label.labeled_at)) this.clocksOf(context).labels.observeEvent(label.labeled_at, context.now);
       if (this.customerUsesLabels) this.customers!.applyLabel(context, label);
       if (this.routesLabels) {
         const routed: RoutedEvent = { feature_set_version: this.plan.version, transaction: null, label, event_values: [], customer_values: [] };
@@ -265,7 +264,7 @@ export class CustomerStage {
     }
     const transaction = message.value as Transaction;
     const eventValues = guard(() => eventFeatures(this.plan, transaction));
-    this.clocksOf(context).transactions.observe(transaction.event_time, context.now);
+    this.clocksOf(context).transactions.observeEvent(transaction.event_time, context.now);
     const customerValues = this.customers ? this.customers.update(context, transaction) : [];
     if (this.routesToTerminals) {
       const routed: RoutedEvent = {
@@ -299,7 +298,21 @@ export class CustomerStage {
     const clocks = this.clocksOf(context);
     // Labels only matter downstream when they are routed there.
     const inputs = this.routesLabels ? [clocks.transactions, clocks.labels] : [clocks.transactions];
-    clocks.outbox.send(context, this.watermarkTopic, combineInputClocks(inputs, context.now));
+    clocks.outbox.send(context, combineProgress(inputs.map((input) => input.progress(context.now))));
+    this.warnIfUnheard(context, clocks);
+  }
+
+  /** Data keeps arriving but the writer of the topic never said how far it has got: nothing can be released downstream. */
+  private warnIfUnheard(context: ProcessingContext, clocks: CustomerPartitionClocks): void {
+    if (!clocks.transactions.unheard || context.batch === undefined) return;
+    clocks.unheardSince ??= context.now;
+    if (context.now - clocks.unheardSince < UNHEARD_WARNING_MS) return;
+    const suppressed = this.throttle.allow('unheard', context.now);
+    if (suppressed === undefined) return;
+    context.logger.warn(
+      { topic: this.topics.transactionsValid, partition: context.partition, similarSinceLastLine: suppressed },
+      'no watermarks from the writer of this topic: vectors are held until it sends them. If producers write to it directly (not through ingest), set FEATURES_INPUT_WATERMARKS=arrival',
+    );
   }
 }
 
@@ -346,7 +359,12 @@ export class TerminalStage {
     if (partition === undefined) {
       const clocksStore = context.store<SourceClocksState>(TERMINAL_CLOCKS_STORE);
       const saved = clocksStore.get(CLOCKS_KEY);
-      partition = { buffer: new OrderedBuffer(store, routedOrder), clocks: saved ? SourceClocks.restore(saved) : new SourceClocks(), clocksStore, outbox: new WatermarkOutbox() };
+      partition = {
+        buffer: new OrderedBuffer(store, routedOrder),
+        clocks: saved ? SourceClocks.restore(saved) : new SourceClocks(),
+        clocksStore,
+        outbox: new WatermarkOutbox(this.topics.transactionsFeatures),
+      };
       this.partitions.set(store, partition);
     }
     return partition;
@@ -404,7 +422,7 @@ export class TerminalStage {
 
   afterBatch(context: ProcessingContext): void {
     const partition = this.partitionOf(context);
-    partition.outbox.send(context, this.topics.transactionsFeatures, { time: partition.clocks.frontier, idle: partition.clocks.allIdle });
+    partition.outbox.send(context, { time: partition.clocks.frontier, idle: partition.clocks.allIdle });
     this.terminals.maybeEvict(context);
     this.bufferedByPartition.set(context.partition, partition.buffer.size);
     this.metrics.buffered.set({ stage: 'terminal' }, sum(this.bufferedByPartition.values()));

@@ -1,7 +1,7 @@
 import { bootstrapService, changelogTopic, loadConfig, runService, serveMetrics, StreamProcessor, type StoreDefinition } from '@sluice/shared';
 import { CUSTOMER_KEY, featuresConfigSchema, loadFeaturePlan, TERMINAL_KEY } from './config.js';
 import { entityStateCodec } from './entity-store.js';
-import { CUSTOMERS_STORE, CustomerStage, TERMINAL_BUFFER_STORE, TERMINAL_CLOCKS_STORE, TERMINALS_STORE, TerminalStage } from './feature-stages.js';
+import { CUSTOMER_CLOCKS_STORE, CUSTOMERS_STORE, CustomerStage, TERMINAL_BUFFER_STORE, TERMINAL_CLOCKS_STORE, TERMINALS_STORE, TerminalStage } from './feature-stages.js';
 import { FeaturesMetrics } from './features-metrics.js';
 
 runService('features', async () => {
@@ -22,6 +22,7 @@ runService('features', async () => {
   };
 
   const customerStage = new CustomerStage(plan, topics, config.FEATURES_EVICT_INTERVAL_MS, metrics, {
+    mode: config.FEATURES_INPUT_WATERMARKS,
     disorderMs: config.FEATURES_WATERMARK_DISORDER_MS,
     idleTimeoutMs: config.FEATURES_IDLE_TIMEOUT_MS,
   });
@@ -34,10 +35,13 @@ runService('features', async () => {
         groupId: `${prefix}sluice-features-customers`,
         transactionalIdPrefix: `${prefix}sluice-features-customers`,
         inputs: [
-          { topic: topics.transactionsValid, format: 'avro', deadLetterTopic: topics.transactionsDlq },
-          { topic: topics.labelsValid, format: 'avro', deadLetterTopic: topics.labelsDlq },
+          { topic: topics.transactionsValid, format: 'avro', deadLetterTopic: topics.transactionsDlq, watermarks: true },
+          { topic: topics.labelsValid, format: 'avro', deadLetterTopic: topics.labelsDlq, watermarks: true },
         ],
-        stores: plan.entities.has(CUSTOMER_KEY) ? [storeFor(CUSTOMERS_STORE, CUSTOMER_KEY)] : [],
+        stores: [
+          ...(plan.entities.has(CUSTOMER_KEY) ? [storeFor(CUSTOMERS_STORE, CUSTOMER_KEY)] : []),
+          { name: CUSTOMER_CLOCKS_STORE, changelogTopic: changelogTopic(prefix, 'features', CUSTOMER_CLOCKS_STORE) },
+        ],
         process: (message, context) => customerStage.process(message, context),
         afterBatch: (context) => customerStage.afterBatch(context),
         watermarkOutputs: [customerStage.watermarkTopic],

@@ -160,9 +160,9 @@ const DELAY = 5;
 
 /**
  * A stream: per terminal-stage source, vectors in event-time order each
- * followed by that source's watermark, then a final mark; the learner's
- * snapshots (by label clock) each followed by its progress, then a final
- * progress.
+ * followed by that source's (inclusive) watermark, then a final mark; the
+ * learner's snapshots (by label clock) each followed by its progress, then a
+ * final progress.
  */
 const scenario = fc
   .record({
@@ -182,7 +182,8 @@ const scenario = fc
       const events: Event[] = [];
       for (const v of mine) {
         events.push({ kind: 'vector', vector: vector(v.id, v.time, v.a, `c${v.customer}`) });
-        events.push({ kind: 'features-mark', mark: { source, sources: SOURCES, time: v.time, idle: false } });
+        // Marks are inclusive: another vector of the same millisecond may follow, so the mark stays one below it.
+        events.push({ kind: 'features-mark', mark: { source, sources: SOURCES, time: v.time - 1, idle: false } });
       }
       events.push({ kind: 'features-mark', mark: { source, sources: SOURCES, time: 1_000, idle: false } });
       return events;
@@ -192,7 +193,8 @@ const scenario = fc
       .sort((x, y) => x.clock - y.clock)
       .forEach((s, i) => {
         model.push({ kind: 'snapshot', snapshot: snapshot(i + 1, s.clock, s.weight) });
-        model.push({ kind: 'progress', time: s.clock, idle: false });
+        // Trained through just below this clock: another snapshot with the same clock may follow.
+        model.push({ kind: 'progress', time: s.clock - 1, idle: false });
       });
     model.push({ kind: 'progress', time: 1_000, idle: false });
     queues.push(model);

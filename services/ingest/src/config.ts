@@ -9,6 +9,15 @@ export const ingestConfigSchema = commonEnvSchema.extend({
   INGEST_MIN_EVENT_TIME: z.iso.datetime({ offset: true }).default('2000-01-01T00:00:00Z'),
   INGEST_DEDUP_HORIZON_MS: env.positiveInt().default(24 * 60 * 60 * 1000),
   INGEST_DEDUP_MAX_ENTRIES: env.positiveInt().default(500_000),
+  /** How much older than the newest one a raw record may arrive on its partition and still be in order (the watermark trails by this much). */
+  INGEST_WATERMARK_DISORDER_MS: env.nonNegativeInt().default(0),
+  /**
+   * A raw partition that was caught up and has had nothing for this long (wall clock) is idle: downstream stops
+   * waiting for it. A partition with a backlog is never idle, however long it waits its turn.
+   */
+  INGEST_IDLE_TIMEOUT_MS: env.positiveInt().default(10_000),
+  /** How often (wall clock) each raw partition re-announces its watermark, so idleness is noticed without input. */
+  INGEST_WATERMARK_INTERVAL_MS: env.positiveInt().default(1_000),
   INGEST_HTTP_PORT: env.port().default(8080),
   INGEST_HTTP_HOST: env.string().default('0.0.0.0'),
   INGEST_HTTP_MAX_BODY_BYTES: env.positiveInt().default(5 * 1024 * 1024),

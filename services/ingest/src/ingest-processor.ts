@@ -1,5 +1,6 @@
 import { LogThrottle, type InputMessage, type KeyValueStore, type Label, type ProcessingContext, type TopicNames, type Transaction } from '@sluice/shared';
 import { DedupStore, type DedupOptions } from './dedup.js';
+import type { IngestWatermarks } from './ingest-watermarks.js';
 import type { IngestMetrics, RecordKind } from './ingest-metrics.js';
 import { validateLabel, validateTransaction, type IngestErrorCode, type ValidationLimits, type ValidationResult } from './validation.js';
 
@@ -43,6 +44,7 @@ export class IngestProcessor {
     private readonly topics: TopicNames,
     private readonly settings: IngestSettings,
     private readonly metrics: IngestMetrics,
+    private readonly watermarks?: IngestWatermarks,
   ) {}
 
   process(message: InputMessage, context: ProcessingContext): void {
@@ -66,6 +68,7 @@ export class IngestProcessor {
       return;
     }
 
+    this.watermarks?.observe(context, kind, kind === 'transaction' ? (result.record as Transaction).event_time : (result.record as Label).labeled_at);
     const dedup = this.dedupFor(context.store(kind === 'transaction' ? SEEN_TRANSACTIONS_STORE : SEEN_LABELS_STORE));
     const id = result.record.transaction_id;
     if (dedup.seen(id, appendedAt)) {

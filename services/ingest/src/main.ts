@@ -5,6 +5,7 @@ import { doorAccess } from './door-auth.js';
 import { HttpDoor } from './http-door.js';
 import { IngestMetrics } from './ingest-metrics.js';
 import { IngestProcessor, SEEN_LABELS_STORE, SEEN_TRANSACTIONS_STORE } from './ingest-processor.js';
+import { IngestWatermarks } from './ingest-watermarks.js';
 
 runService('ingest', async () => {
   const config = loadConfig(ingestConfigSchema);
@@ -23,7 +24,8 @@ runService('ingest', async () => {
     minEventTimeMs: Date.parse(config.INGEST_MIN_EVENT_TIME),
   };
   const metrics = new IngestMetrics(runtime.metrics);
-  const ingest = new IngestProcessor(topics, { limits, dedup: { horizonMs: config.INGEST_DEDUP_HORIZON_MS, maxEntries: config.INGEST_DEDUP_MAX_ENTRIES } }, metrics);
+  const watermarks = new IngestWatermarks(topics, { disorderMs: config.INGEST_WATERMARK_DISORDER_MS, idleTimeoutMs: config.INGEST_IDLE_TIMEOUT_MS });
+  const ingest = new IngestProcessor(topics, { limits, dedup: { horizonMs: config.INGEST_DEDUP_HORIZON_MS, maxEntries: config.INGEST_DEDUP_MAX_ENTRIES } }, metrics, watermarks);
 
   const processor = new StreamProcessor({
     recovery: runtime.recovery,
@@ -43,7 +45,10 @@ runService('ingest', async () => {
       { name: SEEN_LABELS_STORE, changelogTopic: changelogTopic(prefix, 'ingest', SEEN_LABELS_STORE) },
     ],
     process: (message, context) => ingest.process(message, context),
+    watermarkOutputs: [topics.transactionsValid, topics.labelsValid],
+    punctuate: { intervalMs: config.INGEST_WATERMARK_INTERVAL_MS, run: (context) => watermarks.send(context) },
     afterBatch: (context) => {
+      watermarks.afterBatch(context);
       ingest.noteDedupSizes(context);
       metrics.dedupEntries.set({ kind: 'transaction' }, ingest.dedupEntries('transaction'));
       metrics.dedupEntries.set({ kind: 'label' }, ingest.dedupEntries('label'));

@@ -12,6 +12,12 @@ export const learnerConfigSchema = commonEnvSchema.extend({
   LEARNER_MAX_PENDING: env.positiveInt().default(1_000_000),
   LEARNER_MAX_EARLY_LABELS: env.positiveInt().default(100_000),
   /** How much older than the newest label read on a partition a label may arrive and still be joined in order. */
+  /**
+   * Where labels.valid's progress comes from: `upstream`, the watermarks ingest writes behind its data (only ingest
+   * knows whether its raw input has a backlog); `arrival`, for producers writing labels.valid directly (the two
+   * settings below then apply).
+   */
+  LEARNER_INPUT_WATERMARKS: z.enum(['upstream', 'arrival']).default('upstream'),
   LEARNER_LABELS_MAX_DISORDER_MS: env.nonNegativeInt().default(0),
   /** A labels partition caught up and quiet this long stops holding the join back (processing time). */
   LEARNER_LABELS_IDLE_MS: env.positiveInt().default(2_000),

@@ -1,5 +1,7 @@
 import {
-  InputClock,
+  combineProgress,
+  InputWatermark,
+  type InputWatermarkMode,
   SourceClocks,
   type FeatureVector,
   type InputMessage,
@@ -21,23 +23,27 @@ const CLOCKS_KEY = 'clocks';
 /** The join's clocks as they live in the changelog, beside the buffer they release. */
 export interface StoredJoinClocks {
   features: SourceClocksState;
-  /** Newest labeled_at read on this labels partition (null: none yet). */
+  /** Newest labeled_at read on this labels partition (arrival mode; null: none yet). */
   labels_newest: number | null;
+  /** Ingest's watermarks on this labels partition (upstream mode). */
+  labels_clocks?: SourceClocksState;
   /** Frontier through which events have been applied (null: none yet). */
   released: number | null;
 }
 
 export interface JoinStageOptions extends EventTimeJoinOptions {
-  /** How much older than the newest label read a label may still arrive without being late. */
+  /** Where labels.valid's progress comes from: ingest's watermarks (upstream) or arrival (producers writing it directly). */
+  labelsWatermarks: InputWatermarkMode;
+  /** Arrival mode: how much older than the newest label read a label may still arrive without being late. */
   labelsMaxDisorderMs: number;
-  /** A labels partition caught up and quiet this long (processing time) does not hold the join back. */
+  /** Arrival mode: a labels partition caught up and quiet this long (processing time) does not hold the join back. */
   labelsIdleMs: number;
 }
 
 interface PartitionJoin {
   join: EventTimeJoin;
   features: SourceClocks;
-  labels: InputClock;
+  labels: InputWatermark;
   clocks: KeyValueStore<StoredJoinClocks>;
   /** What was last written to the clocks store and to learner.examples as this task's watermark. */
   savedClocks: string;
@@ -70,14 +76,15 @@ export class JoinStage {
   process(message: InputMessage, context: ProcessingContext): void {
     const partition = this.joinFor(context);
     if (message.watermark !== undefined) {
-      partition.features.observe(message.watermark);
+      if (message.topic === this.topics.labelsValid) partition.labels.observeMark(message.watermark);
+      else partition.features.observe(message.watermark);
       return;
     }
     let event: JoinEvent;
     if (message.topic === this.topics.transactionsFeatures) event = { kind: 'vector', vector: message.value as FeatureVector };
     else {
       const label = message.value as Label;
-      partition.labels.observe(label.labeled_at, context.now);
+      partition.labels.observeEvent(label.labeled_at, context.now);
       event = { kind: 'label', label };
     }
     this.emit(context, partition.join.add(event));
@@ -96,16 +103,15 @@ export class JoinStage {
   }
 
   private advance(context: ProcessingContext, partition: PartitionJoin): void {
-    const features = { time: partition.features.frontier, idle: partition.features.allIdle };
-    // Less one ms: another label established in the same millisecond as the newest may still follow it.
-    const labels = { time: partition.labels.time - 1, idle: partition.labels.idle(context.now) };
-    const active = [features, labels].filter((clock) => !clock.idle);
-    // Every source idle: nothing moves (idleness lets the others on, it invents no progress).
-    if (active.length > 0) this.emit(context, partition.join.releaseThrough(Math.min(...active.map((clock) => clock.time))));
+    // Marks are inclusive (everything at or before them has been sent); when every source is idle, what is held is released.
+    const progress = combineProgress([{ time: partition.features.frontier, idle: partition.features.allIdle }, partition.labels.progress(context.now)]);
+    if (progress.time > partition.join.frontier) this.emit(context, partition.join.releaseThrough(progress.time));
 
+    const labelsState = partition.labels.state();
     const stored: StoredJoinClocks = {
       features: partition.features.toState(),
-      labels_newest: Number.isFinite(partition.labels.time) ? partition.labels.time + this.options.labelsMaxDisorderMs : null,
+      labels_newest: labelsState === undefined && Number.isFinite(partition.labels.newest) ? partition.labels.newest : null,
+      ...(labelsState === undefined ? {} : { labels_clocks: labelsState }),
       released: Number.isFinite(partition.join.frontier) ? partition.join.frontier : null,
     };
     const saved = JSON.stringify(stored);
@@ -113,7 +119,7 @@ export class JoinStage {
       partition.clocks.put(CLOCKS_KEY, stored);
       partition.savedClocks = saved;
     }
-    const mark = { time: partition.join.frontier, idle: active.length === 0 };
+    const mark = { time: partition.join.frontier, idle: progress.idle };
     const sent = JSON.stringify([Number.isFinite(mark.time) ? mark.time : null, mark.idle]);
     if (sent !== partition.sentMark && (Number.isFinite(mark.time) || mark.idle)) {
       context.sendWatermark(this.topics.learnerExamples, mark);
@@ -143,8 +149,13 @@ export class JoinStage {
       const clocks = context.store<StoredJoinClocks>(JOIN_CLOCKS_STORE);
       const stored = clocks.get(CLOCKS_KEY);
       const caughtUp = (context.task.lagAtAssignment.get(this.topics.labelsValid) ?? 0) === 0;
-      const labels = new InputClock(this.options.labelsMaxDisorderMs, this.options.labelsIdleMs, context.now, caughtUp);
-      if (stored?.labels_newest != null) labels.observe(stored.labels_newest, context.now);
+      const labels = new InputWatermark(
+        { mode: this.options.labelsWatermarks, disorderMs: this.options.labelsMaxDisorderMs, idleTimeoutMs: this.options.labelsIdleMs },
+        context.now,
+        caughtUp,
+        stored?.labels_clocks,
+      );
+      if (stored?.labels_newest != null) labels.observeEvent(stored.labels_newest, context.now);
       partition = {
         join: new EventTimeJoin(
           this.options,

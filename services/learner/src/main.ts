@@ -32,6 +32,7 @@ runService('learner', async () => {
       ttlMs: config.LEARNER_LABEL_TTL_MS,
       maxEntries: config.LEARNER_MAX_PENDING,
       maxEarlyLabels: config.LEARNER_MAX_EARLY_LABELS,
+      labelsWatermarks: config.LEARNER_INPUT_WATERMARKS,
       labelsMaxDisorderMs: config.LEARNER_LABELS_MAX_DISORDER_MS,
       labelsIdleMs: config.LEARNER_LABELS_IDLE_MS,
     },
@@ -44,7 +45,7 @@ runService('learner', async () => {
     transactionalIdPrefix: `${prefix}sluice-learner-join`,
     inputs: [
       { topic: topics.transactionsFeatures, format: 'avro', deadLetterTopic: topics.transactionsDlq, watermarks: true },
-      { topic: topics.labelsValid, format: 'avro', deadLetterTopic: topics.labelsDlq },
+      { topic: topics.labelsValid, format: 'avro', deadLetterTopic: topics.labelsDlq, watermarks: true },
     ],
     stores: [PENDING_STORE, EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE].map((name) => ({ name, changelogTopic: changelogTopic(prefix, 'learner', name) })),
     process: (message, context) => join.process(message, context),

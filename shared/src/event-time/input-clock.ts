@@ -42,28 +42,20 @@ export class InputClock {
     this.lastArrivalAt = now;
   }
 
+  /**
+   * Everything at or before this time has been read (marks are inclusive): the newest time less the allowed
+   * disorder, less one more millisecond, since another record of that same millisecond may still follow.
+   */
   get time(): number {
-    return this.newest - this.maxDisorderMs;
+    return this.newest - this.maxDisorderMs - 1;
+  }
+
+  /** The newest event time read (an idle partition has passed on everything up to it). */
+  get newestTime(): number {
+    return this.newest;
   }
 
   idle(now: number): boolean {
     return this.caughtUp && now - this.lastArrivalAt >= this.idleTimeoutMs;
   }
-}
-
-/**
- * A task's watermark over its inputs' clocks: the minimum over the inputs that
- * are not idle; idle when all are. (A task reading transactions and labels
- * passes on the older of the two, unless one of them has nothing to say.)
- */
-export function combineInputClocks(clocks: readonly InputClock[], now: number): { time: number; idle: boolean } {
-  let time = Infinity;
-  for (const clock of clocks) if (!clock.idle(now) && clock.time < time) time = clock.time;
-  if (time === Infinity) {
-    // All idle: report the newest time any of them reached, so a reader that later sees this source active again knows where it stood.
-    let newest = -Infinity;
-    for (const clock of clocks) if (clock.time > newest) newest = clock.time;
-    return { time: newest, idle: true };
-  }
-  return { time, idle: false };
 }

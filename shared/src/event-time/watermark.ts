@@ -2,8 +2,8 @@
  * Watermarks: how far in event time a source has got. A task that feeds a
  * topic read by other tasks (a repartition, or any topic several upstream
  * partitions write into) writes, in the same transaction as its data, a
- * watermark record to every partition of that topic: "source s of n will send
- * nothing older than `time`" (or "source s is idle: do not wait for it").
+ * watermark record to every partition of that topic: "source s of n has sent
+ * everything at or before `time`" (or "source s is idle: do not wait for it").
  * A reader applies what it buffered in event-time order once the minimum over
  * all n sources has passed it (source-clocks.ts, ordered-buffer.ts), as Flink
  * does, so its outputs do not depend on how the sources interleaved.
@@ -18,7 +18,7 @@ export interface WatermarkMark {
   source: number;
   /** How many sources write to the topic (the writing stage's partition count). */
   sources: number;
-  /** Event time (ms) the source has passed; -Infinity before its first event. */
+  /** Event time (ms) through which the source has sent everything (inclusive); -Infinity before its first event. */
   time: number;
   /** True when the source has had nothing to read for its idle timeout: readers stop waiting for it. */
   idle: boolean;

@@ -9,6 +9,8 @@ import { metricValue, scrape, startService, stopAllServices, waitUntilReady, typ
 afterEach(stopAllServices);
 
 const CUSTOMER_FEATURES = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+/** These tests write transactions.valid and labels.valid themselves, not through ingest: no upstream watermarks. */
+const DIRECT = { FEATURES_INPUT_WATERMARKS: 'arrival' };
 
 async function pipeline(name: string) {
   const prefix = uniquePrefix(name);
@@ -77,7 +79,8 @@ describe('features against the real broker', () => {
     const follower = await followVectors(kafka, serde, `${prefix}transactions.features`);
     // A day's transactions reach a terminal from six customer partitions in any order: a grace of a day places them all.
     // Each day's sending ends in a pause: the customer partitions turn idle after 500 ms and the terminal stage releases what it holds.
-    const env = { FEATURES_GRACE_MS: String(2 * DAY_MS), FEATURES_IDLE_TIMEOUT_MS: '500', FEATURES_WATERMARK_INTERVAL_MS: '200' };
+    // No grace is needed: the watermarks order the six customer partitions' events for each terminal.
+    const env = { ...DIRECT, FEATURES_IDLE_TIMEOUT_MS: '500', FEATURES_WATERMARK_INTERVAL_MS: '200' };
     let features: RunningService = startService('features', prefix, env);
     await waitUntilReady(features);
     let labelsSinceStart = 0;
@@ -130,13 +133,13 @@ describe('features against the real broker', () => {
     await producer.disconnect();
     const follower = await followVectors(kafka, serde, `${prefix}transactions.features`);
     const at = (fraction: number) => follower.waitFor(Math.floor(stream.transactions.length * fraction), 120_000);
-    const first = startService('features', prefix);
+    const first = startService('features', prefix, DIRECT);
     await at(0.2);
     await first.kill('SIGKILL');
-    const second = startService('features', prefix);
+    const second = startService('features', prefix, DIRECT);
     await at(0.4);
     // A second instance mid-stream: the groups rebalance and the partitions (and their state) split between the two.
-    const third = startService('features', prefix);
+    const third = startService('features', prefix, DIRECT);
     await third.waitForLog((line) => line.msg === 'partitions assigned' && Array.isArray(line.partitions) && line.partitions.length > 0, 90_000);
     await at(0.7);
     await second.kill('SIGKILL');
