@@ -1,7 +1,7 @@
 /**
  * Ingest benchmark through a real broker: prints figures, asserts nothing.
  *   ./sluice stack start
- *   node --conditions=sluice-source --import tsx services/ingest/bench/service.ts [records]
+ *   node --conditions=sluice-source --import tsx services/ingest/bench/service.ts [records] [valid,bad]
  *
  * 1. Valid JSON: the records are produced to transactions.raw first, then one
  *    ingest instance starts; figure = records on transactions.valid (Avro,
@@ -111,6 +111,5 @@ async function run(kind: 'valid' | 'bad'): Promise<void> {
   }
 }
 
-await run('valid');
-await run('bad');
+for (const kind of (process.argv[3] ?? 'valid,bad').split(',')) await run(kind === 'bad' ? 'bad' : 'valid');
 process.exit(0);
