@@ -17,10 +17,15 @@
 # `stack.sh env --secure <principal>` prints that principal's client settings; deploy/acl/acls.json holds
 # the ACLs, applied with `./sluice cli acls apply` as admin.
 #
+# With SLUICE_KAFKA_NODES=3, Kafka is a cluster of that many KRaft nodes (broker and controller each) in
+# $SLUICE_CACHE_DIR/stack-cluster, node n serving clients on SLUICE_KAFKA_PORT+2(n-1) (default 9292) and
+# its controller on the port after; internal topics replicated 3 times, min.insync.replicas 2. `start`
+# starts the nodes that are not running (e.g. one that was killed).
+#
 # Settings (environment): SLUICE_CACHE_DIR (downloads, default ~/.cache/sluice),
 # SLUICE_DATA_DIR (logs and broker data, default $SLUICE_CACHE_DIR/stack),
 # SLUICE_KAFKA_PORT (9092), SLUICE_KAFKA_CONTROLLER_PORT (9093), SLUICE_REGISTRY_PORT (8081),
-# SLUICE_KAFKA_HEAP (1g), SLUICE_REGISTRY_HEAP (768m), SLUICE_SECURE (0).
+# SLUICE_KAFKA_HEAP (1g), SLUICE_REGISTRY_HEAP (768m), SLUICE_SECURE (0), SLUICE_KAFKA_NODES (1).
 set -euo pipefail
 
 SECURE=${SLUICE_SECURE:-0}
@@ -29,12 +34,19 @@ for arg in "$@"; do
   if [ "$arg" = --secure ]; then SECURE=1; else ARGS+=("$arg"); fi
 done
 set -- "${ARGS[@]+"${ARGS[@]}"}"
+NODES=${SLUICE_KAFKA_NODES:-1}
 
 KAFKA_VERSION=3.9.1
 APICURIO_VERSION=3.0.9
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE_DIR=${SLUICE_CACHE_DIR:-$HOME/.cache/sluice}
-if [ "$SECURE" = 1 ]; then
+if [ "$NODES" -gt 1 ]; then
+  [ "$SECURE" = 1 ] && die "--secure and SLUICE_KAFKA_NODES > 1 do not go together (yet)"
+  DATA_DIR=${SLUICE_DATA_DIR:-$CACHE_DIR/stack-cluster}
+  KAFKA_PORT=${SLUICE_KAFKA_PORT:-9292}
+  CONTROLLER_PORT=$((KAFKA_PORT + 1))
+  REGISTRY_PORT=${SLUICE_REGISTRY_PORT:-8281}
+elif [ "$SECURE" = 1 ]; then
   DATA_DIR=${SLUICE_DATA_DIR:-$CACHE_DIR/stack-secure}
   KAFKA_PORT=${SLUICE_KAFKA_PORT:-9192}
   CONTROLLER_PORT=${SLUICE_KAFKA_CONTROLLER_PORT:-9193}
@@ -101,6 +113,22 @@ wait_for() { # description, seconds, command...
   say "$what is up"
 }
 
+write_log4j() {
+  cat >"$DATA_DIR/log4j.properties" <<PROPS
+log4j.rootLogger=WARN, file
+log4j.logger.kafka=WARN
+log4j.logger.org.apache.kafka=WARN
+# KafkaRaftServer announces "Kafka Server started", which start-up waits for.
+log4j.logger.kafka.server.KafkaRaftServer=INFO
+log4j.appender.file=org.apache.log4j.RollingFileAppender
+log4j.appender.file.File=$DATA_DIR/kafka.log
+log4j.appender.file.MaxFileSize=20MB
+log4j.appender.file.MaxBackupIndex=2
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+PROPS
+}
+
 start_kafka() {
   local dir=$DATA_DIR/kafka pidfile=$DATA_DIR/kafka.pid
   if pid_alive "$pidfile"; then say "kafka already running (pid $(cat "$pidfile")) on 127.0.0.1:$KAFKA_PORT"; return; fi
@@ -132,19 +160,7 @@ group.initial.rebalance.delay.ms=0
 log.segment.bytes=67108864
 log.cleaner.dedupe.buffer.size=33554432
 PROPS
-  cat >"$DATA_DIR/log4j.properties" <<PROPS
-log4j.rootLogger=WARN, file
-log4j.logger.kafka=WARN
-log4j.logger.org.apache.kafka=WARN
-# KafkaRaftServer announces "Kafka Server started", which start-up waits for.
-log4j.logger.kafka.server.KafkaRaftServer=INFO
-log4j.appender.file=org.apache.log4j.RollingFileAppender
-log4j.appender.file.File=$DATA_DIR/kafka.log
-log4j.appender.file.MaxFileSize=20MB
-log4j.appender.file.MaxBackupIndex=2
-log4j.appender.file.layout=org.apache.log4j.PatternLayout
-log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
-PROPS
+  write_log4j
   local cp="$KAFKA_HOME/libs/*"
   : >"$DATA_DIR/kafka.log"
   if [ ! -f "$dir/logs/meta.properties" ]; then
@@ -231,6 +247,77 @@ super.users=User:admin
 PROPS
 }
 
+node_port() { echo $((KAFKA_PORT + 2 * ($1 - 1))); }
+node_controller_port() { echo $((KAFKA_PORT + 2 * ($1 - 1) + 1)); }
+node_pidfile() { echo "$DATA_DIR/kafka-$1.pid"; }
+
+# The cluster: every node's configuration and storage (one cluster id), then each node not running started.
+start_cluster() {
+  local cp="$KAFKA_HOME/libs/*" voters="" n
+  for n in $(seq 1 "$NODES"); do voters+="${voters:+,}$n@127.0.0.1:$(node_controller_port "$n")"; done
+  [ -s "$DATA_DIR/cluster.id" ] || java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1 >"$DATA_DIR/cluster.id"
+  local started=()
+  for n in $(seq 1 "$NODES"); do
+    local dir=$DATA_DIR/kafka-$n port controller
+    port=$(node_port "$n"); controller=$(node_controller_port "$n")
+    if pid_alive "$(node_pidfile "$n")"; then say "kafka node $n already running (pid $(cat "$(node_pidfile "$n")")) on 127.0.0.1:$port"; continue; fi
+    port_open "$port" && die "port $port is taken by another process: stop it or set SLUICE_KAFKA_PORT"
+    port_open "$controller" && die "port $controller is taken by another process: stop it or set SLUICE_KAFKA_PORT"
+    mkdir -p "$dir"
+    cat >"$dir/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=$n
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$dir/logs
+num.partitions=6
+default.replication.factor=$NODES
+min.insync.replicas=2
+auto.create.topics.enable=false
+offsets.topic.replication.factor=$NODES
+offsets.topic.num.partitions=6
+transaction.state.log.replication.factor=$NODES
+transaction.state.log.min.isr=2
+transaction.state.log.num.partitions=6
+group.initial.rebalance.delay.ms=0
+log.segment.bytes=67108864
+log.cleaner.dedupe.buffer.size=16777216
+# Three JVMs starting at once on a busy 2-core machine: a node that has not registered within the default
+# 60 s gives up and exits (seen at load 48), so it waits up to 5 min for the quorum.
+initial.broker.registration.timeout.ms=300000
+PROPS
+    sed "s#^log4j.appender.file.File=.*#log4j.appender.file.File=$dir/kafka.log#" "$DATA_DIR/log4j.properties" >"$dir/log4j.properties"
+    : >"$dir/kafka.log"
+    if [ ! -f "$dir/logs/meta.properties" ]; then
+      java -cp "$cp" -Dlog4j.configuration="file:$dir/log4j.properties" kafka.tools.StorageTool format \
+        -t "$(cat "$DATA_DIR/cluster.id")" -c "$dir/server.properties" >"$dir/kafka-format.log" 2>&1 \
+        || die "formatting Kafka storage of node $n failed, see $dir/kafka-format.log"
+    fi
+    setsid nohup java -Xms256m -Xmx"${SLUICE_KAFKA_HEAP:-1g}" -XX:+UseG1GC -cp "$cp" \
+      -Dlog4j.configuration="file:$dir/log4j.properties" kafka.Kafka "$dir/server.properties" \
+      >"$dir/kafka.out" 2>&1 </dev/null &
+    echo $! >"$(node_pidfile "$n")"
+    started+=("$n")
+  done
+  for n in "${started[@]+"${started[@]}"}"; do
+    wait_for "kafka node $n on 127.0.0.1:$(node_port "$n")" 120 node_answers "$n" \
+      || { tail -n 30 "$DATA_DIR/kafka-$n/kafka.out" >&2; die "kafka node $n did not come up in 120 s (logs in $DATA_DIR/kafka-$n)"; }
+  done
+}
+
+node_answers() {
+  pid_alive "$(node_pidfile "$1")" || { tail -n 30 "$DATA_DIR/kafka-$1/kafka.out" >&2; die "kafka node $1 exited during start-up (log above)"; }
+  port_open "$(node_port "$1")" && grep -q "Kafka Server started" "$DATA_DIR/kafka-$1/kafka.out" "$DATA_DIR/kafka-$1/kafka.log" 2>/dev/null
+}
+
+kafka_pidfiles() {
+  if [ "$NODES" -gt 1 ]; then for n in $(seq 1 "$NODES"); do node_pidfile "$n"; done; else echo "$DATA_DIR/kafka.pid"; fi
+}
+
 kafka_answers() {
   pid_alive "$DATA_DIR/kafka.pid" || { tail -n 30 "$DATA_DIR/kafka.out" >&2; die "kafka exited during start-up (log above)"; }
   port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$DATA_DIR/kafka.out" "$DATA_DIR/kafka.log" 2>/dev/null
@@ -269,13 +356,24 @@ stop_one() { # name pidfile
 }
 
 status() {
-  if pid_alive "$DATA_DIR/kafka.pid"; then say "kafka: running (pid $(cat "$DATA_DIR/kafka.pid")) on 127.0.0.1:$KAFKA_PORT"; else say "kafka: stopped"; fi
+  if [ "$NODES" -gt 1 ]; then
+    for n in $(seq 1 "$NODES"); do
+      if pid_alive "$(node_pidfile "$n")"; then say "kafka node $n: running (pid $(cat "$(node_pidfile "$n")")) on 127.0.0.1:$(node_port "$n")"; else say "kafka node $n: stopped"; fi
+    done
+  elif pid_alive "$DATA_DIR/kafka.pid"; then say "kafka: running (pid $(cat "$DATA_DIR/kafka.pid")) on 127.0.0.1:$KAFKA_PORT"; else say "kafka: stopped"; fi
   if pid_alive "$DATA_DIR/registry.pid"; then say "schema registry: running (pid $(cat "$DATA_DIR/registry.pid")) on http://127.0.0.1:$REGISTRY_PORT"; else say "schema registry: stopped"; fi
   say "data: $DATA_DIR"
 }
 
 print_env() {
-  echo "export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
+  if [ "$NODES" -gt 1 ]; then
+    local brokers="" n
+    for n in $(seq 1 "$NODES"); do brokers+="${brokers:+,}127.0.0.1:$(node_port "$n")"; done
+    echo "export KAFKA_BROKERS=$brokers"
+    echo "export TOPIC_REPLICATION_FACTOR=$NODES"
+  else
+    echo "export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
+  fi
   echo "export SCHEMA_REGISTRY_URL=http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
   if [ "$SECURE" = 1 ]; then
     local principal=${1:-admin}
@@ -296,21 +394,24 @@ case "${1:-}" in
     fetch_kafka
     fetch_apicurio
     if [ "$SECURE" = 1 ]; then make_certificates; fi
-    start_kafka
+    if [ "$NODES" -gt 1 ]; then write_log4j; start_cluster; else start_kafka; fi
     start_registry
     ;;
   stop)
     stop_one "schema registry" "$DATA_DIR/registry.pid"
-    stop_one kafka "$DATA_DIR/kafka.pid"
+    for pidfile in $(kafka_pidfiles); do stop_one "kafka ($(basename "$pidfile" .pid))" "$pidfile"; done
     ;;
   status) status ;;
-  running) pid_alive "$DATA_DIR/kafka.pid" && pid_alive "$DATA_DIR/registry.pid" ;;
+  running)
+    for pidfile in $(kafka_pidfiles); do pid_alive "$pidfile" || exit 1; done
+    pid_alive "$DATA_DIR/registry.pid"
+    ;;
   reset)
     stop_one "schema registry" "$DATA_DIR/registry.pid"
-    stop_one kafka "$DATA_DIR/kafka.pid"
+    for pidfile in $(kafka_pidfiles); do stop_one "kafka ($(basename "$pidfile" .pid))" "$pidfile"; done
     rm -rf "$DATA_DIR"
     say "deleted $DATA_DIR"
     ;;
   env) print_env "${2:-}" ;;
-  *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -1,26 +1,17 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { AvroSerde, createSchemaRegistry, pipelineTopics, type Score } from '@sluice/shared';
+import { runCli, startCli } from '../../support/cli.js';
 import { consumeAll, createTopics, uniquePrefix } from '../../support/kafka.js';
 import { startOwnStack, type OwnStack } from '../../support/own-stack.js';
 import { startService, stopAllServices, waitUntilReady, type RunningService, type ServiceName } from '../../support/services.js';
 
-const cli = fileURLToPath(new URL('../../../tools/cli/src/main.ts', import.meta.url));
 const SERVICES: ServiceName[] = ['ingest', 'features', 'learner', 'fraud'];
 const OUTAGE_MS = 18_000;
 
-function runCli(args: string[], env: Record<string, string>): { child: ChildProcess; done: Promise<{ code: number | null; output: string }> } {
-  const child = spawn(process.execPath, ['--conditions=sluice-source', '--import', 'tsx', cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return { child, done: new Promise((resolve) => child.on('exit', (code) => resolve({ code, output }))) };
-}
 
 async function allReady(services: RunningService[], timeoutMs: number): Promise<void> {
   await Promise.all(services.map((service) => waitUntilReady(service, timeoutMs)));
@@ -51,7 +42,7 @@ describe('the single broker stopped for ~18 s mid-stream and started again', () 
     await createTopics(kafka, pipelineTopics({ SLUICE_TOPIC_PREFIX: prefix, TOPIC_PARTITIONS: 6 }));
 
     const file = join(tmpdir(), `sluice-restart-${process.pid}.ndjson`);
-    const simulated = await runCli(['simulate', '--out', file, '--customers', '120', '--terminals', '240', '--days', '21', '--label-fraction', '0.2', '--no-progress'], env()).done;
+    const simulated = await runCli(['simulate', '--out', file, '--customers', '120', '--terminals', '240', '--days', '21', '--label-fraction', '0.2', '--no-progress'], env());
     expect(simulated.code, simulated.output).toBe(0);
     const lines = readFileSync(file, 'utf8').split('\n').filter((line) => line.trim() !== '');
     const transactionIds = lines.map((line) => JSON.parse(line) as { kind: string; payload: { transaction_id: string } }).filter((event) => event.kind === 'transaction').map((event) => event.payload.transaction_id);
@@ -62,7 +53,7 @@ describe('the single broker stopped for ~18 s mid-stream and started again', () 
 
     // ~25 s of stream; the broker goes away a few seconds in, while records flow through every stage.
     const rate = Math.ceil(lines.length / 25);
-    const replay = runCli(['replay', file, '--rate', String(rate), '--no-progress'], env({ LOG_LEVEL: 'warn' }));
+    const replay = startCli(['replay', file, '--rate', String(rate), '--no-progress'], env({ LOG_LEVEL: 'warn' }));
     // Stop the broker once records flow through every stage: a quarter of the file in, scores coming out.
     const admin = kafka.admin();
     await admin.connect();

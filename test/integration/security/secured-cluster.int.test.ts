@@ -1,17 +1,15 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, Partitioners, type KafkaConfig } from 'kafkajs';
 import { AvroSerde, createSchemaRegistry, ensureTopics, pipelineTopics, type Score } from '@sluice/shared';
 import { aclRules, kafkaAcls, loadAclDefinition } from '../../../tools/cli/src/acl.js';
+import { runCli } from '../../support/cli.js';
 import { consumeAll, uniquePrefix } from '../../support/kafka.js';
 import { startOwnStack, type OwnStack } from '../../support/own-stack.js';
 import { startService, stopAllServices, waitUntilReady, type ServiceName } from '../../support/services.js';
 
-const cli = fileURLToPath(new URL('../../../tools/cli/src/main.ts', import.meta.url));
 const SERVICES: ServiceName[] = ['ingest', 'features', 'learner', 'fraud'];
 
 let stack: OwnStack;
@@ -56,15 +54,6 @@ function principalEnv(principal: string, prefix: string, extra: Record<string, s
   };
 }
 
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--conditions=sluice-source', '--import', 'tsx', cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, output }));
-  });
-}
 
 /** The error's name and message, with the broker's error type and code from it or the cause kafkajs wrapped. */
 function describeError(error: unknown): string {
