@@ -17,12 +17,12 @@ import { checkVector, parseState, withDefaults } from './validation.js';
  * is needed.
  *
  * Class imbalance: all positives enter the window, negatives with
- * probability `negativeSampleRate`, so the window spans weeks of frauds at a
- * bounded size and a retrain costs a fraction of the full stream. Training
- * starts from the window's log-odds ln(P / N_sampled); `predict` leaves that
- * intercept out, so the score is the probability under a balanced prior
- * (both classes equally likely), as the logistic regression's default score
- * is: a threshold means the same for both models.
+ * probability `negativeSampleRate` (r), so the window spans weeks of frauds
+ * at a bounded size and a retrain costs a fraction of the full stream. The
+ * ensemble fits the log-odds of the sampled window, which are the true
+ * log-odds − ln r; `predict` adds ln r back, so the score is a calibrated
+ * fraud probability, on the same scale as the (unweighted) logistic
+ * regression's: a threshold means the same for both models.
  *
  * Memory: the window (windowSize × features doubles) and the ensemble
  * (trees × at most 2^(maxDepth+1) − 1 nodes). State (`toState`) is the
@@ -92,6 +92,8 @@ const stateSchema = z
     node_left: z.array(z.number().int().nonnegative()),
     node_right: z.array(z.number().int().nonnegative()),
     roots: z.array(z.number().int().nonnegative()),
+    /** Added to the trees' sum: the window's log-odds at the start of boosting, + ln(negativeSampleRate). */
+    intercept: z.number(),
     retrains: z.number().int().nonnegative(),
   })
   .refine(
@@ -122,6 +124,7 @@ export class GradientBoostedTrees {
   private nodeLeft: number[] = [];
   private nodeRight: number[] = [];
   private roots: number[] = [];
+  private intercept = 0;
   private retrainCount = 0;
   /** Ring buffer of kept examples: `size` of them, the next written at `head`. */
   private readonly window: Float64Array;
@@ -152,6 +155,7 @@ export class GradientBoostedTrees {
     model.nodeLeft = s.node_left;
     model.nodeRight = s.node_right;
     model.roots = s.roots;
+    model.intercept = s.intercept;
     model.retrainCount = s.retrains;
     return model;
   }
@@ -164,12 +168,12 @@ export class GradientBoostedTrees {
     return this.retrainCount;
   }
 
-  /** Sum of the trees' values: the log-odds under a balanced prior (0 before the first retrain). */
+  /** The fraud log-odds: intercept + the trees' values (0 before the first retrain). */
   logit(x: readonly number[]): number {
     checkVector(x, this.featureNames.length, GRADIENT_BOOSTED_TREES);
     const feature = this.nodeFeature;
     const value = this.nodeValue;
-    let sum = 0;
+    let sum = this.intercept;
     for (const root of this.roots) {
       let node = root;
       for (let f = feature[node]!; f >= 0; f = feature[node]!) node = (x[f] as number) <= value[node]! ? this.nodeLeft[node]! : this.nodeRight[node]!;
@@ -205,6 +209,7 @@ export class GradientBoostedTrees {
     this.nodeLeft = fitted.left;
     this.nodeRight = fitted.right;
     this.roots = fitted.roots;
+    this.intercept = fitted.base + Math.log(this.options.negativeSampleRate);
     this.retrainCount += 1;
   }
 
@@ -217,6 +222,7 @@ export class GradientBoostedTrees {
       node_left: [...this.nodeLeft],
       node_right: [...this.nodeRight],
       roots: [...this.roots],
+      intercept: this.intercept,
       retrains: this.retrainCount,
     };
   }
@@ -227,6 +233,7 @@ export class GradientBoostedTrees {
 }
 
 interface Ensemble {
+  base: number;
   feature: number[];
   value: number[];
   left: number[];
@@ -282,7 +289,7 @@ function fitEnsemble(window: Float64Array, labels: Uint8Array, n: number, d: num
   const grad = new Float64Array(n);
   const hess = new Float64Array(n);
   const rows = new Int32Array(n);
-  const ensemble: Ensemble = { feature: [], value: [], left: [], right: [], roots: [] };
+  const ensemble: Ensemble = { base, feature: [], value: [], left: [], right: [], roots: [] };
 
   /** Interleaved (Σg, Σh) per (feature, bin) over rows[lo, hi). */
   const histogram = (lo: number, hi: number): Float64Array => {

@@ -25,9 +25,7 @@ export {
   LogisticRegression,
   LOGISTIC_REGRESSION_DEFAULTS,
   OPTIMIZERS,
-  BALANCINGS,
   type Optimizer,
-  type Balancing,
   type LogisticRegressionOptions,
 } from './logistic-regression.js';
 export { StandardScaler } from './standard-scaler.js';

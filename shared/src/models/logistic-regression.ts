@@ -5,39 +5,35 @@ import { StandardScaler, standardScalerStateSchema } from './standard-scaler.js'
 import { checkVector, parseState, withDefaults } from './validation.js';
 
 /**
- * Optimiser: AdaGrad (Duchi, Hazan & Singer, 2011), per coordinate: each
- * weight's step is learningRate / sqrt(sum of its squared gradients).
- * - Versus Adam: Adam's step stays near `learningRate` forever, so on a
- *   stationary stream its weights never settle; they wander around the
- *   optimum (measured: ±0.2 on unit-scale weights after 50k examples at 0.01).
- *   AdaGrad's steps shrink as evidence accumulates, so the weights converge to
- *   the (L2-regularised) maximum-likelihood fit. The freezing that this
- *   implies on an endless, drifting stream is handled explicitly: on detected
- *   drift the learner calls `shrinkLearningHistory`, which scales the
- *   accumulators down (or clears them) so steps grow again.
- * - Versus FTRL-Proximal: the same per-coordinate AdaGrad rates; its selling
- *   point, L1-induced sparsity over millions of hashed features, buys nothing
- *   on a dense vector of a few dozen features.
- * - Dividing by the accumulated gradient scale keeps a heavily weighted
- *   positive from taking a huge step: class weighting changes which way the
- *   model learns more than how fast.
+ * Optimiser (`optimizer`), default AdaGrad (Duchi, Hazan & Singer, 2011),
+ * per coordinate: each weight's step is learningRate / sqrt(sum of its
+ * squared gradients). Its steps shrink as evidence accumulates, so on a
+ * stationary stream the weights converge to the (L2-regularised)
+ * maximum-likelihood fit; the freezing this implies on an endless, drifting
+ * stream is handled explicitly: on detected drift the learner calls
+ * `shrinkLearningHistory`, which scales the accumulators down (or clears
+ * them) so steps grow again. 'adam' (bias-corrected moments, β = 0.9 / 0.999)
+ * and 'sgd' (constant step, as River's default `optim.SGD(0.01)`) are there to
+ * be measured against it: on the handbook stream under the handbook's
+ * protocol AdaGrad 0.1 ranks best (AP 0.622 against Adam 0.001's 0.608 and
+ * SGD 0.01's 0.600, services/learner/README.md, "Model quality"); Adam's and
+ * SGD's weights keep wandering around the optimum at a constant step size.
+ * FTRL-Proximal would give the same per-coordinate rates; its selling point,
+ * L1-induced sparsity over millions of hashed features, buys nothing on a
+ * dense vector of a few dozen features.
  *
- * Class weighting: positives count `positiveWeight` times in the loss. The
- * default, 'balanced', uses (negatives + 1) / (positives + 1) over the examples
- * learned so far (the ratio scikit-learn's class_weight='balanced' gives,
- * with +1 smoothing that keeps it finite before the first positive). At a
- * fraud rate under 1% an unweighted model's probabilities stay near the base
- * rate, so a threshold of 0.5 catches almost no fraud (recall near 0 in the
- * tests) and any useful threshold depends on the fraud rate of the day.
- * Balanced, both classes weigh the
- * same, and a threshold of 0.5 catches most frauds (recall ≈ 0.75 in the
- * tests). The ranking is essentially unchanged for a well-specified model
- * (prequential AUC within ±0.01 of the unweighted one in the tests), so the
- * weighting moves the operating point rather than the ROC curve. The
- * cost: `predict` returns the probability under the re-weighted (balanced)
- * prior, an alerting score rather than a calibrated fraud rate; for a
- * well-specified model the calibrated probability is
- * sigmoid(logit - ln(positiveWeight)).
+ * Class weighting: positives count `positiveWeight` times in the loss;
+ * 'balanced' uses (negatives + 1) / (positives + 1) over the examples learned
+ * so far (scikit-learn's class_weight='balanced', with +1 smoothing). The
+ * default is 1, unweighted, because weighting costs ranking on the handbook
+ * stream: AP 0.622 unweighted, 0.606 with weight 10, 0.549 balanced (the
+ * previous default), at the same AUC (0.868–0.873). A weighted model is a
+ * misspecified one on purpose: it trades likelihood on the many negatives for
+ * the few positives, which moves its direction as well as its intercept. The
+ * unweighted model's `predict` is a calibrated fraud probability (at fraud's
+ * 0.9 threshold: 95% precision, 33% recall on that stream, against 42% / 65%
+ * when the same model's score is shifted to a balanced prior), so a threshold means what it says; a weighted model's
+ * calibrated probability is about sigmoid(logit − ln(positiveWeight)).
  *
  * L2 regularisation (`l2`) adds l2 * w to each weight's gradient (the bias is
  * not penalised), so the weights minimise the weighted log loss plus
@@ -51,12 +47,8 @@ export interface LogisticRegressionOptions {
   learningRate?: number;
   l2?: number;
   positiveWeight?: number | 'balanced';
-  balancing?: Balancing;
   epsilon?: number;
 }
-
-export const BALANCINGS = ['loss', 'score'] as const;
-export type Balancing = (typeof BALANCINGS)[number];
 
 const ADAM_BETA1 = 0.9;
 const ADAM_BETA2 = 0.999;
@@ -67,8 +59,6 @@ const optionsSchema = z.object({
   learningRate: z.number().positive(),
   l2: z.number().nonnegative(),
   positiveWeight: z.union([z.number().positive(), z.literal('balanced')]),
-  // States written before 'score' balanced in the loss.
-  balancing: z.enum(BALANCINGS).default('loss'),
   epsilon: z.number().positive(),
 });
 
@@ -78,8 +68,7 @@ export const LOGISTIC_REGRESSION_DEFAULTS: ResolvedLogisticRegressionOptions = {
   optimizer: 'adagrad',
   learningRate: 0.1,
   l2: 1e-4,
-  positiveWeight: 'balanced',
-  balancing: 'score',
+  positiveWeight: 1,
   epsilon: 1e-8,
 };
 
@@ -166,21 +155,14 @@ export class LogisticRegression {
     return model;
   }
 
-  /** The score's intercept: the learned bias, plus the log class ratio when balancing the score. */
   get bias(): number {
-    return this.biasWeight + this.scoreOffset();
+    return this.biasWeight;
   }
 
-  /** (negatives + 1) / (positives + 1) over the examples learned so far. */
-  get classRatio(): number {
-    return (this.negatives + 1) / (this.positives + 1);
-  }
-
-  /** The weight positives carry in the loss of the next update. */
+  /** The weight positives carry in the next update. */
   get positiveWeight(): number {
     const w = this.options.positiveWeight;
-    if (w !== 'balanced') return w;
-    return this.options.balancing === 'loss' ? this.classRatio : 1;
+    return w === 'balanced' ? (this.negatives + 1) / (this.positives + 1) : w;
   }
 
   /** Weights over the standardised features, in feature order. */
@@ -195,7 +177,7 @@ export class LogisticRegression {
    */
   logit(x: readonly number[]): number {
     checkVector(x, this.featureNames.length, LOGISTIC_REGRESSION);
-    return this.logitOfStandardised(this.scaler.transformInto(x, this.standardised), this.bias);
+    return this.logitOfStandardised(this.scaler.transformInto(x, this.standardised));
   }
 
   predict(x: readonly number[]): number {
@@ -225,7 +207,7 @@ export class LogisticRegression {
     checkVector(x, this.featureNames.length, LOGISTIC_REGRESSION);
     this.scaler.learn(x);
     const z = this.scaler.transformInto(x, this.standardised);
-    const p = sigmoid(this.logitOfStandardised(z, this.biasWeight));
+    const p = sigmoid(this.logitOfStandardised(z));
     const error = (y === 1 ? this.positiveWeight : 1) * (p - y);
 
     const { l2 } = this.options;
@@ -242,10 +224,11 @@ export class LogisticRegression {
 
   /**
    * Drift reaction: keep only the share `keep` (0 ≤ keep < 1) of the
-   * accumulated squared gradients, so each step grows by 1/sqrt(keep) (to
-   * full size at 0) and the model moves towards the new concept. Weights,
-   * scaler and class counts are kept, so scoring goes on uninterrupted while
-   * the model re-adapts.
+   * accumulated squared gradients (AdaGrad's sums, Adam's second moments), so
+   * each step grows by 1/sqrt(keep) (to full size at 0) and the model moves
+   * towards the new concept; SGD's steps never shrank, so it has nothing to
+   * scale. Weights, scaler and class counts are kept, so scoring goes on
+   * uninterrupted while the model re-adapts.
    */
   shrinkLearningHistory(keep: number): void {
     if (!(keep >= 0 && keep < 1)) throw new SluiceError('invalid_model_options', `logistic regression: the share of learning history kept must be in [0, 1), got ${keep}`);
@@ -299,13 +282,8 @@ export class LogisticRegression {
     return (learningRate * mHat) / (Math.sqrt(vHat) + epsilon);
   }
 
-  /** ln(classRatio) when the balancing is on the score, else 0. */
-  private scoreOffset(): number {
-    return this.options.positiveWeight === 'balanced' && this.options.balancing === 'score' ? Math.log(this.classRatio) : 0;
-  }
-
-  private logitOfStandardised(z: Float64Array, bias: number): number {
-    let s = bias;
+  private logitOfStandardised(z: Float64Array): number {
+    let s = this.biasWeight;
     for (let i = 0; i < this.weights.length; i++) s += (this.weights[i] as number) * (z[i] as number);
     return s;
   }

@@ -97,30 +97,12 @@ describe('LogisticRegression', () => {
     expect(aucGaps.reduce((a, b) => a + b, 0) / aucGaps.length).toBeGreaterThan(-0.003);
   });
 
-  it('balances on the observed class ratio, in the loss or on the score', () => {
-    const inLoss = new LogisticRegression(['a'], { balancing: 'loss' });
-    const onScore = new LogisticRegression(['a']);
-    expect(inLoss.positiveWeight).toBe(1);
-    for (const model of [inLoss, onScore]) {
-      for (let i = 0; i < 99; i++) model.learn([i], 0);
-      model.learn([100], 1);
-      expect(model.classRatio).toBe(100 / 2);
-    }
-    expect(inLoss.positiveWeight).toBe(100 / 2);
-    expect(onScore.positiveWeight).toBe(1);
-  });
-
-  it('balancing on the score learns as an unweighted model and adds ln(class ratio) to its log-odds', () => {
-    const data = logisticStream(6, 5000, [1, -1, 0.5, 0.8, 0], -5);
-    const onScore = new LogisticRegression(NAMES, { positiveWeight: 'balanced', balancing: 'score' });
-    const unweighted = new LogisticRegression(NAMES, { positiveWeight: 1 });
-    for (const e of data) {
-      expect(onScore.logit(e.x)).toBeCloseTo(unweighted.logit(e.x) + Math.log(onScore.classRatio), 9);
-      onScore.learn(e.x, e.y);
-      unweighted.learn(e.x, e.y);
-    }
-    expect(onScore.coefficients()).toEqual(unweighted.coefficients());
-    expect(onScore.classRatio).toBeGreaterThan(20);
+  it('balances on the observed class ratio', () => {
+    const model = new LogisticRegression(['a'], { positiveWeight: 'balanced' });
+    expect(model.positiveWeight).toBe(1);
+    for (let i = 0; i < 99; i++) model.learn([i], 0);
+    model.learn([100], 1);
+    expect(model.positiveWeight).toBe(100 / 2);
   });
 
   it.each(['adam', 'sgd'] as const)('%s converges to the weights of the generating model', (optimizer) => {
@@ -133,14 +115,13 @@ describe('LogisticRegression', () => {
     model.coefficients().forEach((w, i) => expect(Math.abs(w - (wTrue[i] as number))).toBeLessThan(0.25));
   });
 
-  it('restores states written before the optimiser and the balancing were options as AdaGrad balancing in the loss', () => {
-    const model = new LogisticRegression(NAMES, { balancing: 'loss' });
+  it('restores states written before the optimiser was an option as AdaGrad', () => {
+    const model = new LogisticRegression(NAMES);
     logisticStream(3, 500, [1, -1, 2, 0.3, -0.7], 0.4).forEach((e) => model.learn(e.x, e.y));
     const { first_moments: _m, first_moment_bias: _b, steps: _s, ...old } = model.toJSON();
-    const { optimizer: _o, balancing: _l, ...oldOptions } = old.options;
+    const { optimizer: _o, ...oldOptions } = old.options;
     const restored = LogisticRegression.fromJSON({ ...old, options: oldOptions });
     expect(restored.options.optimizer).toBe('adagrad');
-    expect(restored.options.balancing).toBe('loss');
     expect(restored.predict([1, 2, 3, 4, 5])).toBe(model.predict([1, 2, 3, 4, 5]));
   });
 
