@@ -27,9 +27,9 @@ import { checkVector, parseState, withDefaults } from './validation.js';
  * Memory: the window (windowSize × features doubles) and the ensemble
  * (trees × at most 2^(maxDepth+1) − 1 nodes). State (`toState`) is the
  * ensemble and the options, not the window: a restored model scores
- * identically and retrains once it has seen `minExamples` new kept
- * examples (about a day of labels by default); until then it keeps serving
- * the restored ensemble.
+ * identically and keeps serving the restored ensemble until its new window
+ * is half full (about ten days of labels by default), since a refit on a
+ * few days of labels would rank worse than the trees it replaces.
  */
 export interface GradientBoostedTreesOptions {
   /** Kept examples (positives + sampled negatives) the ensemble is fitted on. */
@@ -132,6 +132,8 @@ export class GradientBoostedTrees {
   private size = 0;
   private head = 0;
   private labelsSinceRetrain = 0;
+  /** Kept examples needed for a refit: minExamples, or half a window right after a restore. */
+  private refitFloor: number;
   private readonly sampler: Random;
 
   constructor(featureNames: readonly string[], options: GradientBoostedTreesOptions = {}) {
@@ -145,6 +147,7 @@ export class GradientBoostedTrees {
     this.window = new Float64Array(this.options.windowSize * featureNames.length);
     this.windowLabels = new Uint8Array(this.options.windowSize);
     this.sampler = new Random(this.options.seed);
+    this.refitFloor = this.options.minExamples;
   }
 
   static fromJSON(state: unknown): GradientBoostedTrees {
@@ -156,6 +159,7 @@ export class GradientBoostedTrees {
     model.nodeRight = s.node_right;
     model.roots = s.roots;
     model.intercept = s.intercept;
+    if (s.roots.length > 0) model.refitFloor = Math.max(s.options.minExamples, Math.floor(s.options.windowSize / 2));
     model.retrainCount = s.retrains;
     return model;
   }
@@ -196,7 +200,7 @@ export class GradientBoostedTrees {
       this.head = (this.head + 1) % this.options.windowSize;
       this.size = Math.min(this.size + 1, this.options.windowSize);
     }
-    if (this.labelsSinceRetrain >= this.options.retrainEvery && this.size >= this.options.minExamples) this.retrain();
+    if (this.labelsSinceRetrain >= this.options.retrainEvery && this.size >= this.refitFloor) this.retrain();
   }
 
   /** Fits a new ensemble on the window now (a no-op while the window lacks either class). */
@@ -211,6 +215,7 @@ export class GradientBoostedTrees {
     this.roots = fitted.roots;
     this.intercept = fitted.base + Math.log(this.options.negativeSampleRate);
     this.retrainCount += 1;
+    this.refitFloor = this.options.minExamples;
   }
 
   toJSON(): GradientBoostedTreesState {

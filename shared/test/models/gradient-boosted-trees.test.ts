@@ -133,6 +133,24 @@ describe('GradientBoostedTrees', () => {
     expect(mean(high.map((e) => model.predict(e.x)))).toBeCloseTo(mean(high.map((e) => e.p)), 1);
   });
 
+  it('a restored model keeps its trees until its new window is half full', () => {
+    const options = { windowSize: 4_000, retrainEvery: 1_000, minExamples: 500, negativeSampleRate: 1, trees: 5 };
+    const model = new GradientBoostedTrees(NAMES, options);
+    const data = xorStream(8, 10_000);
+    data.slice(0, 4_000).forEach((e) => model.learn(e.x, e.y));
+    const restored = GradientBoostedTrees.fromJSON(JSON.parse(JSON.stringify(model.toState())));
+    const retrains = restored.retrains;
+    data.slice(4_000, 5_999).forEach((e) => restored.learn(e.x, e.y));
+    expect(restored.retrains).toBe(retrains);
+    restored.learn(data[5_999]!.x, data[5_999]!.y);
+    expect(restored.retrains).toBe(retrains + 1);
+    // Back to the usual floor: the next refit comes retrainEvery labels later.
+    data.slice(6_000, 6_999).forEach((e) => restored.learn(e.x, e.y));
+    expect(restored.retrains).toBe(retrains + 1);
+    restored.learn(data[6_999]!.x, data[6_999]!.y);
+    expect(restored.retrains).toBe(retrains + 2);
+  });
+
   it('rejects wrong vectors, bad options and corrupt state', () => {
     const model = new GradientBoostedTrees(NAMES, { windowSize: 1_000, retrainEvery: 500, minExamples: 200, trees: 3 });
     xorStream(2, 1_000).forEach((e) => model.learn(e.x, e.y));
