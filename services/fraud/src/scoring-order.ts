@@ -29,12 +29,17 @@ export function vectorOrder(held: HeldVector): EventOrder {
  * The learner's progress on model.updates ("every snapshot with a label clock
  * at or before `time` is published", or idle) as the event time through which
  * vectors can be scored with their final model: a vector at t needs the
- * snapshots up to t − E, so through progress + E. No hold before the first
- * progress record (no learner has ever published: rules alone, as before
- * event time) nor while the learner is idle (it has nothing coming).
+ * snapshots up to t − E, so through progress + E. Before the first progress
+ * record nothing is ready: in a replay fraud starts ahead of the learner, and
+ * scoring by rules alone then would make the scores depend on which service
+ * started first (a 60-day replay scored all 6,000 transactions without a
+ * model that way). A deployment without a learner is bounded by
+ * FRAUD_MODEL_WAIT_MAX_MS like any stalled learner. No hold while the learner
+ * is idle (it has nothing coming).
  */
 export function modelReadyThrough(progress: SourceClocks, delayMs: number): number {
-  if (progress.census().reported === 0 || progress.allIdle) return Infinity;
+  if (progress.census().reported === 0) return -Infinity;
+  if (progress.allIdle) return Infinity;
   return progress.frontier + delayMs;
 }
 

@@ -257,9 +257,9 @@ describe('ScoringOrder', () => {
     expect(order.advance(0, 1_900).map((r) => r.vector.transaction_id)).toEqual(['held']);
   });
 
-  it('does not hold anything before the learner has published progress, nor while it is idle', () => {
+  it('holds everything until the learner has published progress, and nothing while it is idle', () => {
     const progress = new SourceClocks();
-    expect(modelReadyThrough(progress, 30)).toBe(Infinity);
+    expect(modelReadyThrough(progress, 30)).toBe(-Infinity);
     progress.observe({ source: 0, sources: 1, time: 100, idle: false });
     expect(modelReadyThrough(progress, 30)).toBe(130);
     progress.observe({ source: 0, sources: 1, time: 100, idle: true });
