@@ -160,6 +160,7 @@ class ProcessorMetrics {
   readonly stateEntries: Gauge<'store'>;
   readonly rebalances: Counter<'group'>;
   readonly assignedPartitions: Gauge<'group'>;
+  readonly watermarkRecords: Counter<'topic' | 'direction'>;
 
   private static readonly byRegistry = new WeakMap<Registry, ProcessorMetrics>();
 
@@ -192,6 +193,12 @@ class ProcessorMetrics {
     this.stateEntries = new Gauge({ name: 'sluice_state_entries', help: 'Entries held in memory, by store.', labelNames: ['store'], registers });
     this.rebalances = new Counter({ name: 'sluice_rebalances_total', help: 'Consumer group assignments received, by consumer group.', labelNames: ['group'], registers });
     this.assignedPartitions = new Gauge({ name: 'sluice_assigned_partitions', help: 'Input partitions this instance owns, by consumer group.', labelNames: ['group'], registers });
+    this.watermarkRecords = new Counter({
+      name: 'sluice_watermark_records_total',
+      help: 'Watermark records (event-time progress, no data) written and read, by topic and direction; not in the message counters.',
+      labelNames: ['topic', 'direction'],
+      registers,
+    });
   }
 }
 
@@ -481,8 +488,10 @@ export class StreamProcessor {
     const timer = this.metrics.batchSeconds.startTimer({ topic: batch.topic });
     const { context, outputs, effects, deadLettered } = this.openContext(task, { topic: batch.topic, lag: Number(batch.offsetLag()) }, input.deadLetterTopic);
 
+    let marks = 0;
     for (const message of batch.messages) {
       const decoded = await this.decode(message, batch.topic, batch.partition, input, context);
+      if (decoded?.watermark !== undefined) marks += 1;
       if (decoded === undefined || (decoded.watermark !== undefined && !input.watermarks)) continue;
       try {
         await this.options.process(decoded, context);
@@ -505,7 +514,8 @@ export class StreamProcessor {
     await this.commit(task, { topic: batch.topic, lastOffset }, outputs);
     resolveOffset(lastOffset);
     for (const effect of effects) effect();
-    this.metrics.consumed.inc({ topic: batch.topic, outcome: 'processed' }, batch.messages.length - deadLettered());
+    this.metrics.consumed.inc({ topic: batch.topic, outcome: 'processed' }, batch.messages.length - deadLettered() - marks);
+    if (marks > 0) this.metrics.watermarkRecords.inc({ topic: batch.topic, direction: 'read' }, marks);
     if (deadLettered() > 0) this.metrics.consumed.inc({ topic: batch.topic, outcome: 'dead_lettered' }, deadLettered());
     const lag = Number(batch.offsetLag());
     this.lagByPartition.set(`${batch.topic}/${batch.partition}`, lag);
@@ -674,8 +684,13 @@ export class StreamProcessor {
     }
     this.metrics.transactions.inc({ group: this.options.groupId, outcome: 'committed' });
     const producedByTopic = new Map<string, number>();
-    for (const { topic: target } of outgoing) producedByTopic.set(target, (producedByTopic.get(target) ?? 0) + 1);
+    const marksByTopic = new Map<string, number>();
+    for (const { topic: target, message } of outgoing) {
+      const counts = message.headers?.[WATERMARK_HEADER] === undefined ? producedByTopic : marksByTopic;
+      counts.set(target, (counts.get(target) ?? 0) + 1);
+    }
     for (const [target, count] of producedByTopic) this.metrics.produced.inc({ topic: target }, count);
+    for (const [target, count] of marksByTopic) this.metrics.watermarkRecords.inc({ topic: target, direction: 'written' }, count);
   }
 
   private updateStateGauges(): void {
