@@ -35,6 +35,8 @@ const TRANSIENT_BROKER_ERRORS = [
   'There is no leader for this topic-partition',
   'Topic creation errors',
   'Topic with this name already exists',
+  // Metadata of a topic created a moment ago on another node of a cluster (seen at start-up on three nodes).
+  'This server does not host this topic-partition',
   'another concurrent operation on the same transaction',
 ];
 

@@ -82,6 +82,16 @@ describe.skipIf(!enabled)('a three-node KRaft cluster (replication 3, min.insync
       `fraud.scores: ${scoredIds.length} scores, ${new Set(scoredIds).size} distinct, for ${transactionIds.length} transactions; ` +
         `the last ${((Date.now() - killed) / 1000 - 5).toFixed(1)} s after the kill`,
     );
+    const scored = new Set(scoredIds);
+    const missing = transactionIds.filter((id) => !scored.has(id));
+    if (missing.length > 0) {
+      // Where the missing ones stopped: records per stage topic, and what each service said last above info.
+      await admin.connect();
+      const stages = ['transactions.valid', 'transactions.by-terminal', 'transactions.features', 'fraud.scores'];
+      console.log(`${missing.length} missing (${missing.slice(0, 5).join(', ')}…); records with markers: ${JSON.stringify(Object.fromEntries(await Promise.all(stages.map(async (topic) => [topic, await records([prefix + topic])]))))}`);
+      await admin.disconnect();
+      for (const service of services) console.log(service.name, JSON.stringify(service.logs.filter((line) => Number(line.level) >= 40).slice(-6)));
+    }
     expect(new Set(scoredIds)).toEqual(new Set(transactionIds));
     expect(scoredIds).toHaveLength(transactionIds.length);
 
