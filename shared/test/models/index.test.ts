@@ -78,4 +78,19 @@ describe('model registry', () => {
       expect.objectContaining({ code: 'unknown_algorithm' }),
     );
   });
+
+  it('a snapshot of trained gradient-boosted trees restores a scorer with the same trees', () => {
+    const model = createModel('gradient_boosted_trees', NAMES, { windowSize: 1_000, retrainEvery: 500, minExamples: 200, trees: 10 });
+    trained(model, 3, 1_000);
+    const fromSnapshot = snapshotToModel(envelope(model));
+    const probe = new Random(4);
+    const scores = new Set<number>();
+    for (let i = 0; i < 100; i++) {
+      const x = NAMES.map(() => 2 * probe.normal());
+      expect(fromSnapshot.predict(x)).toBe(model.predict(x));
+      scores.add(model.predict(x));
+    }
+    // Trees, not the constant score of an untrained ensemble.
+    expect(scores.size).toBeGreaterThan(5);
+  });
 });
