@@ -19,33 +19,28 @@ const customers = Number(process.argv[4] ?? 5_000);
 const stream = loadHandbookStream({ days, customers, terminals: customers * 2, seed: 0 }, console.log);
 mkdirSync(directory, { recursive: true });
 
-async function write(file: string, lines: (emit: (line: string) => void) => void): Promise<void> {
+async function write(file: string, lines: Iterable<string>): Promise<void> {
   const out = createWriteStream(join(directory!, file));
-  let chunk: string[] = [];
-  const flush = async (): Promise<void> => {
-    if (!out.write(chunk.join(''))) await once(out, 'drain');
-    chunk = [];
-  };
-  const pending: string[] = [];
-  lines((line) => pending.push(line));
-  for (const line of pending) {
-    chunk.push(line);
-    if (chunk.length >= 10_000) await flush();
-  }
-  await flush();
+  for (const line of lines) if (!out.write(line)) await once(out, 'drain');
   out.end();
   await once(out, 'finish');
 }
 
 const d = stream.featureNames.length;
-await write('transactions.csv', (emit) => {
-  emit(`index,day,customer,is_fraud,${stream.featureNames.join(',')}\n`);
-  for (let i = 0; i < stream.count; i++) {
-    emit(`${i},${stream.day[i]},${stream.customer[i]},${stream.fraud[i]},${Array.from(stream.features.subarray(i * d, (i + 1) * d)).join(',')}\n`);
-  }
-});
-await write('events.csv', (emit) => {
-  emit('event\n');
-  for (const e of stream.events) emit(`${e}\n`);
-});
+await write(
+  'transactions.csv',
+  (function* () {
+    yield `index,day,customer,is_fraud,${stream.featureNames.join(',')}\n`;
+    for (let i = 0; i < stream.count; i++) {
+      yield `${i},${stream.day[i]},${stream.customer[i]},${stream.fraud[i]},${Array.from(stream.features.subarray(i * d, (i + 1) * d)).join(',')}\n`;
+    }
+  })(),
+);
+await write(
+  'events.csv',
+  (function* () {
+    yield 'event\n';
+    for (const e of stream.events) yield `${e}\n`;
+  })(),
+);
 console.log(`wrote ${stream.count} transactions and ${stream.events.length} events to ${directory}`);
