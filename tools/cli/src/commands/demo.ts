@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Alert, ModelSnapshot } from '@sluice/shared';
+import { isWatermarkRecord, type Alert, type ModelSnapshot } from '@sluice/shared';
 import { formatAlert } from '../alert-format.js';
 import { connect, type Connection } from '../connection.js';
 import { KafkaEventSink, RateLimiter } from '../event-sink.js';
@@ -168,6 +168,8 @@ async function follow(connection: Connection, state: DemoState, truth: Map<strin
   });
   await models.run({
     eachMessage: async ({ message }) => {
+      // The learner's progress records (watermark header) carry no snapshot.
+      if (isWatermarkRecord(message.headers)) return;
       const snapshot = await connection.serde.decode<ModelSnapshot>(message.value);
       if (!state.model || snapshot.version > state.model.version) state.model = snapshot;
     },

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ModelSnapshot } from '@sluice/shared';
+import { isWatermarkRecord, type ModelSnapshot } from '@sluice/shared';
 import { connect } from '../connection.js';
 
 /** Reads model.updates to its end and returns the newest snapshot of each model. */
@@ -23,7 +23,8 @@ export async function latestSnapshots(connection: ReturnType<typeof connect>, ti
   });
   await consumer.run({
     eachMessage: async ({ message }) => {
-      if (!message.value) return;
+      // The learner's progress records (watermark header) carry no snapshot.
+      if (!message.value || isWatermarkRecord(message.headers)) return;
       const snapshot = await connection.serde.decode<ModelSnapshot>(message.value);
       const previous = latest.get(snapshot.model_name);
       if (!previous || previous.version < snapshot.version) latest.set(snapshot.model_name, snapshot);
