@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
+import { isWatermarkRecord } from '@sluice/shared';
 
 export interface Followed<T> {
   partition: number;
@@ -29,6 +30,8 @@ export class TopicFollower<T> {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
+        // Watermark records (on learner.examples, and the learner's progress on model.updates) carry no data.
+        if (isWatermarkRecord(message.headers)) return;
         const value = message.value === null ? null : await decode(message.value);
         follower.records.push({ partition, offset: message.offset, key: message.key?.toString('utf8') ?? null, value });
       },

@@ -15,6 +15,14 @@ export const FEATURE_SET_VERSION = 'learner-int-v1';
 
 const MINUTE = 60_000;
 const START = Date.UTC(2024, 4, 1);
+/** Labels are established this long after their transaction. */
+const LABEL_DELAY = 3 * MINUTE;
+/**
+ * Event time between one wave's last vector and the next wave's first: room
+ * for a watermark past the wave's labels (`labelsPassed`), which the learner
+ * needs to train them, without making the next wave late.
+ */
+const WAVE_GAP = 6 * MINUTE;
 
 export interface StreamVector {
   vector: FeatureVector;
@@ -53,6 +61,8 @@ export function partitionOf(topic: string, key: string, partitions: number): num
  */
 export class LearnerStream {
   readonly sent: StreamVector[] = [];
+  /** The newest watermark the test has written to transactions.features (`TestWatermarks`): the join's frontier once the labels partitions are idle. */
+  watermark = -Infinity;
   private readonly waves = new Map<number, StreamVector[]>();
   private readonly random: Random;
   private flushes = 0;
@@ -79,7 +89,7 @@ export class LearnerStream {
           transaction_id: `tx-${w}-${i}`,
           customer_id: customer,
           terminal_id: `term-${i % 13}`,
-          event_time: START + (w * waveSize + i) * MINUTE,
+          event_time: START + w * (waveSize * MINUTE + WAVE_GAP) + i * MINUTE,
           amount: Math.round(Math.exp(3 + x[0]!) * 100) / 100,
           feature_set_version: FEATURE_SET_VERSION,
           feature_names: FEATURE_NAMES,
@@ -101,7 +111,7 @@ export class LearnerStream {
       terminal_id: vector.terminal_id,
       tx_event_time: vector.event_time,
       is_fraud: entry.fraud,
-      labeled_at: vector.event_time + 3 * MINUTE,
+      labeled_at: vector.event_time + LABEL_DELAY,
       ingested_at: Date.now(),
     };
   }
@@ -126,6 +136,16 @@ export class LearnerStream {
     this.sent.push(...vectors);
   }
 
+  /** The newest event time sent: the watermark to write after a batch of vectors. */
+  get newestSent(): number {
+    return Math.max(...this.sent.map((entry) => entry.vector.event_time));
+  }
+
+  /** A watermark past every label of what was sent (each established LABEL_DELAY after its vector), still before the next wave. */
+  get labelsPassed(): number {
+    return this.newestSent + LABEL_DELAY + MINUTE;
+  }
+
   /** A vector that is never labelled and moves no watermark: at the newest event time already on its partition. */
   flushVector(customer: string): StreamVector {
     const partition = partitionOf(this.options.featuresTopic, customer, this.options.partitions);
@@ -144,18 +164,17 @@ export class LearnerStream {
   /**
    * The examples the join stage must have emitted for everything sent, once
    * each: every vector unlabelled; every labelled vector with its label; every
-   * never-labelled vector whose horizon passed as genuine. Keyed
+   * never-labelled vector whose horizon passed (event time + TTL at or before
+   * the watermark: the join decides in event time) as genuine. Keyed
    * `kind/label_source/transaction_id`, with the expected is_fraud.
    */
   expectedExamples(): Map<string, boolean> {
-    const newest = new Map<number, number>();
-    for (const { partition, vector } of this.sent) newest.set(partition, Math.max(newest.get(partition) ?? -Infinity, vector.event_time));
     const expected = new Map<string, boolean>();
     for (const entry of this.sent) {
       const id = entry.vector.transaction_id;
       expected.set(`unlabelled/none/${id}`, false);
       if (entry.labelled) expected.set(`labelled/label/${id}`, entry.fraud);
-      else if (entry.vector.event_time <= newest.get(entry.partition)! - this.options.ttlMs) expected.set(`labelled/label_horizon_passed/${id}`, false);
+      else if (entry.vector.event_time + this.options.ttlMs <= this.watermark) expected.set(`labelled/label_horizon_passed/${id}`, false);
     }
     return expected;
   }

@@ -4,7 +4,7 @@ import { encodeWatermark, WATERMARK_HEADER } from '@sluice/shared';
 /**
  * Stands in for the features service's terminal stages in tests that produce
  * vectors straight onto transactions.features: writes, for each of `sources`
- * sources, a watermark record ("nothing older than `time` will follow") to
+ * sources, a watermark record ("everything at or before `time` has been sent") to
  * every partition of `topic`, as a terminal task does after each batch.
  * Readers in event time (fraud, the learner's join) apply nothing until every
  * source has reported, so call this after each batch of vectors, with the

@@ -6,6 +6,7 @@ import { topicNames, type Label, type LabelledExample, type ModelSnapshot } from
 import { createPipelineTopics, testKafka, testSerde, uniquePrefix } from '../../support/kafka.js';
 import { startService, stopAllServices, waitUntilReady, type RunningService } from '../../support/services.js';
 import { TopicFollower } from '../../support/learner-follow.js';
+import { TestWatermarks } from '../../support/watermarks.js';
 import { exampleKey, LearnerStream, type StreamVector } from '../../support/learner-stream.js';
 
 afterEach(stopAllServices);
@@ -25,14 +26,23 @@ it('a paused trainer that wakes after the standby took over publishes nothing th
   const examples = await TopicFollower.start(kafka, topics.learnerExamples, (b) => serde.decode<LabelledExample>(b));
   const snapshots = await TopicFollower.start(kafka, topics.modelUpdates, (b) => serde.decode<ModelSnapshot>(b));
   const stream = new LearnerStream({ seed: 5, waveSize: WAVE, customers: 24, partitions: 6, unlabelledRate: 0.08, earlyRate: 0.15, ttlMs: WAVE * 60_000, featuresTopic: topics.transactionsFeatures });
+  // The features service's terminal stages: a watermark of each after every batch of vectors.
+  const marks = new TestWatermarks(kafka, producer, topics.transactionsFeatures, 6);
+  // Ingest's tasks on labels.valid: a mark once a wave's labels are all sent (see learner.int.test.ts).
+  const labelMarks = new TestWatermarks(kafka, producer, topics.labelsValid, 6);
+  const mark = async (time: number) => {
+    await marks.send(time);
+    stream.watermark = Math.max(stream.watermark, time);
+  };
   const sendVectors = async (vectors: StreamVector[]) => {
     await producer.send({ topic: topics.transactionsFeatures, messages: await Promise.all(vectors.map(async ({ vector }) => ({ key: vector.customer_id, value: await serde.encode(topics.transactionsFeatures, vector) }))) });
     stream.markSent(vectors);
+    await mark(stream.newestSent);
   };
   const sendLabels = async (labels: Label[]) => {
     if (labels.length) await producer.send({ topic: topics.labelsValid, messages: await Promise.all(labels.map(async (l) => ({ key: l.customer_id, value: await serde.encode(topics.labelsValid, l) }))) });
   };
-  const sendWave = async (w: number) => { const p = stream.plan(w); await sendLabels(p.earlyLabels); await sendVectors(p.vectors); await sendLabels(p.labels); };
+  const sendWave = async (w: number) => { const p = stream.plan(w); await sendLabels(p.earlyLabels); await sendVectors(p.vectors); await sendLabels(p.labels); await labelMarks.send(stream.labelsPassed); await mark(stream.labelsPassed); };
   const seen = () => new Set(examples.values().map(exampleKey));
   const joined = (w: number) => examples.waitFor(() => stream.wave(w).every((e) => seen().has(`unlabelled/none/${e.vector.transaction_id}`) && (!e.labelled || seen().has(`labelled/label/${e.vector.transaction_id}`))), `wave ${w}`, 90_000);
 
@@ -51,12 +61,16 @@ it('a paused trainer that wakes after the standby took over publishes nothing th
   await joined(2);
   await sendWave(3); await joined(3);
   await sendWave(4); await joined(4);
-  await new Promise((r) => setTimeout(r, 5000));
-  for (let i = 0; i < 5; i++) { await sendVectors([stream.flushVector('cust-0')]); await new Promise((r) => setTimeout(r, 1200)); }
+  // Past every label sent (the last wave's labels are established after its last vector): everything is trained and snapshotted.
+  await mark(stream.labelsPassed);
+  const expected = stream.expectedExamples();
+  await examples.waitFor(() => [...expected.keys()].every((key) => seen().has(key)), 'every expected example', 60_000);
+  const labelled = new Set(examples.values().map(exampleKey).filter((key) => key.startsWith('labelled/'))).size;
+  const lrSnapshots = () => snapshots.values().filter((snapshot) => snapshot.model_name === 'fraud-lr');
+  await snapshots.waitFor(() => (lrSnapshots().at(-1)?.trained_count ?? 0) >= labelled, 'a snapshot covering every labelled example', 30_000);
   const keys = examples.values().map(exampleKey);
   expect(keys.length - new Set(keys).size, 'examples written twice').toBe(0);
-  const labelled = new Set(keys.filter((key) => key.startsWith('labelled/'))).size;
-  const lr = snapshots.values().filter((snapshot) => snapshot.model_name === 'fraud-lr');
+  const lr = lrSnapshots();
   expect(lr.map((snapshot) => snapshot.version)).toEqual(lr.map((_, i) => i + 1));
   for (let i = 1; i < lr.length; i++) expect(lr[i]!.trained_count).toBeGreaterThan(lr[i - 1]!.trained_count);
   expect(lr.at(-1)!.trained_count, 'every labelled example learned once').toBe(labelled);

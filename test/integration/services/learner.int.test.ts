@@ -14,6 +14,7 @@ import {
 import { createPipelineTopics, createTopics, testKafka, testSerde, uniquePrefix } from '../../support/kafka.js';
 import { metricValue, scrape, startService, stopAllServices, waitUntilReady, type RunningService } from '../../support/services.js';
 import { TopicFollower } from '../../support/learner-follow.js';
+import { TestWatermarks } from '../../support/watermarks.js';
 import { exampleKey, FEATURE_NAMES, FEATURE_SET_VERSION, LearnerStream, TRUE_WEIGHTS, truthLogit, type StreamVector } from '../../support/learner-stream.js';
 
 const followers: TopicFollower<unknown>[] = [];
@@ -78,7 +79,8 @@ describe('learner against the real broker', () => {
 
     const examples = await follow(kafka, topics.learnerExamples, (bytes) => serde.decode<LabelledExample>(bytes));
     const snapshots = await follow(kafka, topics.modelUpdates, (bytes) => serde.decode<ModelSnapshot>(bytes));
-    const earlyLabelLog = await follow(kafka, changelogTopic(prefix, 'learner', 'early-labels'), (bytes) => JSON.parse(bytes.toString('utf8')) as Label);
+    // The join's buffer: events wait there until the watermarks pass them (labels sent before their vector, too).
+    const joinBufferLog = await follow(kafka, changelogTopic(prefix, 'learner', 'join-buffer'), (bytes) => JSON.parse(bytes.toString('utf8')) as { kind: string; label?: Label });
 
     const stream = new LearnerStream({
       seed: 20240501,
@@ -91,10 +93,20 @@ describe('learner against the real broker', () => {
       featuresTopic: topics.transactionsFeatures,
     });
     const seen = () => new Set(examples.values().map(exampleKey));
+    // The features service's terminal stages, one source per partition: a watermark after each batch of vectors.
+    const marks = new TestWatermarks(kafka, producer, topics.transactionsFeatures, PARTITIONS);
+    // And for ingest's tasks on labels.valid: once a wave's labels are all sent (some of the next wave's go ahead
+    // of it, as early labels), everything established up to just past them has been sent.
+    const labelMarks = new TestWatermarks(kafka, producer, topics.labelsValid, PARTITIONS);
+    const mark = async (time: number) => {
+      await marks.send(time);
+      stream.watermark = Math.max(stream.watermark, time);
+    };
     const sendVectors = async (vectors: StreamVector[]) => {
       const messages = await Promise.all(vectors.map(async ({ vector }) => ({ key: vector.customer_id, value: await serde.encode(topics.transactionsFeatures, vector) })));
       await producer.send({ topic: topics.transactionsFeatures, messages, acks: -1 });
       stream.markSent(vectors);
+      await mark(stream.newestSent);
     };
     const sendLabels = async (labels: Label[]) => {
       if (labels.length === 0) return;
@@ -106,6 +118,9 @@ describe('learner against the real broker', () => {
       await sendLabels(plan.earlyLabels);
       await sendVectors(plan.vectors);
       await sendLabels(plan.labels);
+      // The wave's labels are established after its last vector: a watermark past them lets the join decide them.
+      await labelMarks.send(stream.labelsPassed);
+      await mark(stream.labelsPassed);
     };
     /** The wave's own examples (not the horizon expiries, which depend on later waves) have all been joined. */
     const waveJoined = (w: number) => async () => {
@@ -124,11 +139,13 @@ describe('learner against the real broker', () => {
     const lrSnapshots = () => snapshots.values().filter((snapshot) => snapshot.model_name === LR);
 
     /**
-     * Once the join has emitted all it must for what was sent, sends unlabelled vectors that move
-     * no watermark until the interval snapshot covers every labelled example: its training count
-     * must then be exactly the number of labelled examples on learner.examples.
+     * Moves the watermark past every label sent (each is established after its vector, so the last ones wait
+     * for it), waits until the join has emitted all it must, then for the snapshot the training stage publishes
+     * at the next interval boundary: its training count must be exactly the number of labelled examples.
      */
     const flush = async (service: RunningService): Promise<ModelSnapshot> => {
+      await labelMarks.send(stream.labelsPassed);
+      await mark(stream.labelsPassed);
       const expected = stream.expectedExamples();
       await examples.waitFor(
         () => {
@@ -148,16 +165,10 @@ describe('learner against the real broker', () => {
       const unexpected = keys.filter((key) => !expected.has(key));
       expect({ repeated, unexpected }).toEqual({ repeated: [], unexpected: [] });
       const labelled = keys.filter((key) => key.startsWith('labelled/')).length;
-      for (let attempt = 0; attempt < 15; attempt++) {
-        const done = lrSnapshots().find((snapshot) => snapshot.trained_count >= labelled);
-        if (done) {
-          expect(done.trained_count).toBe(labelled);
-          return done;
-        }
-        await sendVectors([stream.flushVector('cust-0')]);
-        await new Promise((resolve) => setTimeout(resolve, 1_200));
-      }
-      throw new Error(`${service.name}: no snapshot covering all ${labelled} labelled examples; last: ${JSON.stringify(lrSnapshots().at(-1)?.trained_count)}`);
+      await snapshots.waitFor(() => lrSnapshots().some((snapshot) => snapshot.trained_count >= labelled), `${service.name}: a snapshot covering all ${labelled} labelled examples`, 30_000);
+      const done = lrSnapshots().find((snapshot) => snapshot.trained_count >= labelled)!;
+      expect(done.trained_count).toBe(labelled);
+      return done;
     };
 
     // Phase 1: one learner, four waves, SIGKILL as the fifth starts to come through.
@@ -253,14 +264,17 @@ describe('learner against the real broker', () => {
     expect(new Set(keys)).toEqual(new Set(expected.keys()));
     for (const example of examples.values()) expect(example.is_fraud).toBe(expected.get(exampleKey(example)));
     expect([...expected.keys()].filter((key) => key.startsWith('labelled/label_horizon_passed/')).length).toBeGreaterThan(50);
-    // Labels sent a wave before their vector waited in the early-labels store until it came.
+    // Labels sent a wave before their vector are established after it in event time: they waited in the join's
+    // buffer (not in the early-labels store, which holds labels established before their transaction) until the
+    // watermark passed them, and were matched.
     const earlyIds = stream.sent.filter((entry) => entry.early).map((entry) => entry.vector.transaction_id);
     expect(earlyIds.length).toBeGreaterThan(100);
-    const held = new Set(earlyLabelLog.records.filter((record) => record.value !== null).map((record) => record.key));
-    for (const id of earlyIds) expect(held.has(id)).toBe(true);
-    // Left waiting: exactly the early labels sent for wave 9, whose vectors never came.
-    const latestPerKey = new Map(earlyLabelLog.records.map((record) => [record.key, record.value]));
-    const waiting = [...latestPerKey].filter(([, value]) => value !== null).map(([key]) => key);
+    const bufferedLabels = joinBufferLog.records.filter((record) => record.value?.kind === 'label').map((record) => record.value!.label!.transaction_id);
+    const buffered = new Set(bufferedLabels);
+    for (const id of earlyIds) expect(buffered.has(id)).toBe(true);
+    // Left waiting: exactly the early labels sent for wave 9, whose vectors never came (the watermark never passed them).
+    const latestPerKey = new Map(joinBufferLog.records.map((record) => [record.key, record.value]));
+    const waiting = [...latestPerKey.values()].filter((value) => value?.kind === 'label').map((value) => value!.label!.transaction_id);
     const neverSent = stream.wave(9).filter((entry) => entry.early).map((entry) => entry.vector.transaction_id);
     expect(neverSent.length).toBeGreaterThan(0);
     expect(new Set(waiting)).toEqual(new Set(neverSent));
