@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Kafka } from 'kafkajs';
-import { isWatermarkRecord, type AvroSerde, type FeatureVector, type Score } from '@sluice/shared';
+import type { FeatureVector, Score } from '@sluice/shared';
 import { bruteForceFeatures, DAY_MS, handbookStream, type HandbookStream } from '../support/handbook-stream.js';
-import { createPipelineTopics, produce, testKafka, testSerde, uniquePrefix } from '../support/kafka.js';
+import { createPipelineTopics, followByTransaction, produce, testKafka, testSerde, uniquePrefix } from '../support/kafka.js';
 import { metricValue, scrape, startService, stopAllServices, waitUntilReady, type RunningService, type ServiceName } from '../support/services.js';
 
 afterEach(stopAllServices);
@@ -53,23 +51,6 @@ function rawLabels(stream: HandbookStream) {
   }));
 }
 
-/** Follows a topic from the beginning (read_committed), keeping the last copy of each record by transaction id and counting every copy. */
-async function follow<T extends { transaction_id: string }>(kafka: Kafka, serde: AvroSerde, topic: string) {
-  const records = new Map<string, T>();
-  let copies = 0;
-  const consumer = kafka.consumer({ groupId: `test-follow-${randomUUID()}`, readUncommitted: false });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      if (isWatermarkRecord(message.headers)) return;
-      const record = await serde.decode<T>(message.value);
-      records.set(record.transaction_id, record);
-      copies += 1;
-    },
-  });
-  return { records, copies: () => copies, stop: () => consumer.disconnect() };
-}
 
 async function until(what: string, condition: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -86,8 +67,8 @@ async function replay(name: string, withFaults: boolean): Promise<ReplayOutput> 
   await createPipelineTopics(kafka, prefix);
   await produce(kafka, `${prefix}labels.raw`, rawLabels(STREAM));
   await produce(kafka, `${prefix}transactions.raw`, rawTransactions(STREAM));
-  const vectors = await follow<FeatureVector>(kafka, serde, `${prefix}transactions.features`);
-  const scores = await follow<Score>(kafka, serde, `${prefix}fraud.scores`);
+  const vectors = await followByTransaction<FeatureVector>(kafka, serde, `${prefix}transactions.features`);
+  const scores = await followByTransaction<Score>(kafka, serde, `${prefix}fraud.scores`);
   const services = new Map<string, RunningService>();
   const start = (service: ServiceName, instance = '') => services.set(service + instance, startService(service, prefix, ENV));
   for (const service of ['ingest', 'features', 'learner', 'fraud'] as const) start(service);

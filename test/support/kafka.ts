@@ -111,3 +111,35 @@ export async function consumeAll(
   }
   return received;
 }
+
+/**
+ * Follows a topic of Avro records with a transaction_id (read_committed, from the beginning) in the background,
+ * keeping the last copy of each by id and counting every copy, so a repeat shows as copies > ids.
+ */
+export async function followByTransaction<T extends { transaction_id: string }>(kafka: Kafka, serde: AvroSerde, topic: string) {
+  const records = new Map<string, T>();
+  let copies = 0;
+  const consumer = kafka.consumer({ groupId: `test-follow-${randomUUID()}`, readUncommitted: false });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      if (isWatermarkRecord(message.headers)) return;
+      const record = await serde.decode<T>(message.value);
+      records.set(record.transaction_id, record);
+      copies += 1;
+    },
+  });
+  return {
+    records,
+    copies: () => copies,
+    async waitFor(count: number, timeoutMs = 60_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      while (records.size < count) {
+        if (Date.now() > deadline) throw new Error(`only ${records.size} of ${count} records of ${topic} arrived within ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
+    stop: () => consumer.disconnect(),
+  };
+}

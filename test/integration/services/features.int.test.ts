@@ -1,16 +1,21 @@
-import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Partitioners, type Kafka, type Producer } from 'kafkajs';
-import { isWatermarkRecord, type AvroSerde, type FeatureVector } from '@sluice/shared';
+import type { AvroSerde, FeatureVector } from '@sluice/shared';
 import { bruteForceFeatures, DAY_MS, handbookStream, type HandbookStream } from '../../support/handbook-stream.js';
-import { consumeAll, createPipelineTopics, testKafka, testSerde, uniquePrefix } from '../../support/kafka.js';
+import { consumeAll, createPipelineTopics, followByTransaction, testKafka, testSerde, uniquePrefix } from '../../support/kafka.js';
+import { TestWatermarks } from '../../support/watermarks.js';
 import { metricValue, scrape, startService, stopAllServices, waitUntilReady, type RunningService } from '../../support/services.js';
 
 afterEach(stopAllServices);
 
 const CUSTOMER_FEATURES = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-/** These tests write transactions.valid and labels.valid themselves, not through ingest: no upstream watermarks. */
-const DIRECT = { FEATURES_INPUT_WATERMARKS: 'arrival' };
+/**
+ * These tests write transactions.valid and labels.valid themselves, standing in for ingest: after what they send,
+ * a watermark of each of ingest's six tasks on every partition of both topics (everything at or before `time` sent).
+ */
+async function ingestMarks(kafka: Kafka, producer: Producer, prefix: string, time: number): Promise<void> {
+  for (const topic of ['transactions.valid', 'labels.valid']) await new TestWatermarks(kafka, producer, `${prefix}${topic}`, 6).send(time);
+}
 
 async function pipeline(name: string) {
   const prefix = uniquePrefix(name);
@@ -31,34 +36,6 @@ async function send(producer: Producer, serde: AvroSerde, topic: string, records
   }
 }
 
-/** Follows transactions.features (read_committed) in the background, counting every copy of every vector. */
-async function followVectors(kafka: Kafka, serde: AvroSerde, topic: string) {
-  const vectors = new Map<string, FeatureVector>();
-  let received = 0;
-  const consumer = kafka.consumer({ groupId: `test-follow-${randomUUID()}`, readUncommitted: false });
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      if (isWatermarkRecord(message.headers)) return;
-      const vector = await serde.decode<FeatureVector>(message.value);
-      vectors.set(vector.transaction_id, vector);
-      received += 1;
-    },
-  });
-  return {
-    vectors,
-    received: () => received,
-    async waitFor(count: number, timeoutMs = 60_000): Promise<void> {
-      const deadline = Date.now() + timeoutMs;
-      while (vectors.size < count) {
-        if (Date.now() > deadline) throw new Error(`only ${vectors.size} of ${count} vectors arrived within ${timeoutMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    },
-    stop: () => consumer.disconnect(),
-  };
-}
 
 function expectFeatures(stream: HandbookStream, vectors: Map<string, FeatureVector>, indices: readonly number[] | 'all'): void {
   stream.transactions.forEach((tx, i) => {
@@ -76,11 +53,10 @@ describe('features against the real broker', () => {
     const { prefix, kafka, serde, producer } = await pipeline('features-exact');
     // Labels one day after their transaction: a transaction's terminal window ends 7 days back, so every label it must see comes from an earlier day.
     const stream = handbookStream({ seed: 3, transactions: 1800, customers: 40, terminals: 12, days: 45, fraudRate: 0.15, labelDelayMs: DAY_MS });
-    const follower = await followVectors(kafka, serde, `${prefix}transactions.features`);
-    // A day's transactions reach a terminal from six customer partitions in any order: a grace of a day places them all.
-    // Each day's sending ends in a pause: the customer partitions turn idle after 500 ms and the terminal stage releases what it holds.
-    // No grace is needed: the watermarks order the six customer partitions' events for each terminal.
-    const env = { ...DIRECT, FEATURES_IDLE_TIMEOUT_MS: '500', FEATURES_WATERMARK_INTERVAL_MS: '200' };
+    const follower = await followByTransaction<FeatureVector>(kafka, serde, `${prefix}transactions.features`);
+    // A day's transactions reach a terminal from six customer partitions in any order; no grace is needed: the
+    // watermarks (ingest's marks after each day, passed on by the customer stage) order them for each terminal.
+    const env = {};
     let features: RunningService = startService('features', prefix, env);
     await waitUntilReady(features);
     let labelsSinceStart = 0;
@@ -94,6 +70,7 @@ describe('features against the real broker', () => {
       const labels = stream.labels.slice(sentLabels).filter((label) => label.labeled_at < end);
       await send(producer, serde, `${prefix}labels.valid`, labels);
       await send(producer, serde, `${prefix}transactions.valid`, transactions);
+      await ingestMarks(kafka, producer, prefix, end - 1);
       sentTransactions += transactions.length;
       sentLabels += labels.length;
       labelsSinceStart += labels.length;
@@ -118,9 +95,9 @@ describe('features against the real broker', () => {
     await follower.stop();
     await producer.disconnect();
 
-    expect(follower.received()).toBe(stream.transactions.length);
-    expectFeatures(stream, follower.vectors, 'all');
-    const risky = [...follower.vectors.values()].filter((vector) => vector.feature_values[14]! > 0).length;
+    expect(follower.copies()).toBe(stream.transactions.length);
+    expectFeatures(stream, follower.records, 'all');
+    const risky = [...follower.records.values()].filter((vector) => vector.feature_values[14]! > 0).length;
     expect(risky).toBeGreaterThan(stream.transactions.length / 2);
     expect(metricValue(metrics, 'sluice_features_events_total', { outcome: 'late' })).toBe(0);
   });
@@ -130,16 +107,17 @@ describe('features against the real broker', () => {
     const stream = handbookStream({ seed: 5, transactions: 8000, customers: 300, terminals: 100, days: 40, fraudRate: 0.02, labelDelayMs: 7 * DAY_MS });
     await send(producer, serde, `${prefix}labels.valid`, stream.labels);
     await send(producer, serde, `${prefix}transactions.valid`, stream.transactions);
+    await ingestMarks(kafka, producer, prefix, Math.max(...stream.labels.map((label) => label.labeled_at)));
     await producer.disconnect();
-    const follower = await followVectors(kafka, serde, `${prefix}transactions.features`);
+    const follower = await followByTransaction<FeatureVector>(kafka, serde, `${prefix}transactions.features`);
     const at = (fraction: number) => follower.waitFor(Math.floor(stream.transactions.length * fraction), 120_000);
-    const first = startService('features', prefix, DIRECT);
+    const first = startService('features', prefix);
     await at(0.2);
     await first.kill('SIGKILL');
-    const second = startService('features', prefix, DIRECT);
+    const second = startService('features', prefix);
     await at(0.4);
     // A second instance mid-stream: the groups rebalance and the partitions (and their state) split between the two.
-    const third = startService('features', prefix, DIRECT);
+    const third = startService('features', prefix);
     await third.waitForLog((line) => line.msg === 'partitions assigned' && Array.isArray(line.partitions) && line.partitions.length > 0, 90_000);
     await at(0.7);
     await second.kill('SIGKILL');
@@ -148,6 +126,6 @@ describe('features against the real broker', () => {
     const all = await consumeAll(kafka, `${prefix}transactions.features`, { count: stream.transactions.length, settleMs: 3_000 });
     expect(all).toHaveLength(stream.transactions.length);
     // Customer windows do not depend on how partitions interleave: exact after crashes and a rebalance means state and outputs committed together.
-    expectFeatures(stream, follower.vectors, CUSTOMER_FEATURES);
+    expectFeatures(stream, follower.records, CUSTOMER_FEATURES);
   });
 });
