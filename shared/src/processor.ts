@@ -461,14 +461,21 @@ export class StreamProcessor {
 
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const task = this.taskFor(payload.batch.partition);
-    // Co-partitioned inputs (transactions and labels of the same customers) share partition p's task, its
-    // stores and its transactional producer: their batches, which kafkajs may hand over concurrently, take turns.
+    await this.inTurn(task, () => this.processBatch(task, payload));
+  }
+
+  /**
+   * Runs `work` once the task's previous work has settled. Co-partitioned inputs (transactions and labels of the
+   * same customers) share partition p's task, its stores and its transactional producer: their batches, which
+   * kafkajs may hand over concurrently, and the task's punctuations take turns.
+   */
+  private async inTurn(task: Task, work: () => Promise<void>): Promise<void> {
     const previous = task.turn;
     let release!: () => void;
     task.turn = new Promise((resolve) => (release = resolve));
     await previous;
     try {
-      await this.processBatch(task, payload);
+      await work();
     } finally {
       release();
     }
@@ -596,24 +603,20 @@ export class StreamProcessor {
     this.punctuationTimer.unref();
   }
 
-  private async punctuateTask(task: Task, punctuate: NonNullable<StreamProcessorOptions['punctuate']>): Promise<void> {
-    const previous = task.turn;
-    let release!: () => void;
-    task.turn = new Promise((resolve) => (release = resolve));
-    await previous;
-    try {
-      if (!this.running || this.tasks.get(task.partition) !== task || !task.isReady) return;
-      const { context, outputs, effects } = this.openContext(task, undefined, this.options.inputs[0]!.deadLetterTopic);
-      punctuate.run(context);
-      if (outputs.length === 0 && ![...task.stores.values()].some((store) => store.hasChanges)) return;
-      await this.commit(task, undefined, outputs);
-      for (const effect of effects) effect();
-    } catch (error) {
-      // commit() has already discarded the task (its state is restored on the next batch); a fenced zombie lands here too.
-      this.options.logger.debug({ err: error, partition: task.partition }, 'punctuation did not commit');
-    } finally {
-      release();
-    }
+  private punctuateTask(task: Task, punctuate: NonNullable<StreamProcessorOptions['punctuate']>): Promise<void> {
+    return this.inTurn(task, async () => {
+      try {
+        if (!this.running || this.tasks.get(task.partition) !== task || !task.isReady) return;
+        const { context, outputs, effects } = this.openContext(task, undefined, this.options.inputs[0]!.deadLetterTopic);
+        punctuate.run(context);
+        if (outputs.length === 0 && ![...task.stores.values()].some((store) => store.hasChanges)) return;
+        await this.commit(task, undefined, outputs);
+        for (const effect of effects) effect();
+      } catch (error) {
+        // commit() has already discarded the task (its state is restored on the next batch); a fenced zombie lands here too.
+        this.options.logger.debug({ err: error, partition: task.partition }, 'punctuation did not commit');
+      }
+    });
   }
 
   private async decode(

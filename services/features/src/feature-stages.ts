@@ -17,6 +17,7 @@
  */
 
 import {
+  caughtUpAtAssignment,
   combineProgress,
   InputWatermark,
   LogThrottle,
@@ -233,7 +234,7 @@ export class CustomerStage {
     if (clocks === undefined) {
       const stored = context.store<SourceClocksState>(CUSTOMER_CLOCKS_STORE);
       const input = (topic: string) =>
-        new InputWatermark(this.watermarks, context.now, (context.task.lagAtAssignment.get(topic) ?? 0) === 0, stored.get(topic));
+        new InputWatermark(this.watermarks, context.now, caughtUpAtAssignment(context.task, topic), stored.get(topic));
       clocks = {
         transactions: input(this.topics.transactionsValid),
         labels: input(this.topics.labelsValid),

@@ -1,4 +1,4 @@
-import { InputWatermark, WatermarkOutbox, type InputWatermarkSettings, type ProcessingContext, type TaskInfo, type TopicNames } from '@sluice/shared';
+import { caughtUpAtAssignment, InputWatermark, WatermarkOutbox, type InputWatermarkSettings, type ProcessingContext, type TaskInfo, type TopicNames } from '@sluice/shared';
 import type { RecordKind } from './ingest-metrics.js';
 
 interface KindClock {
@@ -44,7 +44,7 @@ export class IngestWatermarks {
     let clocks = this.tasks.get(context.task);
     if (clocks === undefined) {
       const clock = (raw: string, valid: string): KindClock => ({
-        input: new InputWatermark({ mode: 'arrival', ...this.settings }, context.now, (context.task.lagAtAssignment.get(raw) ?? 0) === 0),
+        input: new InputWatermark({ mode: 'arrival', ...this.settings }, context.now, caughtUpAtAssignment(context.task, raw)),
         outbox: new WatermarkOutbox(valid),
       });
       clocks = { transaction: clock(this.topics.transactionsRaw, this.topics.transactionsValid), label: clock(this.topics.labelsRaw, this.topics.labelsValid) };

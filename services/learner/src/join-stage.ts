@@ -1,4 +1,5 @@
 import {
+  caughtUpAtAssignment,
   combineProgress,
   InputWatermark,
   type InputWatermarkMode,
@@ -148,7 +149,7 @@ export class JoinStage {
     if (!partition) {
       const clocks = context.store<StoredJoinClocks>(JOIN_CLOCKS_STORE);
       const stored = clocks.get(CLOCKS_KEY);
-      const caughtUp = (context.task.lagAtAssignment.get(this.topics.labelsValid) ?? 0) === 0;
+      const caughtUp = caughtUpAtAssignment(context.task, this.topics.labelsValid);
       const labels = new InputWatermark(
         { mode: this.options.labelsWatermarks, disorderMs: this.options.labelsMaxDisorderMs, idleTimeoutMs: this.options.labelsIdleMs },
         context.now,

@@ -1,3 +1,4 @@
+import type { TaskInfo } from '../processor.js';
 import { InputClock } from './input-clock.js';
 import { SourceClocks, type SourceClocksState } from './source-clocks.js';
 import type { WatermarkMark } from './watermark.js';
@@ -23,6 +24,11 @@ export interface InputWatermarkSettings {
   mode: InputWatermarkMode;
   disorderMs: number;
   idleTimeoutMs: number;
+}
+
+/** Whether the task's partition of `topic` had nothing left to read when assigned (unknown: taken as caught up). */
+export function caughtUpAtAssignment(task: TaskInfo, topic: string): boolean {
+  return (task.lagAtAssignment.get(topic) ?? 0) === 0;
 }
 
 export class InputWatermark {
