@@ -96,7 +96,14 @@ export interface ModelSnapshot {
   created_at: number;
   /** Event time through which the model learned: every label established at or before it, none after. Absent or null: unknown (older snapshots). */
   label_clock?: number | null;
+  /** The model the learner's champion rule chose as of this label clock, the same in each model's snapshot of one round. Absent or null: no rule. */
+  champion?: string | null;
+  /** Why the rule chose it, for people. */
+  champion_reason?: string | null;
 }
+
+/** How fraud chose the model that scored: the learner's champion rule, or the operator's pin. */
+export type ModelSelectionKind = 'champion' | 'pinned';
 
 export interface FiredRule {
   name: string;
@@ -120,6 +127,9 @@ export interface Score {
   decision: 'alert' | 'suppressed' | 'pass';
   event_time: number;
   scored_at: number;
+  /** The model that scored (null: rules alone). Absent in scores written before several models were served. */
+  model_name?: string | null;
+  model_selection?: ModelSelectionKind | null;
 }
 
 /** What users consume: an explained alert on `fraud.alerts`, keyed by customer_id. */
@@ -140,4 +150,6 @@ export interface Alert {
   event_time: number;
   ingested_at: number;
   alerted_at: number;
+  /** How `model_name` was chosen. Absent in alerts written before several models were served. */
+  model_selection?: ModelSelectionKind | null;
 }
