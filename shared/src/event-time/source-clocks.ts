@@ -59,6 +59,16 @@ export class SourceClocks {
     return this.floor;
   }
 
+  /** How many sources write to the topic, as their marks say (0 before any). */
+  get expected(): number {
+    return this.sources;
+  }
+
+  /** Each source's clock as last heard (live: a writer aligning on this reader reads it, alignment-board.ts). */
+  get bySource(): ReadonlyMap<number, Readonly<SourceClock>> {
+    return this.clocks;
+  }
+
   /** Sources heard from / expected, and how many of them are idle now (for metrics). */
   census(): { expected: number; reported: number; idle: number } {
     let idle = 0;

@@ -7,6 +7,9 @@
  *    services started and timed until every transaction has a score on fraud.scores: transactions/s end to end,
  *    CPU µs per transaction and peak RSS per service, bytes per record on each topic;
  * 3. latency raw → score and raw → alert at paced rates, the services staying up with the state of step 2.
+ * During step 2 every service's metrics are sampled each second: the peak entries of each event-time buffer store
+ * (sluice_state_entries, summed over the service's tasks), the peak RSS beside them and the peak count of paused
+ * task inputs (flow control), with the changelog records each buffer wrote per transaction.
  * With --profile DIR each service runs under `node --cpu-prof` and the breakdown of each profile is printed.
  * Topics carry a unique prefix (beside other work on a shared stack) and are deleted at the end (--keep-topics).
  * Prints figures, asserts nothing.
@@ -21,6 +24,7 @@ import { AvroSerde, createSchemaRegistry, ensureTopics, pipelineTopics, topicNam
 import { Simulation, type SimulatedEvent } from '../src/simulator/index.js';
 import { kafkaToolsClassPath, measureBrokerCeiling, topicBytesOnDisk, type BrokerCeiling } from './pipeline/broker-ceiling.js';
 import { formatBreakdown, summariseProfile } from './pipeline/profile-summary.js';
+import { BufferSampler, EVENT_TIME_BUFFER_STORES } from './pipeline/buffer-sampler.js';
 import { cpuSeconds, peakRssMiB, scrapeMetrics, SERVICE_NAMES, startService, stopService, sumByLabel, type BenchService } from './pipeline/services.js';
 
 const DAY_MS = 86_400_000;
@@ -192,6 +196,8 @@ try {
   say(`services started in ${((performance.now() - startedAt) / 1000).toFixed(1)} s (pids ${services.map((s) => `${s.name} ${s.child.pid}`).join(', ')})`);
 
   if (options.replay) {
+    const sampler = new BufferSampler(services);
+    sampler.start();
     let lastCount = -1;
     let lastProgress = performance.now();
     let lastReport = 0;
@@ -209,6 +215,7 @@ try {
         say(`replay: ${number(scores.count)} of ${number(preloaded.transactions)} scored, ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
       }
     }
+    await sampler.stop();
     const finishedAt = performance.now();
     const seconds = (finishedAt - startedAt) / 1000;
     const steadySeconds = (scores.last - scores.first) / 1000;
@@ -263,6 +270,17 @@ try {
         ['all four', totalCpu.toFixed(1), number((totalCpu / scores.count) * 1e6), '', '', '', ''],
       ],
     );
+
+    print();
+    print('Event-time buffers (sluice_state_entries of each buffer store, summed over the service\'s tasks, sampled every second; changelog records the store wrote, puts and tombstones, per transaction scored):');
+    table(
+      ['store', 'peak entries', 'changelog records', 'per transaction'],
+      EVENT_TIME_BUFFER_STORES.map(({ service, store }) => {
+        const written = produced.get(`${prefix}sluice.${service}.${store}.changelog`) ?? 0;
+        return [`${service} ${store}`, number(sampler.peakEntries(service, store)), number(written), number(written / scores.count, 2)];
+      }),
+    );
+    print(`Peak RSS MiB sampled beside them: ${services.map((service) => `${service.name} ${number(sampler.peakRss(service.name))}`).join(', ')}; most task inputs paused at once: ${services.map((service) => `${service.name} ${number(sampler.peakPaused(service.name))}`).join(', ')}.`);
 
     if (classPath === undefined && options.ceiling === false) {
       try {

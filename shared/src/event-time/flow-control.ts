@@ -1,0 +1,98 @@
+/**
+ * Bounded event-time buffers: which inputs to stop reading, and when to read
+ * them again. A reader holds what it reads until the slowest of its sources
+ * has passed it, so a source that runs ahead fills the reader's buffer with
+ * events it cannot release yet (in a replay: labels established 7 days after
+ * their transactions, read as fast as the transactions that precede them; one
+ * upstream task ahead of another). Instead of growing, the reader's side stops
+ * fetching what runs ahead, as Flink's watermark alignment pauses the splits
+ * that drift too far ahead of the group's minimum and Kafka Streams' task
+ * idling stops taking records from a partition ahead of the others. Pausing
+ * changes when a record is read, never which or in what order it is applied:
+ * the outputs stay a function of the input.
+ *
+ * Two places, one rule (`flowDecision`):
+ * - inside one task with two inputs meeting in a buffer (`inputFlow`): the
+ *   learner's join (vectors vs labels), the features customer stage (its
+ *   transactions vs labels, which meet in the terminal stage's buffer);
+ * - across the tasks writing one topic a reader merges (`alignmentFlow`):
+ *   each writer compares its own watermark, as the reader has read it, with
+ *   the slowest source's, through an in-process view of the reader's clocks
+ *   (alignment-board.ts).
+ *
+ * The rule: once the buffer holds more than `maxBuffered` events, an input
+ * more than `maxAheadMs` of event time ahead of the slowest one is paused; a
+ * paused input is read again when the buffer has drained to half its limit,
+ * or the slowest has come within half the distance (the halves keep a paused
+ * input from flapping at every batch). The input holding the minimum is never
+ * paused, and an idle one is not waited for, so it neither counts nor is
+ * paused: the frontier can always move, so pausing cannot deadlock.
+ */
+
+export interface FlowLimits {
+  /** Events held in the buffer past which inputs running ahead are paused. */
+  maxBuffered: number;
+  /** Event time (ms) an input may run ahead of the slowest before it is paused, once the buffer is past its limit. */
+  maxAheadMs: number;
+}
+
+/** One input (or upstream source) as the decision sees it: its watermark, whether it is idle, whether it is paused now. */
+export interface FlowInput {
+  time: number;
+  idle: boolean;
+  paused: boolean;
+}
+
+/** What to do with an input: stop fetching it, fetch it again, or leave it as it is. */
+export type FlowAction = 'pause' | 'resume' | 'keep';
+
+/**
+ * The decision for one input, given the slowest active input's time (`slowest`; Infinity when every other input
+ * is idle) and the buffer's size. Pure; `inputFlow` and `alignmentFlow` apply it.
+ */
+export function flowDecision(input: FlowInput, slowest: number, buffered: number, limits: FlowLimits): FlowAction {
+  const ahead = input.time - slowest;
+  // Idle: not waited for, so nothing to align. Holding the minimum (ahead ≤ 0, NaN for -Infinity − -Infinity): the frontier waits for it.
+  if (input.idle || !(ahead > 0)) return input.paused ? 'resume' : 'keep';
+  if (input.paused) return buffered <= limits.maxBuffered / 2 || ahead <= limits.maxAheadMs / 2 ? 'resume' : 'keep';
+  return buffered > limits.maxBuffered && ahead > limits.maxAheadMs ? 'pause' : 'keep';
+}
+
+/** The minimum over the inputs that are not idle (Infinity when all are). */
+export function slowestTime(inputs: Iterable<{ time: number; idle: boolean }>): number {
+  let slowest = Infinity;
+  for (const input of inputs) if (!input.idle && input.time < slowest) slowest = input.time;
+  return slowest;
+}
+
+/** The inputs of one task that meet in its buffer: one action per input, in order. */
+export function inputFlow(inputs: readonly FlowInput[], buffered: number, limits: FlowLimits): FlowAction[] {
+  const slowest = slowestTime(inputs);
+  return inputs.map((input) => flowDecision(input, slowest, buffered, limits));
+}
+
+/** What a writer can see of the reader it feeds: every source's watermark as the reader has read it, and its buffer. */
+export interface SourcesView {
+  /** How many sources the reader expects (the writing stage's partition count, from their marks). */
+  expected: number;
+  clocks: ReadonlyMap<number, { time: number; idle: boolean }>;
+  buffered: number;
+}
+
+/**
+ * Watermark alignment for the writer `source`: the same rule, with this source's watermark and the slowest
+ * source's as the reader has read them. No view (no reader in this process, or none heard from lately), or a
+ * reader that has not heard this source yet: nothing to compare, so nothing is paused. A source the reader expects
+ * but has not heard from holds the minimum (-Infinity: the reader releases nothing until it reports).
+ */
+export function alignmentFlow(view: SourcesView | undefined, source: number, paused: boolean, limits: FlowLimits): FlowAction {
+  const mine = view?.clocks.get(source);
+  if (view === undefined || mine === undefined) return paused ? 'resume' : 'keep';
+  const slowest = view.clocks.size < view.expected ? -Infinity : slowestTime(view.clocks.values());
+  return flowDecision({ time: mine.time, idle: mine.idle, paused }, slowest, view.buffered, limits);
+}
+
+/** The paused state after an action. */
+export function pausedAfter(action: FlowAction, paused: boolean): boolean {
+  return action === 'pause' ? true : action === 'resume' ? false : paused;
+}

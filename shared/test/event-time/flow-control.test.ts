@@ -1,0 +1,161 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { AlignmentBoard } from '../../src/event-time/alignment-board.js';
+import { alignmentFlow, flowDecision, inputFlow, pausedAfter, slowestTime, type FlowInput, type FlowLimits, type SourcesView } from '../../src/event-time/flow-control.js';
+
+const timeArb = fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 1_000 }) }, { weight: 1, arbitrary: fc.constant(-Infinity) });
+const inputArb: fc.Arbitrary<FlowInput> = fc.record({ time: timeArb, idle: fc.boolean(), paused: fc.boolean() });
+const limitsArb: fc.Arbitrary<FlowLimits> = fc.record({ maxBuffered: fc.integer({ min: 0, max: 100 }), maxAheadMs: fc.integer({ min: 0, max: 300 }) });
+
+describe('inputFlow', () => {
+  it('never leaves the input holding the minimum, or an idle one, paused: the frontier can always move', () => {
+    fc.assert(
+      fc.property(fc.array(inputArb, { minLength: 1, maxLength: 4 }), fc.nat(200), limitsArb, (inputs, buffered, limits) => {
+        const after = inputFlow(inputs, buffered, limits).map((action, i) => pausedAfter(action, inputs[i]!.paused));
+        const slowest = slowestTime(inputs);
+        inputs.forEach((input, i) => {
+          if (input.idle || input.time === slowest) expect(after[i]).toBe(false);
+        });
+        if (inputs.some((input) => !input.idle)) expect(inputs.some((input, i) => !input.idle && !after[i])).toBe(true);
+      }),
+    );
+  });
+
+  it('pauses only past the buffer limit and the distance, and only what is not paused yet', () => {
+    fc.assert(
+      fc.property(fc.array(inputArb, { minLength: 1, maxLength: 4 }), fc.nat(200), limitsArb, (inputs, buffered, limits) => {
+        const slowest = slowestTime(inputs);
+        inputFlow(inputs, buffered, limits).forEach((action, i) => {
+          const input = inputs[i]!;
+          if (action === 'pause') {
+            expect(input.paused).toBe(false);
+            expect(input.idle).toBe(false);
+            expect(buffered).toBeGreaterThan(limits.maxBuffered);
+            expect(input.time - slowest).toBeGreaterThan(limits.maxAheadMs);
+          }
+          if (action === 'resume') expect(input.paused).toBe(true);
+        });
+      }),
+    );
+  });
+
+  it('resumes a paused input once the buffer has drained to half its limit', () => {
+    fc.assert(
+      fc.property(fc.array(inputArb, { minLength: 1, maxLength: 4 }), limitsArb, (inputs, limits) => {
+        const buffered = Math.floor(limits.maxBuffered / 2);
+        inputFlow(inputs, buffered, limits).forEach((action, i) => expect(pausedAfter(action, inputs[i]!.paused)).toBe(false));
+      }),
+    );
+  });
+
+  it('labels a week ahead of the vectors: paused past the limit, kept below it, resumed when the vectors come within half the distance', () => {
+    const limits = { maxBuffered: 1_000, maxAheadMs: 60_000 };
+    const week = 7 * 86_400_000;
+    expect(inputFlow([{ time: 0, idle: false, paused: false }, { time: week, idle: false, paused: false }], 1_001, limits)).toEqual(['keep', 'pause']);
+    expect(inputFlow([{ time: 0, idle: false, paused: false }, { time: week, idle: false, paused: false }], 1_000, limits)).toEqual(['keep', 'keep']);
+    expect(inputFlow([{ time: week - 40_000, idle: false, paused: false }, { time: week, idle: false, paused: true }], 900, limits)).toEqual(['keep', 'keep']);
+    expect(inputFlow([{ time: week - 30_000, idle: false, paused: false }, { time: week, idle: false, paused: true }], 900, limits)).toEqual(['keep', 'resume']);
+    // The vectors' input going idle leaves the labels holding the minimum.
+    expect(inputFlow([{ time: 0, idle: true, paused: false }, { time: week, idle: false, paused: true }], 5_000, limits)).toEqual(['keep', 'resume']);
+  });
+});
+
+/**
+ * A reader of several inputs, each a sorted list of event times read in batches: it buffers what it reads and
+ * releases what the slowest non-exhausted input has passed, deciding pauses after every batch. Whatever the order
+ * the inputs are read in, everything is released (no deadlock), and with maxAheadMs 0 the buffer never holds more
+ * than the limit plus one batch per input.
+ */
+describe('a reader pausing with inputFlow', () => {
+  const streamsArb = fc.array(fc.array(fc.integer({ min: 0, max: 500 }), { maxLength: 40 }).map((times) => times.sort((a, b) => a - b)), { minLength: 1, maxLength: 3 });
+
+  it('releases every event, and bounds the buffer', () => {
+    fc.assert(
+      fc.property(streamsArb, fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 20 }), fc.array(fc.nat(), { minLength: 1, maxLength: 50 }), (streams, batch, maxBuffered, choices) => {
+        const limits = { maxBuffered, maxAheadMs: 0 };
+        const position = streams.map(() => 0);
+        const time = streams.map(() => -Infinity);
+        const paused = streams.map(() => false);
+        let buffer: number[] = [];
+        let released = 0;
+        let peak = 0;
+        const exhausted = (i: number) => position[i]! >= streams[i]!.length;
+        for (let step = 0; step < 10_000; step++) {
+          const readable = streams.map((_, i) => i).filter((i) => !paused[i] && !exhausted(i));
+          if (readable.length === 0) break;
+          const i = readable[choices[step % choices.length]! % readable.length]!;
+          const read = streams[i]!.slice(position[i], position[i]! + batch);
+          position[i]! += read.length;
+          time[i] = read[read.length - 1]!;
+          buffer.push(...read);
+          peak = Math.max(peak, buffer.length);
+          const inputs = streams.map((_, j) => ({ time: time[j]!, idle: exhausted(j), paused: paused[j]! }));
+          const frontier = inputs.every((input) => input.idle) ? Infinity : slowestTime(inputs);
+          const kept = buffer.filter((t) => t > frontier);
+          released += buffer.length - kept.length;
+          buffer = kept;
+          inputFlow(inputs, buffer.length, limits).forEach((action, j) => (paused[j] = pausedAfter(action, paused[j]!)));
+        }
+        expect(streams.every((_, i) => exhausted(i))).toBe(true);
+        expect(released + buffer.length).toBe(streams.reduce((sum, s) => sum + s.length, 0));
+        expect(buffer).toEqual([]);
+        expect(peak).toBeLessThanOrEqual(maxBuffered + streams.length * batch);
+      }),
+    );
+  });
+});
+
+describe('alignmentFlow', () => {
+  const viewArb: fc.Arbitrary<SourcesView> = fc
+    .tuple(fc.integer({ min: 1, max: 4 }), fc.array(fc.record({ time: timeArb, idle: fc.boolean() }), { minLength: 1, maxLength: 4 }), fc.nat(200))
+    .map(([expected, clocks, buffered]) => ({ expected: Math.max(expected, clocks.length), clocks: new Map(clocks.map((clock, i) => [i, clock])), buffered }));
+
+  it('never leaves the source the reader waits for, or one it has not heard, paused', () => {
+    fc.assert(
+      fc.property(viewArb, fc.nat(4), fc.boolean(), limitsArb, (view, source, paused, limits) => {
+        const after = pausedAfter(alignmentFlow(view, source, paused, limits), paused);
+        const mine = view.clocks.get(source);
+        const slowest = view.clocks.size < view.expected ? -Infinity : slowestTime(view.clocks.values());
+        if (mine === undefined || mine.idle || mine.time <= slowest) expect(after).toBe(false);
+        // Every source holding the minimum is free at once, so the reader's frontier waits on no paused source.
+        if (view.clocks.size === view.expected && [...view.clocks.values()].some((clock) => !clock.idle)) {
+          const free = [...view.clocks].filter(([s, clock]) => !clock.idle && !pausedAfter(alignmentFlow(view, s, true, limits), true));
+          expect(free.length).toBeGreaterThan(0);
+        }
+      }),
+    );
+  });
+
+  it('pauses nothing without a view', () => {
+    expect(alignmentFlow(undefined, 0, true, { maxBuffered: 0, maxAheadMs: 0 })).toBe('resume');
+    expect(alignmentFlow(undefined, 0, false, { maxBuffered: 0, maxAheadMs: 0 })).toBe('keep');
+  });
+
+  it('is the same rule as inside a task', () => {
+    fc.assert(
+      fc.property(inputArb, fc.integer({ min: -1_000, max: 1_000 }), fc.nat(200), limitsArb, (input, slowest, buffered, limits) => {
+        const view: SourcesView = { expected: 2, clocks: new Map([[0, { time: input.time, idle: input.idle }], [1, { time: slowest, idle: false }]]), buffered };
+        const expected = flowDecision(input, Math.min(slowest, input.idle ? Infinity : input.time), buffered, limits);
+        expect(alignmentFlow(view, 0, input.paused, limits)).toBe(expected);
+      }),
+    );
+  });
+});
+
+describe('AlignmentBoard', () => {
+  const reader = (times: number[], buffered: number) => ({
+    clocks: { expected: times.length, bySource: new Map(times.map((time, i) => [i, { time, idle: false }])) },
+    buffered,
+  });
+
+  it('shows the reader furthest along with the largest buffer, and forgets a reader not heard from', () => {
+    const board = new AlignmentBoard(10_000);
+    expect(board.view(0)).toBeUndefined();
+    board.publish(0, reader([5, 9], 100), 0);
+    board.publish(1, reader([7, 9], 40), 5_000);
+    expect(board.view(6_000)).toMatchObject({ expected: 2, buffered: 100, clocks: new Map([[0, { time: 7, idle: false }], [1, { time: 9, idle: false }]]) });
+    // Reader 0 was last heard at 0: gone after 10 s.
+    expect(board.view(12_000)).toMatchObject({ buffered: 40 });
+    expect(board.view(20_000)).toBeUndefined();
+  });
+});

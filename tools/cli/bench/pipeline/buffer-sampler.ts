@@ -1,0 +1,80 @@
+/**
+ * Samples the services' event-time buffers during the pipeline bench's replay: a gauge read only at the end
+ * shows a drained buffer, so the peak needs sampling while the replay runs. Reads each service's /metrics every
+ * `intervalMs`: `sluice_state_entries{store}` (set after every committed batch, summed over the processor's tasks),
+ * `sluice_paused_inputs` (flow control), and VmRSS from /proc.
+ */
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { scrapeMetrics, sumByLabel, type BenchService, type ServiceName } from './services.js';
+
+/** The stores that hold events until a watermark passes them (fraud's is another stage's hold, shown for comparison). */
+export const EVENT_TIME_BUFFER_STORES: readonly { service: ServiceName; store: string }[] = [
+  { service: 'features', store: 'terminal-buffer' },
+  { service: 'learner', store: 'join-buffer' },
+  { service: 'learner', store: 'train-buffer' },
+  { service: 'learner', store: 'pending' },
+  { service: 'learner', store: 'early-labels' },
+  { service: 'fraud', store: 'scoring-buffer' },
+];
+
+function rssMiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : NaN;
+}
+
+export class BufferSampler {
+  private readonly entries = new Map<string, number>();
+  private readonly rss = new Map<string, number>();
+  private readonly paused = new Map<string, number>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly services: readonly BenchService[],
+    private readonly intervalMs = 1_000,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        await Promise.all(this.services.map((service) => this.sample(service).catch(() => undefined)));
+        await sleep(this.intervalMs);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    // One last sample: the final state counts too.
+    await Promise.all(this.services.map((service) => this.sample(service).catch(() => undefined)));
+  }
+
+  peakEntries(service: ServiceName, store: string): number {
+    return this.entries.get(`${service}/${store}`) ?? 0;
+  }
+
+  peakRss(service: ServiceName): number {
+    return this.rss.get(service) ?? NaN;
+  }
+
+  peakPaused(service: ServiceName): number {
+    return this.paused.get(service) ?? 0;
+  }
+
+  private async sample(service: BenchService): Promise<void> {
+    const rss = rssMiB(service.child.pid!);
+    if (!(rss <= (this.rss.get(service.name) ?? 0))) this.rss.set(service.name, rss);
+    const metrics = await scrapeMetrics(service);
+    for (const [store, count] of sumByLabel(metrics, 'sluice_state_entries', 'store')) raise(this.entries, `${service.name}/${store}`, count);
+    let paused = 0;
+    for (const count of sumByLabel(metrics, 'sluice_paused_inputs', 'topic').values()) paused += count;
+    raise(this.paused, service.name, paused);
+  }
+}
+
+function raise(peaks: Map<string, number>, key: string, value: number): void {
+  if (value > (peaks.get(key) ?? -Infinity)) peaks.set(key, value);
+}
