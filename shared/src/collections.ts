@@ -1,0 +1,2 @@
+export * from './fifo.js';
+export * from './min-heap.js';
