@@ -19,6 +19,7 @@ import type { Logger } from './logger.js';
 import type { AvroSerde } from './serde.js';
 import { encodeWatermark, decodeWatermark, WATERMARK_HEADER, type WatermarkMark } from './event-time/watermark.js';
 import { PartitionStore, restoreChangelogs, type ChangelogRecord, type KeyValueStore, type StoreDefinition } from './state-store.js';
+import { TaskInputs, countPausedInputs, resumeAllInputs } from './runtime/input-pauses.js';
 
 export interface InputDefinition {
   topic: string;
@@ -85,6 +86,18 @@ export interface ProcessingContext {
   readonly batch: { topic: string; lag: number } | undefined;
   /** The task this batch belongs to: the same object until the partition is assigned again. */
   readonly task: TaskInfo;
+  /**
+   * Stops fetching this task's partition of `topic` (an input of the
+   * processor) until `resumeInput`: records already delivered in the current
+   * batch are still processed, and no later batch of it reaches `process`.
+   * Punctuation goes on. Pausing changes only when records are read, never
+   * which: they wait in the log. A task starts with every input flowing: the
+   * pauses of a task end with it (a new assignment, or a task discarded after
+   * an aborted transaction).
+   */
+  pauseInput(topic: string): void;
+  resumeInput(topic: string): void;
+  isInputPaused(topic: string): boolean;
 }
 
 export interface StreamProcessorOptions {
@@ -142,6 +155,8 @@ interface Task {
   info: { partition: number; lagAtAssignment: Map<string, number> };
   producer: Producer;
   stores: Map<string, PartitionStore<unknown>>;
+  /** The inputs this task has paused. */
+  inputs: TaskInputs;
   ready: Promise<void>;
   isReady: boolean;
   /** Settles when the batch in flight on this task has committed or aborted. */
@@ -161,6 +176,7 @@ class ProcessorMetrics {
   readonly rebalances: Counter<'group'>;
   readonly assignedPartitions: Gauge<'group'>;
   readonly watermarkRecords: Counter<'topic' | 'direction'>;
+  readonly pausedInputs: Gauge<'topic'>;
 
   private static readonly byRegistry = new WeakMap<Registry, ProcessorMetrics>();
 
@@ -199,6 +215,7 @@ class ProcessorMetrics {
       labelNames: ['topic', 'direction'],
       registers,
     });
+    this.pausedInputs = new Gauge({ name: 'sluice_paused_inputs', help: 'Task inputs paused by their handler (flow control), by topic.', labelNames: ['topic'], registers });
   }
 }
 
@@ -224,6 +241,8 @@ export class StreamProcessor {
   private punctuating = false;
   private readonly recovery: ConsumerRecovery;
   private running = false;
+  /** This processor's share of sluice_paused_inputs, by topic: several processors of a service may count the same registry. */
+  private readonly publishedPauses = new Map<string, number>();
 
   constructor(private readonly options: StreamProcessorOptions) {
     this.metrics = ProcessorMetrics.of(options.metrics);
@@ -290,6 +309,8 @@ export class StreamProcessor {
     await this.consumer?.disconnect().catch(() => undefined);
     const previous = [...this.tasks.values()];
     this.tasks.clear();
+    // The new consumer fetches every partition: kafkajs's pauses live in the consumer being replaced.
+    this.updatePausedGauge();
     this.lagByPartition.clear();
     this.joined = false;
     await Promise.all(previous.map((task) => this.closeTask(task)));
@@ -306,6 +327,7 @@ export class StreamProcessor {
     await this.consumer?.disconnect();
     await Promise.all([...this.tasks.values()].map((task) => this.closeTask(task)));
     this.tasks.clear();
+    this.updatePausedGauge();
     await this.admin?.disconnect();
   }
 
@@ -355,6 +377,9 @@ export class StreamProcessor {
     const closed = Promise.all(previous.map((task) => this.closeTask(task)));
     const fresh = [...partitions].map((partition) => this.createTask(partition));
     for (const task of fresh) this.tasks.set(task.partition, task);
+    // Called from the consumer's GROUP_JOIN, before it fetches for the new assignment.
+    if (this.consumer !== undefined) resumeAllInputs(this.consumer, this.inputs.keys());
+    this.updatePausedGauge();
     const prepared = closed.then(() => this.prepareTasks(fresh));
     for (const task of fresh) {
       task.ready = prepared;
@@ -375,7 +400,17 @@ export class StreamProcessor {
     });
     const stores = new Map<string, PartitionStore<unknown>>();
     for (const definition of this.options.stores ?? []) stores.set(definition.name, new PartitionStore(definition, partition));
-    return { partition, info: { partition, lagAtAssignment: new Map() }, producer, stores, ready: Promise.resolve(), isReady: false, turn: Promise.resolve() };
+    const task: Task = {
+      partition,
+      info: { partition, lagAtAssignment: new Map() },
+      producer,
+      stores,
+      inputs: new TaskInputs(partition, new Set(this.inputs.keys()), () => (this.tasks.get(partition) === task ? this.consumer : undefined)),
+      ready: Promise.resolve(),
+      isReady: false,
+      turn: Promise.resolve(),
+    };
+    return task;
   }
 
   private async prepareTasks(tasks: Task[]): Promise<void> {
@@ -434,7 +469,11 @@ export class StreamProcessor {
 
   /** The in-memory state may hold a batch that did not commit: drop the task, so the batch is retried on state rebuilt from the changelog. */
   private async discardTask(task: Task, error: unknown, message: string): Promise<void> {
-    if (this.tasks.get(task.partition) === task) this.tasks.delete(task.partition);
+    if (this.tasks.get(task.partition) === task) {
+      task.inputs.release();
+      this.tasks.delete(task.partition);
+      this.updatePausedGauge();
+    }
     await this.closeTask(task);
     this.options.logger.warn({ err: error, partition: task.partition }, message);
   }
@@ -490,6 +529,8 @@ export class StreamProcessor {
       if (!restored) await heartbeat();
     }
     if (!isRunning() || isStale() || this.tasks.get(batch.partition) !== task) return;
+    // Fetched before the handler paused this input: left unresolved, kafkajs fetches it again from here once resumed.
+    if (task.inputs.isPaused(batch.topic)) return;
 
     const input = this.inputs.get(batch.topic)!;
     const timer = this.metrics.batchSeconds.startTimer({ topic: batch.topic });
@@ -562,6 +603,15 @@ export class StreamProcessor {
         }
       },
       afterCommit: (effect) => effects.push(effect),
+      pauseInput: (topic) => {
+        task.inputs.pause(topic);
+        this.updatePausedGauge();
+      },
+      resumeInput: (topic) => {
+        task.inputs.resume(topic);
+        this.updatePausedGauge();
+      },
+      isInputPaused: (topic) => task.inputs.isPaused(topic),
       deadLetter: (message, code, reason) => {
         deadLettered += 1;
         context.afterCommit(() => this.metrics.deadLetters.inc({ topic: message.topic, code }));
@@ -694,6 +744,16 @@ export class StreamProcessor {
     }
     for (const [target, count] of producedByTopic) this.metrics.produced.inc({ topic: target }, count);
     for (const [target, count] of marksByTopic) this.metrics.watermarkRecords.inc({ topic: target, direction: 'written' }, count);
+  }
+
+  private updatePausedGauge(): void {
+    const counts = countPausedInputs(this.inputs.keys(), [...this.tasks.values()].map((task) => task.inputs));
+    for (const [topic, count] of counts) {
+      const published = this.publishedPauses.get(topic);
+      if (published === count) continue;
+      this.metrics.pausedInputs.inc({ topic }, count - (published ?? 0));
+      this.publishedPauses.set(topic, count);
+    }
   }
 
   private updateStateGauges(): void {

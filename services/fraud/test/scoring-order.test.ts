@@ -114,6 +114,10 @@ function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: num
     sendWatermark: () => {
       throw new Error('not used');
     },
+    // Flow control changes only when input is read; here every input is handed over in order.
+    pauseInput: () => undefined,
+    resumeInput: () => undefined,
+    isInputPaused: () => false,
     afterCommit: (effect) => effect(),
     deadLetter: () => {
       throw new Error('nothing should be dead-lettered');

@@ -71,6 +71,10 @@ async function run(examples: LabelledExample[], batchSize: number, metricsWindow
     send: () => void (snapshots += 1),
     sendBytes: () => undefined,
     // Every batch commits here.
+    // Flow control changes only when input is read; here every input is handed over in order.
+    pauseInput: () => undefined,
+    resumeInput: () => undefined,
+    isInputPaused: () => false,
     afterCommit: (effect) => effect(),
     deadLetter: () => undefined,
   });

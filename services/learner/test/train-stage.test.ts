@@ -109,6 +109,10 @@ function harness(snapshots: SnapshotSource, stores = newStores()) {
       throw new Error('not used');
     },
     // Every batch commits here.
+    // Flow control changes only when input is read; here every input is handed over in order.
+    pauseInput: () => undefined,
+    resumeInput: () => undefined,
+    isInputPaused: () => false,
     afterCommit: (effect) => effect(),
     deadLetter: () => {
       throw new Error('nothing should be dead-lettered');

@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { StreamProcessor, createMetricsRegistry, type ProcessingContext } from '@sluice/shared';
+import { createTopics, produce, testKafka, testLogger, testSerde, uniquePrefix } from '../../support/kafka.js';
+
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const stop of stops.splice(0).reverse()) await stop();
+});
+
+async function waitUntil(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('flow control', () => {
+  it('a paused input waits while the other input of its task flows and punctuation runs; resumed, it delivers the rest exactly once', async () => {
+    const prefix = uniquePrefix('flow-control');
+    const kafka = testKafka();
+    const [a, b, out] = [`${prefix}a`, `${prefix}b`, `${prefix}out`];
+    await createTopics(kafka, [
+      { name: a, partitions: 1, cleanupPolicy: 'delete' },
+      { name: b, partitions: 1, cleanupPolicy: 'delete' },
+      { name: out, partitions: 1, cleanupPolicy: 'delete' },
+      { name: `${prefix}dlq`, partitions: 1, cleanupPolicy: 'delete' },
+    ]);
+
+    // b's 'pause-a' and 'pause-b' pause an input from `process`; once both have been paused for five punctuations, punctuation resumes them.
+    const punctuation = { rounds: 0, roundsWithAPaused: 0, roundsAllPaused: 0 };
+    const resumeWhenAllPaused = (context: ProcessingContext) => {
+      punctuation.rounds += 1;
+      if (context.isInputPaused(a)) punctuation.roundsWithAPaused += 1;
+      if (!context.isInputPaused(a) || !context.isInputPaused(b)) return;
+      punctuation.roundsAllPaused += 1;
+      if (punctuation.roundsAllPaused < 5) return;
+      context.resumeInput(a);
+      context.resumeInput(b);
+    };
+    const metrics = createMetricsRegistry('flow-control-test');
+    const processor = new StreamProcessor({
+      service: 'flow-control-test',
+      kafka,
+      serde: testSerde(),
+      logger: testLogger,
+      metrics,
+      groupId: `${prefix}group`,
+      transactionalIdPrefix: `${prefix}group`,
+      inputs: [
+        { topic: a, format: 'bytes', deadLetterTopic: `${prefix}dlq` },
+        { topic: b, format: 'bytes', deadLetterTopic: `${prefix}dlq` },
+      ],
+      process(message, context) {
+        const value = (message.value as Buffer).toString('utf8');
+        if (value === 'pause-a') context.pauseInput(a);
+        if (value === 'pause-b') context.pauseInput(b);
+        context.sendBytes(out, null, Buffer.from(`${message.topic === a ? 'a' : 'b'}:${value}`));
+      },
+      punctuate: { intervalMs: 100, run: resumeWhenAllPaused },
+    });
+    await processor.start();
+    stops.push(() => processor.stop());
+
+    const seen: string[] = [];
+    const reader = kafka.consumer({ groupId: `test-reader-${randomUUID()}`, readUncommitted: false });
+    await reader.connect();
+    await reader.subscribe({ topics: [out], fromBeginning: true });
+    await reader.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
+    stops.push(() => reader.disconnect());
+    const pausedGauge = async (topic: string) => (await metrics.getSingleMetric('sluice_paused_inputs')!.get()).values.find((value) => value.labels.topic === topic)?.value;
+
+    const values = (name: string, from: number, to: number) => Array.from({ length: to - from }, (_, index) => ({ key: null, value: `${name}${from + index}` }));
+    await produce(kafka, b, [{ key: null, value: 'pause-a' }, ...values('b', 0, 5)]);
+    await waitUntil(() => seen.filter((value) => value.startsWith('b:')).length === 6, "b's first records");
+    expect(await pausedGauge(a)).toBe(1);
+
+    // Written after the pause took effect (its output committed): a is not fetched, b flows, punctuation goes on.
+    await produce(kafka, a, values('a', 0, 50));
+    const roundsBefore = punctuation.rounds;
+    await produce(kafka, b, values('b', 5, 20));
+    await waitUntil(() => seen.filter((value) => value.startsWith('b:')).length === 21, "b's later records");
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(seen.filter((value) => value.startsWith('a:'))).toEqual([]);
+    expect(punctuation.rounds).toBeGreaterThan(roundsBefore + 5);
+    expect(punctuation.roundsWithAPaused).toBeGreaterThan(5);
+
+    // Every input of the task paused: punctuation still runs, and resumes both.
+    await produce(kafka, b, [{ key: null, value: 'pause-b' }]);
+    await waitUntil(() => seen.filter((value) => value.startsWith('a:')).length === 50, "a's records after the resume");
+    await produce(kafka, b, values('b', 20, 25));
+    await waitUntil(() => seen.length === 1 + 25 + 1 + 50, 'the last records');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+
+    expect(punctuation.roundsAllPaused).toBe(5);
+    expect(seen.filter((value) => value.startsWith('a:'))).toEqual(values('a', 0, 50).map(({ value }) => `a:${value}`));
+    expect([...seen].sort()).toEqual([...new Set(seen)].sort());
+    expect(seen).toHaveLength(77);
+    expect(await pausedGauge(a)).toBe(0);
+    expect(await pausedGauge(b)).toBe(0);
+  });
+});
