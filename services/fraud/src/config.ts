@@ -4,8 +4,19 @@ import { SEVERITIES } from './rules.js';
 
 export const fraudConfigSchema = commonEnvSchema.extend({
   METRICS_PORT: env.port().default(9404),
+  /** The model served when no snapshot names a champion (learners older than champions), or the one named cannot serve. */
   FRAUD_MODEL_NAME: env.string().default('fraud-lr'),
+  /** The operator's pin: this model serves whatever the learner's champion rule says. */
+  FRAUD_MODEL_PIN: env.string().optional(),
   FRAUD_THRESHOLD: env.number().pipe(z.number().min(0).max(1)).default(0.9),
+  /**
+   * How a score raises an alert: at FRAUD_THRESHOLD, or by the investigators'
+   * budget (alert-budget.ts: day d's threshold is the score of the k-th card
+   * of day d − 1, k = FRAUD_ALERT_BUDGET_CARDS_PER_DAY split across the
+   * partitions of transactions.features; FRAUD_THRESHOLD until a day gives one).
+   */
+  FRAUD_ALERT_MODE: z.enum(['threshold', 'budget']).default('threshold'),
+  FRAUD_ALERT_BUDGET_CARDS_PER_DAY: env.positiveInt().default(100),
   FRAUD_MIN_RULE_SEVERITY: z.enum(SEVERITIES).default('high'),
   /** Rules as JSON (see rules.ts); FRAUD_RULES_FILE takes a file instead. Neither: the default rule set. */
   FRAUD_RULES_JSON: env.string().optional(),

@@ -13,13 +13,16 @@ export class FraudMetrics {
   readonly lateVectors: Counter;
   readonly heldVectors: Gauge;
   readonly modelTableSize: Gauge;
+  readonly championInfo: Gauge<'model' | 'selection'>;
+  readonly modelScores: Counter<'model' | 'selection'>;
+  readonly alertThreshold: Gauge<'partition'>;
 
   constructor(registry: Registry, modelPublishedAt: () => number | null) {
     const registers = [registry];
     this.scores = new Counter({ name: 'sluice_fraud_scores_total', help: 'Feature vectors scored, by decision (alert, suppressed by the cool-down, pass).', labelNames: ['decision'], registers });
     this.alerts = new Counter({ name: 'sluice_fraud_alerts_total', help: 'Alerts raised, by what raised them.', labelNames: ['reason'], registers });
     this.score = new Histogram({ name: 'sluice_fraud_score', help: 'Distribution of model scores.', buckets: [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99], registers });
-    this.modelVersion = new Gauge({ name: 'sluice_fraud_model_version', help: 'Version of the model in use (0: none yet, rules only).', registers });
+    this.modelVersion = new Gauge({ name: 'sluice_fraud_model_version', help: 'Version of the newest model snapshot taken, of any model (0: none yet, rules only).', registers });
     this.modelAge = new Gauge({
       name: 'sluice_fraud_model_age_seconds',
       help: 'Seconds since the model in use was published (absent before the first model).',
@@ -48,6 +51,14 @@ export class FraudMetrics {
       registers,
     });
     this.heldVectors = new Gauge({ name: 'sluice_fraud_held_vectors', help: 'Vectors waiting for the features watermarks or the model stream to pass them, on this instance.', registers });
+    this.championInfo = new Gauge({
+      name: 'sluice_fraud_champion_info',
+      help: 'The model serving the newest vector in event time on this instance: 1 on it, 0 on those served before; selection champion (the learner\'s rule), default (no rule: FRAUD_MODEL_NAME) or pinned (FRAUD_MODEL_PIN).',
+      labelNames: ['model', 'selection'],
+      registers,
+    });
+    this.modelScores = new Counter({ name: 'sluice_fraud_model_scores_total', help: 'Vectors scored by a model, by model and how it was chosen (rules-alone scores are not counted here).', labelNames: ['model', 'selection'], registers });
+    this.alertThreshold = new Gauge({ name: 'sluice_fraud_alert_threshold', help: 'Score threshold of the day in progress per task (FRAUD_ALERT_MODE=budget: from the day before; threshold: FRAUD_THRESHOLD).', labelNames: ['partition'], registers });
     this.modelTableSize = new Gauge({ name: 'sluice_fraud_model_snapshots', help: 'Model snapshots held for scoring by event time (the newest a waiting vector may need, and newer).', registers });
   }
 }

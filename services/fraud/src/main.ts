@@ -7,18 +7,32 @@ import {
   runService,
   serveMetrics,
   snapshotToModel,
+  SluiceError,
   SourceClocks,
   StreamProcessor,
+  type ServiceRuntime,
   type ModelSnapshot,
 } from '@sluice/shared';
 import { fraudConfigSchema } from './config.js';
 import { FraudMetrics } from './fraud-metrics.js';
 import { labelClockOf, ModelSelection, type OfferResult } from './model-selection.js';
 import { DEFAULT_RULES, parseRules } from './rules.js';
-import { COOLDOWN_STORE, SCORING_BUFFER_STORE, SCORING_CLOCKS_STORE, Scoring } from './scoring.js';
+import { COOLDOWN_STORE, SCORING_BUFFER_STORE, SCORING_CLOCKS_STORE, Scoring, type AlertMode } from './scoring.js';
 import { modelReadyThrough } from './scoring-order.js';
 
 const PUNCTUATE_INTERVAL_MS = 250;
+
+/** Partitions of a topic (bootstrapService has created it): the alert budget splits its cards across them. */
+async function partitionCount(kafka: ServiceRuntime['kafka'], topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+    return metadata.topics[0]!.partitions.length;
+  } finally {
+    await admin.disconnect();
+  }
+}
 
 runService('fraud', async () => {
   const config = loadConfig(fraudConfigSchema);
@@ -33,17 +47,33 @@ runService('fraud', async () => {
   }));
   const { topics, logger } = runtime;
   const prefix = config.SLUICE_TOPIC_PREFIX;
-  const selection = new ModelSelection(config.FRAUD_MODEL_NAME, snapshotToModel, { delayMs: config.FRAUD_MODEL_DELAY_MS, maxSnapshots: config.FRAUD_MODEL_MAX_SNAPSHOTS });
-  const metrics = new FraudMetrics(runtime.metrics, () => selection.current?.snapshot.created_at ?? null);
+  const pin = config.FRAUD_MODEL_PIN ?? null;
+  const selection = new ModelSelection({ defaultModel: config.FRAUD_MODEL_NAME, pin }, snapshotToModel, { delayMs: config.FRAUD_MODEL_DELAY_MS, maxSnapshots: config.FRAUD_MODEL_MAX_SNAPSHOTS });
+  const metrics = new FraudMetrics(runtime.metrics, () => selection.newest?.snapshot.created_at ?? null);
+  const alert: AlertMode =
+    config.FRAUD_ALERT_MODE === 'threshold'
+      ? { mode: 'threshold' }
+      : { mode: 'budget', cardsPerDay: config.FRAUD_ALERT_BUDGET_CARDS_PER_DAY, partitions: await partitionCount(runtime.kafka, topics.transactionsFeatures) };
+  if (alert.mode === 'budget' && alert.cardsPerDay < alert.partitions) {
+    throw new SluiceError('CONFIG_INVALID', `FRAUD_ALERT_BUDGET_CARDS_PER_DAY=${alert.cardsPerDay} is below the ${alert.partitions} partitions of ${topics.transactionsFeatures}: each partition's task needs a share of at least one card`);
+  }
   logger.info(
-    { rules: rules.map((rule) => rule.name), threshold: config.FRAUD_THRESHOLD, model: config.FRAUD_MODEL_NAME, modelDelayMs: config.FRAUD_MODEL_DELAY_MS, modelWaitMaxMs: config.FRAUD_MODEL_WAIT_MAX_MS },
+    {
+      rules: rules.map((rule) => rule.name),
+      threshold: config.FRAUD_THRESHOLD,
+      alert,
+      model: config.FRAUD_MODEL_NAME,
+      pin,
+      modelDelayMs: config.FRAUD_MODEL_DELAY_MS,
+      modelWaitMaxMs: config.FRAUD_MODEL_WAIT_MAX_MS,
+    },
     'scoring configuration',
   );
 
   const refused = (result: OfferResult) => {
     if (result.status !== 'refused-feature-mismatch' && result.status !== 'refused-invalid') return;
     metrics.refusals.inc({ reason: result.status === 'refused-invalid' ? 'invalid' : 'feature_mismatch' });
-    logger.error({ model: config.FRAUD_MODEL_NAME, reason: result.reason }, 'model refused: the snapshots before it stay in use');
+    logger.error({ reason: result.reason }, 'model refused: the snapshots before it stay in use');
   };
   const offer = (snapshot: ModelSnapshot) => {
     const result = selection.offer(snapshot);
@@ -71,6 +101,7 @@ runService('fraud', async () => {
     selection,
     {
       threshold: config.FRAUD_THRESHOLD,
+      alert,
       minRuleSeverity: config.FRAUD_MIN_RULE_SEVERITY,
       rules,
       topFeatures: config.FRAUD_TOP_FEATURES,
@@ -110,6 +141,6 @@ runService('fraud', async () => {
   await serveMetrics(runtime, { healthy: () => processor.healthy() && models.healthy(), ready: () => processor.readiness() });
   await models.start();
   await models.caughtUp;
-  logger.info({ model: selection.current?.snapshot.version ?? null, snapshots: selection.size, progress: progress.census().reported > 0 ? progress.frontier : null }, 'model.updates read to its end');
+  logger.info({ newest: selection.newest ? `${selection.newest.snapshot.model_name} v${selection.newest.snapshot.version}` : null, snapshots: selection.size, progress: progress.census().reported > 0 ? progress.frontier : null }, 'model.updates read to its end');
   await processor.start();
 });

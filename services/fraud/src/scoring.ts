@@ -1,20 +1,32 @@
 import type { FeatureVector, InputMessage, KeyValueStore, ProcessingContext, Score } from '@sluice/shared';
+import { AlertBudget, budgetShare, DAY_MS, type AlertBudgetState } from './alert-budget.js';
 import { CoolDown, type CoolDownOptions, type CoolDownState } from './cooldown.js';
 import { decide } from './decision.js';
 import { buildAlert, explainTop } from './explanation.js';
 import type { FraudMetrics } from './fraud-metrics.js';
-import type { ModelSelection } from './model-selection.js';
+import { wireSelection, type ModelSelection, type ServedSelection } from './model-selection.js';
 import { evaluateRules, vectorFields, type Rule, type Severity } from './rules.js';
 import { ScoringOrder, type HeldVector, type ReleasedVector, type StoredScoringClocks } from './scoring-order.js';
 
 export const COOLDOWN_STORE = 'cooldown';
 export const SCORING_BUFFER_STORE = 'buffer';
 export const SCORING_CLOCKS_STORE = 'clocks';
+/** The alert budget's state lives in the clocks store (the task's event-time progress), under this key. */
+const ALERT_BUDGET_KEY = 'alert-budget';
 /** A stalled learner is worth one warning a minute, with the count since the last. */
 const EXPIRED_WARN_INTERVAL_MS = 60_000;
 
+/**
+ * How a score raises an alert: at the fixed threshold, or by the
+ * investigators' budget (alert-budget.ts) of `cardsPerDay` cards split across
+ * the `partitions` of transactions.features.
+ */
+export type AlertMode = { mode: 'threshold' } | { mode: 'budget'; cardsPerDay: number; partitions: number };
+
 export interface ScoringSettings {
+  /** The fixed threshold; in budget mode, the threshold until a day gives one. */
   threshold: number;
+  alert: AlertMode;
   minRuleSeverity: Severity;
   rules: readonly Rule[];
   topFeatures: number;
@@ -36,6 +48,9 @@ export class Scoring {
   private readonly orders = new WeakMap<KeyValueStore<HeldVector>, ScoringOrder>();
   /** Per task on this instance: the oldest event time it may still score, and how many vectors it holds. */
   private readonly pending = new Map<number, { oldest: number; held: number }>();
+  private readonly budgets = new WeakMap<KeyValueStore<AlertBudgetState>, { budget: AlertBudget; saved: string }>();
+  /** The model that scored the newest vector in event time on this instance (committed), for the champion gauge and log. */
+  private served: { name: string; selection: ServedSelection; eventTime: number } | null = null;
   private expiredUnlogged = 0;
   private lastExpiredWarning = -Infinity;
 
@@ -89,7 +104,7 @@ export class Scoring {
       this.expiredUnlogged += expired;
       if (now - this.lastExpiredWarning < EXPIRED_WARN_INTERVAL_MS) return;
       context.logger.warn(
-        { vectors: this.expiredUnlogged, waitMaxMs: this.settings.modelWaitMaxMs, newestModel: this.selection.current?.snapshot.version ?? null },
+        { vectors: this.expiredUnlogged, waitMaxMs: this.settings.modelWaitMaxMs, newestModel: this.selection.newest?.snapshot.version ?? null },
         'vectors scored without waiting longer for the model stream: the learner has not published its progress past them (is it running and keeping up?)',
       );
       this.expiredUnlogged = 0;
@@ -100,8 +115,9 @@ export class Scoring {
   private score(vector: FeatureVector, context: ProcessingContext): void {
     const firedRules = evaluateRules(this.settings.rules, vectorFields(vector));
     const scored = this.selection.score(vector.event_time, vector.feature_names, vector.feature_values);
-    const model = scored.model;
-    const { decision, reasons } = decide({ score: scored.score, threshold: this.settings.threshold, firedRules, minSeverity: this.settings.minRuleSeverity });
+    const model = scored.score === null ? null : scored.served;
+    const threshold = this.thresholdFor(context, vector, scored.score);
+    const { decision, reasons } = decide({ score: scored.score, threshold, firedRules, minSeverity: this.settings.minRuleSeverity });
 
     let outcome: Score['decision'] = decision;
     let transactionCount = 1;
@@ -111,7 +127,7 @@ export class Scoring {
       else transactionCount = admitted.outcome.transactionCount;
     }
     const now = context.now;
-    const byModel = scored.score !== null && scored.score >= this.settings.threshold;
+    const byModel = scored.score !== null && scored.score >= threshold;
     const byRule = reasons.length > (byModel ? 1 : 0);
     context.afterCommit(() => {
       for (const rule of firedRules) this.metrics.rulesFired.inc({ rule: rule.name });
@@ -119,31 +135,86 @@ export class Scoring {
       this.metrics.scores.inc({ decision: outcome });
       this.metrics.endToEnd.observe(Math.max(0, now - vector.ingested_at) / 1000);
       if (outcome === 'alert') this.metrics.alerts.inc({ reason: byModel && byRule ? 'model_and_rule' : byModel ? 'model' : 'rule' });
+      if (model !== null) {
+        this.metrics.modelScores.inc({ model: model.model.snapshot.model_name, selection: model.selection });
+        this.observeServed(context, vector.event_time, model.model.snapshot, model.selection, model.reason);
+      }
     });
+    const modelName = model?.model.snapshot.model_name ?? null;
+    const selection = model === null ? null : wireSelection(model.selection);
     context.send(this.topics.fraudScores, vector.customer_id, {
       transaction_id: vector.transaction_id,
       customer_id: vector.customer_id,
       score: scored.score,
-      threshold: this.settings.threshold,
-      model_version: scored.score === null ? null : (model?.snapshot.version ?? null),
+      threshold,
+      model_version: model?.model.snapshot.version ?? null,
       rules_fired: firedRules.map((rule) => rule.name),
       decision: outcome,
       event_time: vector.event_time,
       scored_at: now,
+      model_name: modelName,
+      model_selection: selection,
     } satisfies Score);
     if (outcome !== 'alert') return;
 
     const alert = buildAlert({
       vector,
       score: scored.score,
-      threshold: this.settings.threshold,
-      model: scored.score !== null && model ? model.snapshot : null,
+      threshold,
+      model: model === null ? null : model.model.snapshot,
       firedRules,
-      topFeatures: scored.score !== null && model ? explainTop(model.scorer, vector.feature_values, this.settings.topFeatures) : [],
+      topFeatures: model === null ? [] : explainTop(model.model.scorer, vector.feature_values, this.settings.topFeatures),
       transactionCount,
       alertedAt: now,
     });
-    context.send(this.topics.fraudAlerts, vector.customer_id, alert);
+    context.send(this.topics.fraudAlerts, vector.customer_id, { ...alert, model_selection: selection });
+  }
+
+  /**
+   * The score threshold for this vector: the fixed one, or its day's from the
+   * task's alert budget (which then counts its score). Called once per vector,
+   * in the scoring order.
+   */
+  private thresholdFor(context: ProcessingContext, vector: FeatureVector, score: number | null): number {
+    const { alert } = this.settings;
+    if (alert.mode === 'threshold') return this.settings.threshold;
+    const store = context.store<AlertBudgetState>(SCORING_CLOCKS_STORE);
+    let entry = this.budgets.get(store);
+    if (!entry) {
+      const options = { cardsPerDay: budgetShare(alert.cardsPerDay, alert.partitions, context.partition), dayMs: DAY_MS, fallbackThreshold: this.settings.threshold };
+      const state = store.get(ALERT_BUDGET_KEY);
+      entry = { budget: new AlertBudget(options, state), saved: state ? JSON.stringify(state) : '' };
+      this.budgets.set(store, entry);
+    }
+    const { threshold } = entry.budget.decide(vector.event_time, vector.customer_id, score);
+    const state = entry.budget.toState();
+    const saved = JSON.stringify(state);
+    if (saved !== entry.saved) {
+      store.put(ALERT_BUDGET_KEY, state);
+      entry.saved = saved;
+      const partition = String(context.partition);
+      context.afterCommit(() => this.metrics.alertThreshold.set({ partition }, threshold));
+    }
+    return threshold;
+  }
+
+  /**
+   * After commit: the model that scored a vector at `eventTime`. The newest
+   * vector in event time on this instance tells the served champion (tasks
+   * scoring older vectors do not flap it back); a change is logged once, with
+   * the learner's reason.
+   */
+  private observeServed(context: ProcessingContext, eventTime: number, snapshot: { model_name: string; version: number }, selection: ServedSelection, reason: string): void {
+    const previous = this.served;
+    if (previous !== null && eventTime < previous.eventTime) return;
+    this.served = { name: snapshot.model_name, selection, eventTime };
+    if (previous !== null && previous.name === snapshot.model_name && previous.selection === selection) return;
+    if (previous !== null) this.metrics.championInfo.set({ model: previous.name, selection: previous.selection }, 0);
+    this.metrics.championInfo.set({ model: snapshot.model_name, selection }, 1);
+    context.logger.info(
+      { model: snapshot.model_name, version: snapshot.version, selection, reason, previous: previous === null ? null : { model: previous.name, selection: previous.selection }, event_time: eventTime },
+      'served model changed',
+    );
   }
 
   /** A new store object means a new assignment: rebuild the order from what the changelogs restored. */

@@ -83,7 +83,7 @@ interface Output {
 
 /** A fraud instance with one task: Scoring over a model table and the learner's progress, fed events as the processor and follower would. */
 function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: number }, stores = newStores(), modelEvents: Event[] = [LEARNER_STARTED]) {
-  const selection = new ModelSelection('fraud-lr', scorer, { delayMs: options.delayMs, maxSnapshots: 1_000 });
+  const selection = new ModelSelection({ defaultModel: 'fraud-lr', pin: null }, scorer, { delayMs: options.delayMs, maxSnapshots: 1_000 });
   const progress = new SourceClocks();
   const outputs: Output[] = [];
   const scoring = new Scoring(
@@ -91,6 +91,7 @@ function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: num
     selection,
     {
       threshold: 0.7,
+      alert: { mode: 'threshold' },
       minRuleSeverity: 'high',
       rules: DEFAULT_RULES,
       topFeatures: 1,
