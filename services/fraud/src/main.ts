@@ -13,6 +13,7 @@ import {
   type ServiceRuntime,
   type ModelSnapshot,
 } from '@sluice/shared';
+import { DAY_MS } from './alert-budget.js';
 import { fraudConfigSchema } from './config.js';
 import { FraudMetrics } from './fraud-metrics.js';
 import { labelClockOf, ModelSelection, type OfferResult } from './model-selection.js';
@@ -53,7 +54,7 @@ runService('fraud', async () => {
   const alert: AlertMode =
     config.FRAUD_ALERT_MODE === 'threshold'
       ? { mode: 'threshold' }
-      : { mode: 'budget', cardsPerDay: config.FRAUD_ALERT_BUDGET_CARDS_PER_DAY, partitions: await partitionCount(runtime.kafka, topics.transactionsFeatures) };
+      : { mode: 'budget', cardsPerDay: config.FRAUD_ALERT_BUDGET_CARDS_PER_DAY, partitions: await partitionCount(runtime.kafka, topics.transactionsFeatures), dayMs: DAY_MS };
   if (alert.mode === 'budget' && alert.cardsPerDay < alert.partitions) {
     throw new SluiceError('CONFIG_INVALID', `FRAUD_ALERT_BUDGET_CARDS_PER_DAY=${alert.cardsPerDay} is below the ${alert.partitions} partitions of ${topics.transactionsFeatures}: each partition's task needs a share of at least one card`);
   }

@@ -1,5 +1,5 @@
 import type { FeatureVector, InputMessage, KeyValueStore, ProcessingContext, Score } from '@sluice/shared';
-import { AlertBudget, budgetShare, DAY_MS, type AlertBudgetState } from './alert-budget.js';
+import { AlertBudget, budgetShare, type AlertBudgetState } from './alert-budget.js';
 import { CoolDown, type CoolDownOptions, type CoolDownState } from './cooldown.js';
 import { decide } from './decision.js';
 import { buildAlert, explainTop } from './explanation.js';
@@ -18,10 +18,10 @@ const EXPIRED_WARN_INTERVAL_MS = 60_000;
 
 /**
  * How a score raises an alert: at the fixed threshold, or by the
- * investigators' budget (alert-budget.ts) of `cardsPerDay` cards split across
- * the `partitions` of transactions.features.
+ * investigators' budget (alert-budget.ts) of `cardsPerDay` cards per day
+ * (`dayMs` of event time) split across the `partitions` of transactions.features.
  */
-export type AlertMode = { mode: 'threshold' } | { mode: 'budget'; cardsPerDay: number; partitions: number };
+export type AlertMode = { mode: 'threshold' } | { mode: 'budget'; cardsPerDay: number; partitions: number; dayMs: number };
 
 export interface ScoringSettings {
   /** The fixed threshold; in budget mode, the threshold until a day gives one. */
@@ -181,7 +181,7 @@ export class Scoring {
     const store = context.store<AlertBudgetState>(SCORING_CLOCKS_STORE);
     let entry = this.budgets.get(store);
     if (!entry) {
-      const options = { cardsPerDay: budgetShare(alert.cardsPerDay, alert.partitions, context.partition), dayMs: DAY_MS, fallbackThreshold: this.settings.threshold };
+      const options = { cardsPerDay: budgetShare(alert.cardsPerDay, alert.partitions, context.partition), dayMs: alert.dayMs, fallbackThreshold: this.settings.threshold };
       const state = store.get(ALERT_BUDGET_KEY);
       entry = { budget: new AlertBudget(options, state), saved: state ? JSON.stringify(state) : '' };
       this.budgets.set(store, entry);

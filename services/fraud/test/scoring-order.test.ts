@@ -14,7 +14,7 @@ import {
 import { FraudMetrics } from '../src/fraud-metrics.js';
 import { ModelSelection, type Scorer } from '../src/model-selection.js';
 import { DEFAULT_RULES } from '../src/rules.js';
-import { COOLDOWN_STORE, SCORING_BUFFER_STORE, SCORING_CLOCKS_STORE, Scoring } from '../src/scoring.js';
+import { COOLDOWN_STORE, SCORING_BUFFER_STORE, SCORING_CLOCKS_STORE, Scoring, type AlertMode } from '../src/scoring.js';
 import { modelReadyThrough, ScoringOrder, type HeldVector, type StoredScoringClocks } from '../src/scoring-order.js';
 
 const FEATURES = ['a', 'b'];
@@ -34,9 +34,10 @@ function vector(id: string, time: number, a: number, customer: string): FeatureV
   };
 }
 
-function snapshot(version: number, clock: number, weight: number): ModelSnapshot {
+function snapshot(version: number, clock: number, weight: number, model = 'fraud-lr', champion: string | null = null): ModelSnapshot {
   return {
-    model_name: 'fraud-lr',
+    model_name: model,
+    champion,
     version,
     algorithm: 'linear-test',
     feature_names: FEATURES,
@@ -82,7 +83,7 @@ interface Output {
 }
 
 /** A fraud instance with one task: Scoring over a model table and the learner's progress, fed events as the processor and follower would. */
-function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: number }, stores = newStores(), modelEvents: Event[] = [LEARNER_STARTED]) {
+function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: number; alert: AlertMode }, stores = newStores(), modelEvents: Event[] = [LEARNER_STARTED]) {
   const selection = new ModelSelection({ defaultModel: 'fraud-lr', pin: null }, scorer, { delayMs: options.delayMs, maxSnapshots: 1_000 });
   const progress = new SourceClocks();
   const outputs: Output[] = [];
@@ -91,7 +92,7 @@ function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: num
     selection,
     {
       threshold: 0.7,
-      alert: { mode: 'threshold' },
+      alert: options.alert,
       minRuleSeverity: 'high',
       rules: DEFAULT_RULES,
       topFeatures: 1,
@@ -175,7 +176,10 @@ const scenario = fc
       minLength: 1,
       maxLength: 40,
     }),
-    snapshots: fc.array(fc.record({ clock: fc.integer({ min: 0, max: 60 }), weight: fc.integer({ min: -8, max: 8 }) }), { maxLength: 6 }),
+    snapshots: fc.array(
+      fc.record({ clock: fc.integer({ min: 0, max: 60 }), weight: fc.integer({ min: -8, max: 8 }), model: fc.constantFrom('fraud-lr', 'gbdt'), champion: fc.constantFrom<string | null>(null, 'fraud-lr', 'gbdt') }),
+      { maxLength: 6 },
+    ),
     choices: fc.array(fc.integer({ min: 0, max: 1_000 }), { minLength: 200, maxLength: 200 }),
   })
   .map(({ vectors, snapshots, choices }) => {
@@ -197,7 +201,7 @@ const scenario = fc
     [...snapshots]
       .sort((x, y) => x.clock - y.clock)
       .forEach((s, i) => {
-        model.push({ kind: 'snapshot', snapshot: snapshot(i + 1, s.clock, s.weight) });
+        model.push({ kind: 'snapshot', snapshot: snapshot(i + 1, s.clock, s.weight, s.model, s.champion) });
         // Trained through just below this clock: another snapshot with the same clock may follow.
         model.push({ kind: 'progress', time: s.clock - 1, idle: false });
       });
@@ -273,11 +277,14 @@ describe('ScoringOrder', () => {
 });
 
 describe('Scoring in event time', () => {
-  const options = { delayMs: DELAY, waitMaxMs: 1e12, cooldownMs: 7 };
+  const base = { delayMs: DELAY, waitMaxMs: 1e12, cooldownMs: 7 };
+  /** The fixed threshold, or a budget of one card a day of 20 ms (a few days per stream). */
+  const alertModes = fc.constantFrom<AlertMode>({ mode: 'threshold' }, { mode: 'budget', cardsPerDay: 1, partitions: 1, dayMs: 20 });
 
   it('gives the same scores and alerts for any interleaving of the sources and the model stream, each vector scored by the newest snapshot at or before t − E (property)', () => {
     fc.assert(
-      fc.property(scenario, fc.array(fc.integer({ min: 0, max: 1_000 }), { minLength: 50, maxLength: 50 }), ({ queues, choices }, otherChoices) => {
+      fc.property(scenario, fc.array(fc.integer({ min: 0, max: 1_000 }), { minLength: 50, maxLength: 50 }), alertModes, ({ queues, choices }, otherChoices, alert) => {
+        const options = { ...base, alert };
         // Reference: the whole model stream first, then the vectors of all sources in turn.
         const reference = instance(options);
         for (const event of [...queues.at(-1)!, ...queues.slice(0, -1).flat(), { kind: 'advance' } as Event]) reference.feed(event);
@@ -288,10 +295,18 @@ describe('Scoring in event time', () => {
         expect(scores.map((s) => s.transaction_id)).toEqual(
           [...vectors].sort((x, y) => x.event_time - y.event_time || (x.transaction_id < y.transaction_id ? -1 : 1)).map((v) => v.transaction_id),
         );
+        // The model of each score: the champion rule over every snapshot (a table never pruned, no vector held).
+        const everything = new ModelSelection({ defaultModel: 'fraud-lr', pin: null }, scorer, { delayMs: DELAY, maxSnapshots: 1_000 });
+        for (const s of snapshots) everything.offer(s);
         for (const score of scores) {
-          const t = score.event_time as number;
-          const eligible = snapshots.filter((s) => s.label_clock! <= t - DELAY);
-          expect(score.model_version).toBe(eligible.length === 0 ? null : Math.max(...eligible.map((s) => s.version)));
+          const choice = everything.choose(score.event_time as number);
+          const served = choice.status === 'model' ? choice.served : null;
+          expect([score.model_name, score.model_version, score.model_selection]).toEqual(served === null ? [null, null, null] : [served.model.snapshot.model_name, served.model.snapshot.version, 'champion']);
+        }
+        const alerts = reference.outputs.filter((o) => o.topic === 'fraud.alerts').map((o) => o.record);
+        for (const alert of alerts) {
+          const score = scores.find((s) => s.transaction_id === alert.transaction_id)!;
+          expect([alert.model_name, alert.model_version, alert.model_selection, alert.threshold]).toEqual([score.model_name, score.model_version, score.model_selection, score.threshold]);
         }
         for (const mix of [choices, otherChoices]) {
           const run = instance(options);
@@ -305,7 +320,8 @@ describe('Scoring in event time', () => {
 
   it('decides the same after a restore at any point: state from the changelogs, model.updates read again (property)', () => {
     fc.assert(
-      fc.property(scenario, fc.integer({ min: 0, max: 1_000 }), ({ queues, choices }, cutAt) => {
+      fc.property(scenario, fc.integer({ min: 0, max: 1_000 }), alertModes, ({ queues, choices }, cutAt, alert) => {
+        const options = { ...base, alert };
         const events = interleave(queues, choices);
         const whole = instance(options);
         for (const event of events) whole.feed(event);
