@@ -33,6 +33,16 @@ export const fraudConfigSchema = commonEnvSchema.extend({
   FRAUD_MODEL_DELAY_MS: env.nonNegativeInt().default(30_000),
   /** Processing time a vector waits for the learner's progress to pass t − E before it is scored with the snapshots held. */
   FRAUD_MODEL_WAIT_MAX_MS: env.positiveInt().default(120_000),
+  /**
+   * Vectors one task holds for the learner's progress before it stops reading
+   * transactions.features (resumes at half). A held vector takes about 1.4 kB
+   * of heap (15 features; measured), so 10,000 is ~15 MB a task, ~90 MB for
+   * an instance owning all six partitions. Real time never reaches it: with a
+   * stalled learner a task holds its rate × FRAUD_MODEL_WAIT_MAX_MS, 6,000 at
+   * 300 tx/s over six partitions and 120 s (pausing there would delay alerts
+   * past the wait); a replay would hold the whole distance to the learner.
+   */
+  FRAUD_MAX_HELD: env.positiveInt().default(10_000),
   /** Snapshots held at most (a replay whose learner runs far ahead of fraud); past it the oldest go. */
   FRAUD_MODEL_MAX_SNAPSHOTS: env.positiveInt().default(2_000),
 });

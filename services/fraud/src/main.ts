@@ -67,6 +67,7 @@ runService('fraud', async () => {
       pin,
       modelDelayMs: config.FRAUD_MODEL_DELAY_MS,
       modelWaitMaxMs: config.FRAUD_MODEL_WAIT_MAX_MS,
+      maxHeld: config.FRAUD_MAX_HELD,
     },
     'scoring configuration',
   );
@@ -108,6 +109,7 @@ runService('fraud', async () => {
       topFeatures: config.FRAUD_TOP_FEATURES,
       cooldown: { cooldownMs: config.FRAUD_COOLDOWN_MS, maxEntries: config.FRAUD_COOLDOWN_MAX_CUSTOMERS, pendingRetentionMs: 30 * 86_400_000 },
       modelWaitMaxMs: config.FRAUD_MODEL_WAIT_MAX_MS,
+      maxHeld: config.FRAUD_MAX_HELD,
     },
     metrics,
     () => modelReadyThrough(progress, config.FRAUD_MODEL_DELAY_MS),

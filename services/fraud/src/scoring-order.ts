@@ -97,6 +97,16 @@ export class ScoringOrder {
     return this.releasedThrough;
   }
 
+  /** Event time through which the terminal stages' watermarks have passed. */
+  get featuresFrontier(): number {
+    return this.features.frontier;
+  }
+
+  /** Event time through which the model gate is open: the learner's progress (`modelReady`), or the newest vector whose wait ran out. */
+  modelGate(modelReady: number): number {
+    return Math.max(modelReady, this.expiredThrough);
+  }
+
   observeWatermark(mark: WatermarkMark): void {
     this.features.observe(mark);
   }
@@ -118,7 +128,7 @@ export class ScoringOrder {
         if (head.time > this.expiredThrough) this.expiredThrough = head.time;
       } else break;
     }
-    const frontier = Math.min(this.features.frontier, Math.max(modelReady, this.expiredThrough));
+    const frontier = Math.min(this.features.frontier, this.modelGate(modelReady));
     const released: ReleasedVector[] = [];
     if (frontier > this.releasedThrough) {
       for (const held of this.buffer.releaseThrough(frontier)) released.push({ vector: held.vector, expired: held.vector.event_time > modelReady, late: false });

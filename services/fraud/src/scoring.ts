@@ -1,4 +1,4 @@
-import type { FeatureVector, InputMessage, KeyValueStore, ProcessingContext, Score } from '@sluice/shared';
+import { flowDecision, type FeatureVector, type InputMessage, type KeyValueStore, type ProcessingContext, type Score } from '@sluice/shared';
 import { AlertBudget, budgetShare, type AlertBudgetState } from './alert-budget.js';
 import { CoolDown, type CoolDownOptions, type CoolDownState } from './cooldown.js';
 import { decide } from './decision.js';
@@ -33,6 +33,8 @@ export interface ScoringSettings {
   cooldown: CoolDownOptions;
   /** How long a vector may wait (processing time) for the model stream to pass it before it is scored with what there is. */
   modelWaitMaxMs: number;
+  /** Vectors a task may hold while the model stream is behind before it stops reading transactions.features (FRAUD_MAX_HELD). */
+  maxHeld: number;
 }
 
 /**
@@ -56,7 +58,7 @@ export class Scoring {
 
   /** `modelReady`: event time through which the model stream has passed (scoring-order.ts, `modelReadyThrough`). */
   constructor(
-    private readonly topics: { fraudScores: string; fraudAlerts: string },
+    private readonly topics: { transactionsFeatures: string; fraudScores: string; fraudAlerts: string },
     private readonly selection: ModelSelection,
     private readonly settings: ScoringSettings,
     private readonly metrics: FraudMetrics,
@@ -70,10 +72,12 @@ export class Scoring {
     else this.scoreAll(context, order.add(message.value as FeatureVector, context.now));
   }
 
-  /** After a batch, and periodically with no input (a wait running out, the model stream moving on): scores what the order releases. */
+  /** After a batch, and periodically with no input (a wait running out, the model stream moving on): scores what the order releases, and bounds the hold. */
   advance(context: ProcessingContext): void {
     const order = this.orderFor(context);
-    this.scoreAll(context, order.advance(this.modelReady(), context.now));
+    const modelReady = this.modelReady();
+    this.scoreAll(context, order.advance(modelReady, context.now));
+    this.boundHold(context, order, modelReady);
     this.pending.set(context.partition, { oldest: order.oldestPending, held: order.size });
     let oldest = Infinity;
     let held = 0;
@@ -84,6 +88,31 @@ export class Scoring {
     this.selection.prune(oldest);
     this.metrics.heldVectors.set(held);
     this.metrics.modelTableSize.set(this.selection.size);
+  }
+
+  /**
+   * The hold's bound (FRAUD_MAX_HELD): in a full-speed replay fraud reads the
+   * features far ahead of the learner's progress and would hold hundreds of
+   * thousands of vectors. Past the bound, while the features watermarks are
+   * ahead of the model gate (the hold is the model's), this task stops
+   * reading transactions.features; it reads again once the hold has drained
+   * to half, or the model gate has caught up with the features (shared's
+   * flowDecision: the rule the features and learner buffers follow, with no
+   * slack in event time). Never while the features gate is the one holding:
+   * the watermarks that open it are behind the data in this very partition,
+   * so pausing it then could never end. The model gate always moves without
+   * input (the learner's progress on model.updates, or waits running out,
+   * checked by punctuation), so a pause always ends. Pausing changes when
+   * vectors are read, never how they are scored.
+   */
+  private boundHold(context: ProcessingContext, order: ScoringOrder, modelReady: number): void {
+    const topic = this.topics.transactionsFeatures;
+    const paused = context.isInputPaused(topic);
+    const action = flowDecision({ time: order.featuresFrontier, idle: false, paused }, order.modelGate(modelReady), order.size, { maxBuffered: this.settings.maxHeld, maxAheadMs: 0 });
+    if (action === 'keep') return;
+    if (action === 'pause') context.pauseInput(topic);
+    else context.resumeInput(topic);
+    context.logger.debug({ partition: context.partition, held: order.size, maxHeld: this.settings.maxHeld, featuresThrough: order.featuresFrontier, modelThrough: order.modelGate(modelReady) }, action === 'pause' ? 'features input paused: the hold waits for the learner' : 'features input resumed');
   }
 
   private scoreAll(context: ProcessingContext, released: ReleasedVector[]): void {

@@ -83,12 +83,13 @@ interface Output {
 }
 
 /** A fraud instance with one task: Scoring over a model table and the learner's progress, fed events as the processor and follower would. */
-function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: number; alert: AlertMode }, stores = newStores(), modelEvents: Event[] = [LEARNER_STARTED]) {
+function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: number; alert: AlertMode; maxHeld?: number }, stores = newStores(), modelEvents: Event[] = [LEARNER_STARTED]) {
   const selection = new ModelSelection({ defaultModel: 'fraud-lr', pin: null }, scorer, { delayMs: options.delayMs, maxSnapshots: 1_000 });
   const progress = new SourceClocks();
   const outputs: Output[] = [];
+  const flow = { paused: false, pauses: 0 };
   const scoring = new Scoring(
-    { fraudScores: 'fraud.scores', fraudAlerts: 'fraud.alerts' },
+    { transactionsFeatures: 'transactions.features', fraudScores: 'fraud.scores', fraudAlerts: 'fraud.alerts' },
     selection,
     {
       threshold: 0.7,
@@ -98,6 +99,7 @@ function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: num
       topFeatures: 1,
       cooldown: { cooldownMs: options.cooldownMs, maxEntries: 1_000, pendingRetentionMs: 1_000 },
       modelWaitMaxMs: options.waitMaxMs,
+      maxHeld: options.maxHeld ?? 1_000_000,
     },
     new FraudMetrics(new Registry(), () => null),
     () => modelReadyThrough(progress, options.delayMs),
@@ -116,10 +118,15 @@ function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: num
     sendWatermark: () => {
       throw new Error('not used');
     },
-    // Flow control changes only when input is read; here every input is handed over in order.
-    pauseInput: () => undefined,
-    resumeInput: () => undefined,
-    isInputPaused: () => false,
+    // The one input's pause, for the caller to honour (it hands over no features event while paused).
+    pauseInput: () => {
+      flow.paused = true;
+      flow.pauses++;
+    },
+    resumeInput: () => {
+      flow.paused = false;
+    },
+    isInputPaused: () => flow.paused,
     afterCommit: (effect) => effect(),
     deadLetter: () => {
       throw new Error('nothing should be dead-lettered');
@@ -145,7 +152,7 @@ function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: num
   };
   // A restarted instance reads model.updates whole before it processes anything.
   for (const event of modelEvents) feed(event);
-  return { feed, outputs, stores, selection };
+  return { feed, outputs, stores, selection, flow };
 }
 
 /** Outputs without their processing-time stamps, as a comparable list. */
@@ -225,6 +232,29 @@ function interleave(queues: Event[][], choices: number[]): Event[] {
   }
   events.push({ kind: 'advance' });
   return events;
+}
+
+/**
+ * As `interleave`, but live: while the instance has paused transactions.features, only the model stream is
+ * handed over (the broker keeps the rest); an advance follows each model event, as the punctuation would.
+ */
+function interleavePaused(queues: Event[][], choices: number[], run: ReturnType<typeof instance>): void {
+  const heads = queues.map(() => 0);
+  const model = queues.length - 1;
+  let c = 0;
+  for (;;) {
+    const open = queues.map((_, i) => i).filter((i) => heads[i]! < queues[i]!.length && (i === model || !run.flow.paused));
+    if (open.length === 0) {
+      // Nothing more can be handed over: everything was read, or the pause never ends (a deadlock).
+      expect(run.flow.paused).toBe(false);
+      break;
+    }
+    const pick = choices[c++ % choices.length]!;
+    const q = open[pick % open.length]!;
+    run.feed(queues[q]![heads[q]!++]!);
+    if (pick % 3 === 0 || q === model) run.feed({ kind: 'advance' });
+  }
+  run.feed({ kind: 'advance' });
 }
 
 describe('ScoringOrder', () => {
@@ -338,5 +368,22 @@ describe('Scoring in event time', () => {
       }),
       { numRuns: 150 },
     );
+  });
+
+  it('pauses transactions.features past FRAUD_MAX_HELD while the model stream holds, resumes, and changes no output (property)', () => {
+    let paused = 0;
+    fc.assert(
+      fc.property(scenario, fc.integer({ min: 1, max: 4 }), alertModes, ({ queues, choices }, maxHeld, alert) => {
+        const reference = instance({ ...base, alert });
+        for (const event of interleave(queues, choices)) reference.feed(event);
+        const bounded = instance({ ...base, alert, maxHeld });
+        interleavePaused(queues, choices, bounded);
+        expect(comparable(bounded.outputs)).toEqual(comparable(reference.outputs));
+        paused += bounded.flow.pauses;
+      }),
+      { numRuns: 150 },
+    );
+    // The bound was reached, or this property shows nothing.
+    expect(paused).toBeGreaterThan(0);
   });
 });
