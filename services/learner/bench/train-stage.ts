@@ -42,7 +42,7 @@ async function run(examples: LabelledExample[], batchSize: number, metricsWindow
   const stage = new TrainStage(
     'model.updates',
     {
-      modelName: 'lr',
+      models: [{ name: 'lr', algorithm: 'logistic_regression' }],
       anomalyModelName: 'hst',
       learningRate: 0.1,
       l2: 1e-4,
@@ -52,6 +52,7 @@ async function run(examples: LabelledExample[], batchSize: number, metricsWindow
       shrinkKeep: 0.3,
       snapshotEveryLabels: 500,
       snapshotIntervalMs: 30_000,
+      champion: { metric: 'average_precision', margin: 0.02, minLabels: 50_000 },
     },
     new LearnerMetrics(new Registry()),
     logger,

@@ -1,12 +1,31 @@
 import { z } from 'zod';
-import { commonEnvSchema, env } from '@sluice/shared';
+import { commonEnvSchema, env, SluiceError } from '@sluice/shared';
+import { CHAMPION_METRICS } from './champion-rule.js';
+import { DEFAULT_LEARNER_MODELS, parseModelDeclarations, type ModelDeclaration } from './model-declarations.js';
 import { DRIFT_REACTIONS } from './online-learner.js';
 
 const DAY_MS = 86_400_000;
 
 export const learnerConfigSchema = commonEnvSchema.extend({
   METRICS_PORT: env.port().default(9403),
-  LEARNER_MODEL_NAME: env.string().default('fraud-lr'),
+  /**
+   * The supervised models trained side by side on the same examples, `name:algorithm` in declared order
+   * (model-declarations.ts); the first is the champion until a challenger qualifies.
+   */
+  LEARNER_MODELS: env
+    .string()
+    .default(DEFAULT_LEARNER_MODELS)
+    .transform((text, ctx): ModelDeclaration[] => {
+      try {
+        return parseModelDeclarations(text);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: error instanceof SluiceError ? error.reason : String(error) });
+        return z.NEVER;
+      }
+    }),
+  LEARNER_CHAMPION_METRIC: z.enum(CHAMPION_METRICS).default('average_precision'),
+  LEARNER_CHAMPION_MARGIN: env.number().pipe(z.number().min(0)).default(0.02),
+  LEARNER_CHAMPION_MIN_LABELS: env.nonNegativeInt().default(50_000),
   LEARNER_ANOMALY_MODEL_NAME: env.string().default('fraud-hst'),
   LEARNER_LABEL_TTL_MS: env.positiveInt().default(30 * DAY_MS),
   LEARNER_MAX_PENDING: env.positiveInt().default(1_000_000),
@@ -21,6 +40,14 @@ export const learnerConfigSchema = commonEnvSchema.extend({
   LEARNER_LABELS_MAX_DISORDER_MS: env.nonNegativeInt().default(0),
   /** A labels partition caught up and quiet this long stops holding the join back (processing time). */
   LEARNER_LABELS_IDLE_MS: env.positiveInt().default(2_000),
+  /**
+   * Bounded buffers (README "Bounded buffers"): once a join task holds more than this many events waiting for the
+   * watermark (or the training task, examples), the input or join task running more than LEARNER_BUFFER_MAX_AHEAD_MS
+   * of event time ahead of the slowest is paused until the buffer has drained to half. Timing only: same examples.
+   */
+  LEARNER_BUFFER_MAX_EVENTS: env.positiveInt().default(20_000),
+  /** Event time an input may run ahead of the slowest before it is paused, once a buffer is past its limit. */
+  LEARNER_BUFFER_MAX_AHEAD_MS: env.nonNegativeInt().default(60_000),
   LEARNER_SNAPSHOT_EVERY_LABELS: env.positiveInt().default(500),
   /**
    * Event time, not processing time (snapshots must fall at the same points in a replay as live): a snapshot at each
@@ -44,3 +71,13 @@ export const learnerConfigSchema = commonEnvSchema.extend({
 });
 
 export type LearnerConfig = z.infer<typeof learnerConfigSchema>;
+
+/** Cross-field checks (the schema stays a plain object of independent variables). */
+export function checkLearnerConfig(config: LearnerConfig): void {
+  if (config.LEARNER_MODELS.some((model) => model.name === config.LEARNER_ANOMALY_MODEL_NAME)) {
+    throw new SluiceError(
+      'CONFIG_INVALID',
+      `invalid configuration: LEARNER_MODELS: a model is named ${config.LEARNER_ANOMALY_MODEL_NAME}, which LEARNER_ANOMALY_MODEL_NAME already names`,
+    );
+  }
+}

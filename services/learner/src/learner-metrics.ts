@@ -11,6 +11,8 @@ export class LearnerMetrics {
   readonly drift: Counter<'model'>;
   readonly snapshots: Counter<'model'>;
   readonly lastSnapshot: Gauge<'model'>;
+  readonly champion: Gauge<'model'>;
+  readonly championSwitches: Counter;
 
   /** `pendingVectors`: read at each scrape (the join processor's pending-store entries over the partitions it owns now). */
   constructor(registry: Registry, pendingVectors: () => number = () => 0) {
@@ -36,6 +38,13 @@ export class LearnerMetrics {
     this.logLoss = new Gauge({ name: 'sluice_learner_log_loss', help: 'Prequential log loss over the recent labelled window.', labelNames: ['model'], registers });
     this.drift = new Counter({ name: 'sluice_learner_drift_detections_total', help: 'Drift detected on the error stream, by model.', labelNames: ['model'], registers });
     this.snapshots = new Counter({ name: 'sluice_learner_snapshots_total', help: 'Model snapshots published to model.updates.', labelNames: ['model'], registers });
+    this.champion = new Gauge({
+      name: 'sluice_learner_champion',
+      help: 'The champion rule\'s choice at the last snapshot round: 1 for the champion, 0 for the other supervised models.',
+      labelNames: ['model'],
+      registers,
+    });
+    this.championSwitches = new Counter({ name: 'sluice_learner_champion_switches_total', help: 'Rounds at which the champion rule chose another model (the first choice included).', registers });
     this.lastSnapshot = new Gauge({ name: 'sluice_learner_last_snapshot_timestamp_seconds', help: 'When the last snapshot was published (Unix time).', labelNames: ['model'], registers });
   }
 }

@@ -1,5 +1,5 @@
-import { bootstrapService, changelogTopic, loadConfig, runService, serveMetrics, StreamProcessor } from '@sluice/shared';
-import { learnerConfigSchema } from './config.js';
+import { AlignmentBoard, bootstrapService, changelogTopic, loadConfig, runService, serveMetrics, StreamProcessor } from '@sluice/shared';
+import { checkLearnerConfig, learnerConfigSchema } from './config.js';
 import { EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE, JoinStage, PENDING_STORE } from './join-stage.js';
 import { LearnerMetrics } from './learner-metrics.js';
 import { readLatestSnapshots, withAttempts } from './snapshot-source.js';
@@ -9,6 +9,7 @@ const WATERMARK_PUNCTUATION_MS = 200;
 
 runService('learner', async () => {
   const config = loadConfig(learnerConfigSchema);
+  checkLearnerConfig(config);
   const runtime = await bootstrapService('learner', config, (topics) => ({
     [topics.learnerExamples]: 'LabelledExample',
     [topics.modelUpdates]: 'ModelSnapshot',
@@ -26,6 +27,9 @@ runService('learner', async () => {
     sessionTimeoutMs: config.LEARNER_SESSION_TIMEOUT_MS,
   };
 
+  // The training task, when this instance has it, shows the join tasks how far it has got (bounded buffers); not
+  // heard from for 30 s (revoked, or a batch that long), it no longer counts.
+  const trainingBoard = new AlignmentBoard(30_000);
   const join = new JoinStage(
     topics,
     {
@@ -35,8 +39,10 @@ runService('learner', async () => {
       labelsWatermarks: config.LEARNER_INPUT_WATERMARKS,
       labelsMaxDisorderMs: config.LEARNER_LABELS_MAX_DISORDER_MS,
       labelsIdleMs: config.LEARNER_LABELS_IDLE_MS,
+      flow: { maxBuffered: config.LEARNER_BUFFER_MAX_EVENTS, maxAheadMs: config.LEARNER_BUFFER_MAX_AHEAD_MS },
     },
     metrics,
+    trainingBoard,
   );
   const joinProcessor = new StreamProcessor({
     recovery: runtime.recovery,
@@ -63,7 +69,7 @@ runService('learner', async () => {
   const train = new TrainStage(
     topics.modelUpdates,
     {
-      modelName: config.LEARNER_MODEL_NAME,
+      models: config.LEARNER_MODELS,
       anomalyModelName: config.LEARNER_ANOMALY_MODEL_NAME,
       learningRate: config.LEARNER_LEARNING_RATE,
       l2: config.LEARNER_L2,
@@ -73,10 +79,11 @@ runService('learner', async () => {
       shrinkKeep: config.LEARNER_DRIFT_SHRINK_KEEP,
       snapshotEveryLabels: config.LEARNER_SNAPSHOT_EVERY_LABELS,
       snapshotIntervalMs: config.LEARNER_SNAPSHOT_INTERVAL_MS,
+      champion: { metric: config.LEARNER_CHAMPION_METRIC, margin: config.LEARNER_CHAMPION_MARGIN, minLabels: config.LEARNER_CHAMPION_MIN_LABELS },
     },
     metrics,
     logger,
-    withAttempts(() => readLatestSnapshots(runtime.kafka, admin, runtime.serde, topics.modelUpdates, [config.LEARNER_MODEL_NAME, config.LEARNER_ANOMALY_MODEL_NAME], logger), {
+    withAttempts(() => readLatestSnapshots(runtime.kafka, admin, runtime.serde, topics.modelUpdates, [...config.LEARNER_MODELS.map((model) => model.name), config.LEARNER_ANOMALY_MODEL_NAME], logger), {
       attempts: 3,
       backoffMs: 1_000,
       logger,
@@ -94,9 +101,19 @@ runService('learner', async () => {
     inputs: [{ topic: topics.learnerExamples, format: 'avro', deadLetterTopic: topics.transactionsDlq, watermarks: true }],
     stores: [MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE].map((name) => ({ name, changelogTopic: changelogTopic(prefix, 'learner', name) })),
     process: (message, context) => train.process(message, context),
-    afterBatch: (context) => train.afterBatch(context),
+    afterBatch: async (context) => {
+      await train.afterBatch(context);
+      publishTraining(context.partition, context.now);
+    },
+    // Changes nothing (no transaction): keeps the training task on the board while the join tasks ahead are paused.
+    punctuate: { intervalMs: WATERMARK_PUNCTUATION_MS * 5, run: (context) => publishTraining(context.partition, context.now) },
     partitionsConsumedConcurrently: 1,
   });
+
+  function publishTraining(partition: number, now: number): void {
+    const state = train.readerState;
+    if (state !== undefined) trainingBoard.publish(partition, state, now);
+  }
 
   runtime.shutdown.register('join', () => joinProcessor.stop());
   runtime.shutdown.register('train', () => trainProcessor.stop());

@@ -179,8 +179,11 @@ export class OnlineLearner {
     return true;
   }
 
-  /** `nowMs` is passed in (processing time of the publication): the learner reads no clock. */
-  snapshot(modelName: string, version: number, nowMs: number): ModelSnapshot {
+  /**
+   * `nowMs` is passed in (processing time of the publication): the learner reads no clock. `metrics`, when the
+   * caller already computed them (`metrics()`) this round, saves sorting the window again.
+   */
+  snapshot(modelName: string, version: number, nowMs: number, metrics: ModelMetrics = this.metricsWindow.compute()): ModelSnapshot {
     return {
       model_name: modelName,
       version,
@@ -189,7 +192,7 @@ export class OnlineLearner {
       feature_set_version: this.featureSetVersion,
       state: JSON.stringify(this.model.toState()),
       trained_count: this.trained,
-      metrics: this.metricsWindow.compute(),
+      metrics,
       created_at: nowMs,
     };
   }

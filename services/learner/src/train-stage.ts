@@ -1,6 +1,7 @@
 import {
   createModel,
   encodeWatermark,
+  LogThrottle,
   OrderedBuffer,
   SluiceError,
   SourceClocks,
@@ -12,17 +13,28 @@ import {
   type KeyValueStore,
   type LabelledExample,
   type Logger,
+  type ModelMetrics,
   type ModelSnapshot,
   type ProcessingContext,
+  type ReaderState,
 } from '@sluice/shared';
+import { decideChampion, type ChampionDecision, type ChampionRule } from './champion-rule.js';
 import type { DriftDetectorConfig } from './drift.js';
 import type { LearnerMetrics } from './learner-metrics.js';
-import { OnlineLearner, type DriftReaction, type OnlineLearnerOptions, type OnlineLearnerState } from './online-learner.js';
+import { createSupervisedModel, type ModelDeclaration } from './model-declarations.js';
+import { OnlineLearner, type DriftEvent, type DriftReaction, type OnlineLearnerOptions, type OnlineLearnerState } from './online-learner.js';
 
 export const MODEL_STORE = 'model';
 export const TRAIN_BUFFER_STORE = 'train-buffer';
 export const TRAIN_CLOCKS_STORE = 'train-clocks';
 const CLOCKS_KEY = 'clocks';
+/** The snapshot rounds' state, beside the clocks in the same store (one changelog, same transaction). */
+const ROUNDS_KEY = 'rounds';
+/**
+ * Drift detections are counted in sluice_learner_drift_detections_total; the log says so at most once a minute per
+ * model, with the count since its last line (a full-speed replay logged 121 detections in two minutes, issue 11).
+ */
+const DRIFT_LOG_INTERVAL_MS = 60_000;
 /**
  * The key of the training stage's progress record on model.updates. That topic
  * is compacted and refuses null keys, so the progress cannot be a keyless
@@ -55,14 +67,26 @@ export interface StoredTrainClocks {
 export interface StoredModel {
   learner: OnlineLearnerState;
   version: number;
+  /** The round's count and clock (`StoredRounds`), kept per model for states written before rounds. */
   labels_since_snapshot: number;
   last_snapshot_at: number;
   /** Label clock of the last snapshot published (absent in states written before label clocks). */
   snapshot_clock?: number | null;
 }
 
+/**
+ * Every model snapshots in the same rounds (same labels, same label clock), so their metrics compare; the champion
+ * rule decides at each round, and its state (the champion) resumes with the rest.
+ */
+export interface StoredRounds {
+  labels_since_snapshot: number;
+  snapshot_clock: number | null;
+  champion: string | null;
+}
+
 export interface TrainSettings {
-  modelName: string;
+  /** The supervised models in declared order (LEARNER_MODELS). */
+  models: readonly ModelDeclaration[];
   anomalyModelName: string;
   learningRate: number;
   l2: number;
@@ -72,6 +96,7 @@ export interface TrainSettings {
   shrinkKeep: number;
   snapshotEveryLabels: number;
   snapshotIntervalMs: number;
+  champion: ChampionRule;
 }
 
 /**
@@ -87,9 +112,14 @@ interface LiveModel {
   name: string;
   learner: OnlineLearner;
   version: number;
-  labelsSinceSnapshot: number;
   lastSnapshotAt: number;
+}
+
+interface Rounds {
+  labelsSinceSnapshot: number;
   snapshotClock: number;
+  champion: string | null;
+  saved: string;
 }
 
 /** Where a model resumes after an assignment; see `resumePoint`. */
@@ -138,32 +168,37 @@ export function resumePoint(stored: StoredModel | undefined, snapshot: ModelSnap
 }
 
 /**
- * Stage two of the learner: one partition, so one instance trains the one
- * global model at a time (the others stand by in the consumer group and take
+ * Stage two of the learner: one partition, so one instance trains the
+ * global models at a time (the others stand by in the consumer group and take
  * over, fenced by the partition's transactional id, with the state from the
  * changelog). learner.examples is written by every join task, each followed by
  * its watermark: the stage buffers the examples (changelogged) and trains them
  * in `exampleOrder` once every join task's watermark has passed them, so the
  * models, their versions and their weights are the same in every run.
- * Test-then-train on every labelled example; the label-free anomaly model
- * learns every vector.
+ * Test-then-train on every labelled example, by every supervised model
+ * (LEARNER_MODELS) in the same order; the label-free anomaly model learns
+ * every vector.
  *
- * Snapshots are due at points of that order too, never of processing time:
- * after every N labels (label clock: that example's time), and at each
- * multiple of the snapshot interval of event time the frontier passes with
- * labels learned since the last snapshot (label clock: the boundary). A
- * snapshot's label clock is the event time through which it learned: every
- * label decided at or before it, none after. After each batch the stage
- * publishes its progress (`MODEL_PROGRESS_KEY`): the frontier it trained
- * through, so every snapshot with a label clock at or before it is already on
- * model.updates; idle when every join task is.
- * The models' state is written to the changelog with every batch, in the same
- * transaction as the offsets: a restart resumes exactly, learning no label twice.
+ * Snapshots are due at points of that order too, never of processing time,
+ * and every model publishes in the same rounds: after every N labels (label
+ * clock: that example's time), and at each multiple of the snapshot interval
+ * of event time the frontier passes with labels learned since the last round
+ * (label clock: the boundary). A snapshot's label clock is the event time
+ * through which it learned: every label decided at or before it, none after.
+ * At each round the champion rule (`decideChampion`) reads the supervised
+ * models' rolling metrics, and every snapshot of the round names the champion
+ * and why. After each batch the stage publishes its progress
+ * (`MODEL_PROGRESS_KEY`): the frontier it trained through, so every snapshot
+ * with a label clock at or before it is already on model.updates; idle when
+ * every join task is.
+ * The models' state and the rounds' (the champion included) are written to the
+ * changelog with every batch, in the same transaction as the offsets: a
+ * restart resumes exactly, learning no label twice and deciding the same.
  * When the changelog holds no state for a model but model.updates holds a
  * snapshot of it, training resumes from that snapshot (`resumePoint`).
  */
 export class TrainStage {
-  private models?: { store: KeyValueStore<StoredModel>; supervised: LiveModel; anomaly: LiveModel };
+  private models?: { store: KeyValueStore<StoredModel>; supervised: LiveModel[]; anomaly: LiveModel; rounds: Rounds };
   private order?: {
     store: KeyValueStore<StoredModel>;
     buffer: OrderedBuffer<LabelledExample>;
@@ -175,6 +210,7 @@ export class TrainStage {
     savedClocks: string;
     sentProgress: string;
   };
+  private readonly driftLog = new LogThrottle(DRIFT_LOG_INTERVAL_MS);
 
   constructor(
     private readonly modelUpdatesTopic: string,
@@ -182,7 +218,15 @@ export class TrainStage {
     private readonly metrics: LearnerMetrics,
     private readonly logger: Logger,
     private readonly snapshots: SnapshotSource,
-  ) {}
+  ) {
+    if (settings.models.length === 0) throw new SluiceError('invalid_learner_options', 'the train stage needs at least one supervised model');
+  }
+
+  /** The training task's view of the join tasks and its buffer, for their watermark alignment (undefined before its first batch). */
+  get readerState(): ReaderState | undefined {
+    const order = this.order;
+    return order && { clocks: order.sources, get buffered() { return order.buffer.size; } };
+  }
 
   /** Buffers an example, or takes a join task's watermark. */
   process(message: InputMessage, context: ProcessingContext): void {
@@ -201,9 +245,9 @@ export class TrainStage {
 
   /**
    * Trains, in order, what the join tasks' watermarks released; publishes the
-   * snapshots due on the way and the stage's progress; writes the models'
-   * state to the changelog. Reads model.updates on the first example after
-   * an assignment when a model has no changelog state.
+   * snapshot rounds due on the way and the stage's progress; writes the
+   * models' and the rounds' state to the changelog. Reads model.updates on
+   * the first example after an assignment when a model has no changelog state.
    */
   async afterBatch(context: ProcessingContext): Promise<void> {
     const order = this.orderFor(context);
@@ -212,26 +256,34 @@ export class TrainStage {
     const late = order.late.splice(0);
     const released = frontier > order.released ? order.buffer.releaseThrough(frontier) : [];
     const first = late[0] ?? released[0];
-    if (first !== undefined && this.models?.store !== store) await this.resume(store, first);
+    if (first !== undefined && this.models?.store !== store) await this.resume(context, store, first);
     for (const example of late) this.train(context, example, order.released);
     for (const example of released) {
       const time = exampleOrder(example).time;
-      this.snapshotAtBoundary(context, Math.floor((time - 1) / this.settings.snapshotIntervalMs) * this.settings.snapshotIntervalMs);
+      this.roundAtBoundary(context, Math.floor((time - 1) / this.settings.snapshotIntervalMs) * this.settings.snapshotIntervalMs);
       this.train(context, example, time);
     }
     if (frontier > order.released) {
       order.released = frontier;
-      this.snapshotAtBoundary(context, Math.floor(frontier / this.settings.snapshotIntervalMs) * this.settings.snapshotIntervalMs);
+      this.roundAtBoundary(context, Math.floor(frontier / this.settings.snapshotIntervalMs) * this.settings.snapshotIntervalMs);
     }
     if (this.models?.store === store) {
-      for (const model of [this.models.supervised, this.models.anomaly]) {
+      const { rounds } = this.models;
+      const snapshotClock = Number.isFinite(rounds.snapshotClock) ? rounds.snapshotClock : null;
+      for (const model of [...this.models.supervised, this.models.anomaly]) {
         store.put(model.name, {
           learner: model.learner.toState(),
           version: model.version,
-          labels_since_snapshot: model.labelsSinceSnapshot,
+          labels_since_snapshot: rounds.labelsSinceSnapshot,
           last_snapshot_at: model.lastSnapshotAt,
-          snapshot_clock: Number.isFinite(model.snapshotClock) ? model.snapshotClock : null,
+          snapshot_clock: snapshotClock,
         });
+      }
+      const stored: StoredRounds = { labels_since_snapshot: rounds.labelsSinceSnapshot, snapshot_clock: snapshotClock, champion: rounds.champion };
+      const saved = JSON.stringify(stored);
+      if (saved !== rounds.saved) {
+        context.store<StoredRounds>(TRAIN_CLOCKS_STORE).put(ROUNDS_KEY, stored);
+        rounds.saved = saved;
       }
     }
     this.saveClocks(context, order);
@@ -253,22 +305,47 @@ export class TrainStage {
     order.sentProgress = mark;
   }
 
-  /** A snapshot of each model with labels learned since its last one, at an interval boundary all of whose labels it has learned. */
-  private snapshotAtBoundary(context: ProcessingContext, boundary: number): void {
+  /** A round when labels were learned since the last one, at an interval boundary all of whose labels were learned. */
+  private roundAtBoundary(context: ProcessingContext, boundary: number): void {
     const order = this.order!;
     if (!this.models || !(boundary >= order.position)) return;
-    for (const model of [this.models.supervised, this.models.anomaly]) {
-      if (model.labelsSinceSnapshot > 0 && boundary > model.snapshotClock) this.publish(context, model, boundary);
-    }
+    const { rounds } = this.models;
+    if (rounds.labelsSinceSnapshot > 0 && boundary > rounds.snapshotClock) this.publishRound(context, boundary);
   }
 
-  private publish(context: ProcessingContext, model: LiveModel, labelClock: number): void {
+  /** The champion rule on the supervised models' rolling metrics, then a snapshot of every model naming its decision. */
+  private publishRound(context: ProcessingContext, labelClock: number): void {
+    const { supervised, anomaly, rounds } = this.models!;
+    const metrics = supervised.map((model) => model.learner.metrics());
+    const decision = decideChampion(
+      this.settings.champion,
+      rounds.champion,
+      supervised.map((model, k) => ({ name: model.name, metrics: metrics[k]!, labels: model.learner.trainedCount })),
+    );
+    rounds.champion = decision.champion;
+    rounds.labelsSinceSnapshot = 0;
+    rounds.snapshotClock = labelClock;
+    supervised.forEach((model, k) => this.publish(context, model, labelClock, decision, metrics[k]!));
+    this.publish(context, anomaly, labelClock, decision, anomaly.learner.metrics());
+    context.afterCommit(() => {
+      for (const model of supervised) this.metrics.champion.set({ model: model.name }, model.name === decision.champion ? 1 : 0);
+      if (decision.kind === 'switch') {
+        this.metrics.championSwitches.inc();
+        this.logger.info({ champion: decision.champion, previous: decision.previous, label_clock: labelClock, reason: decision.reason }, 'champion switched');
+      }
+    });
+  }
+
+  private publish(context: ProcessingContext, model: LiveModel, labelClock: number, decision: ChampionDecision, metrics: ModelMetrics): void {
     model.version += 1;
-    const snapshot: ModelSnapshot = { ...model.learner.snapshot(model.name, model.version, context.now), label_clock: labelClock };
+    const snapshot: ModelSnapshot = {
+      ...model.learner.snapshot(model.name, model.version, context.now, metrics),
+      label_clock: labelClock,
+      champion: decision.champion,
+      champion_reason: decision.reason,
+    };
     context.send(this.modelUpdatesTopic, model.name, snapshot);
-    model.labelsSinceSnapshot = 0;
     model.lastSnapshotAt = context.now;
-    model.snapshotClock = labelClock;
     const { name, version } = model;
     context.afterCommit(() => {
       this.metrics.snapshots.inc({ model: name });
@@ -290,19 +367,23 @@ export class TrainStage {
       return;
     }
     const label = example.is_fraud ? 1 : 0;
-    for (const model of [models.supervised, models.anomaly]) {
+    for (const model of [...models.supervised, models.anomaly]) {
       const observation = model.learner.observe(example.vector, label);
-      model.labelsSinceSnapshot += 1;
-      if (model.labelsSinceSnapshot >= this.settings.snapshotEveryLabels) this.publish(context, model, time);
       const { name } = model;
       context.afterCommit(() => {
         if (observation.learned) this.metrics.trained.inc({ model: name });
-        if (observation.drift) {
-          this.metrics.drift.inc({ model: name });
-          this.logger.warn({ model: name, ...observation.drift }, 'drift detected on the error stream');
-        }
+        if (observation.drift) this.driftDetected(context.now, name, observation.drift);
       });
     }
+    models.rounds.labelsSinceSnapshot += 1;
+    if (models.rounds.labelsSinceSnapshot >= this.settings.snapshotEveryLabels) this.publishRound(context, time);
+  }
+
+  private driftDetected(now: number, model: string, drift: DriftEvent): void {
+    this.metrics.drift.inc({ model });
+    const suppressed = this.driftLog.allow(model, now);
+    if (suppressed === undefined) return;
+    this.logger.info({ model, detections: suppressed + 1, ...drift }, 'drift detected on the error stream (detections since the last line; all in sluice_learner_drift_detections_total)');
   }
 
   /** A new model store object means a new assignment: the order's buffer and clocks are rebuilt from what the changelogs restored. */
@@ -325,54 +406,65 @@ export class TrainStage {
   }
 
   /** A new store object means a new assignment: rebuild from what the changelog restored, or else from the newest snapshot. */
-  private async resume(store: KeyValueStore<StoredModel>, example: LabelledExample): Promise<void> {
+  private async resume(context: ProcessingContext, store: KeyValueStore<StoredModel>, example: LabelledExample): Promise<void> {
     const names = example.vector.feature_names;
     const featureSetVersion = example.vector.feature_set_version;
-    const { modelName, anomalyModelName } = this.settings;
-    const missing = [modelName, anomalyModelName].filter((name) => !store.has(name));
+    const { models: declared, anomalyModelName } = this.settings;
+    const missing = [...declared.map((d) => d.name), anomalyModelName].filter((name) => !store.has(name));
     // Only read model.updates when some state is missing: when present, the changelog is never behind it.
     const snapshots = missing.length > 0 ? await this.snapshots() : new Map<string, ModelSnapshot>();
     if (this.models?.store === store) return;
     const reaction = { driftReaction: this.settings.driftReaction, shrinkKeep: this.settings.shrinkKeep };
     const options: Partial<OnlineLearnerOptions> = { metricsWindow: this.settings.metricsWindow, drift: this.settings.drift, ...reaction };
+    /** Where each model resumed: the rounds' state falls back on it when the changelog has none (older states, or a lost changelog). */
+    const resumed: { labelsSinceSnapshot: number; snapshotClock: number; champion: string | null }[] = [];
     const live = (name: string, algorithm: Algorithm, create: () => OnlineLearner): LiveModel => {
       const point = resumePoint(store.get(name), snapshots.get(name), { algorithm, featureNames: names, featureSetVersion });
       switch (point.source) {
         case 'changelog': {
           const stored = point.stored;
           this.logger.info({ model: name, version: stored.version, trained: stored.learner.trained_count }, 'resuming model from its changelog');
-          return {
-            name,
-            learner: OnlineLearner.fromState(stored.learner, reaction),
-            version: stored.version,
-            labelsSinceSnapshot: stored.labels_since_snapshot,
-            lastSnapshotAt: stored.last_snapshot_at,
-            snapshotClock: stored.snapshot_clock ?? -Infinity,
-          };
+          resumed.push({ labelsSinceSnapshot: stored.labels_since_snapshot, snapshotClock: stored.snapshot_clock ?? -Infinity, champion: null });
+          return { name, learner: OnlineLearner.fromState(stored.learner, reaction), version: stored.version, lastSnapshotAt: stored.last_snapshot_at };
         }
         case 'snapshot': {
           const { snapshot } = point;
           try {
             const learner = OnlineLearner.fromSnapshot(snapshot, options);
             this.logger.warn({ model: name, version: snapshot.version, trained: snapshot.trained_count }, 'resuming model from its latest snapshot: no changelog state');
-            return { name, learner, version: snapshot.version, labelsSinceSnapshot: 0, lastSnapshotAt: snapshot.created_at, snapshotClock: snapshot.label_clock ?? -Infinity };
+            resumed.push({ labelsSinceSnapshot: 0, snapshotClock: snapshot.label_clock ?? -Infinity, champion: snapshot.champion ?? null });
+            return { name, learner, version: snapshot.version, lastSnapshotAt: snapshot.created_at };
           } catch (error) {
             const reason = error instanceof SluiceError ? error.reason : String(error);
             this.logger.error({ model: name, version: snapshot.version, reason }, 'latest snapshot cannot be restored: starting a fresh model above its version');
-            return { name, learner: create(), version: snapshot.version, labelsSinceSnapshot: 0, lastSnapshotAt: 0, snapshotClock: -Infinity };
+            return { name, learner: create(), version: snapshot.version, lastSnapshotAt: 0 };
           }
         }
         case 'fresh':
           if (point.version > 0) this.logger.warn({ model: name, after_version: point.version, reason: point.reason }, 'starting a fresh model');
-          return { name, learner: create(), version: point.version, labelsSinceSnapshot: 0, lastSnapshotAt: 0, snapshotClock: -Infinity };
+          return { name, learner: create(), version: point.version, lastSnapshotAt: 0 };
       }
     };
-    this.models = {
-      store,
-      supervised: live(modelName, 'logistic_regression', () =>
-        OnlineLearner.create(createModel('logistic_regression', names, { learningRate: this.settings.learningRate, l2: this.settings.l2 }), featureSetVersion, options),
-      ),
-      anomaly: live(anomalyModelName, 'half_space_trees', () => OnlineLearner.create(createModel('half_space_trees', names), featureSetVersion, options)),
-    };
+    const modelSettings = { learningRate: this.settings.learningRate, l2: this.settings.l2 };
+    const supervised = declared.map((declaration) =>
+      live(declaration.name, declaration.algorithm, () => OnlineLearner.create(createSupervisedModel(declaration, names, modelSettings), featureSetVersion, options)),
+    );
+    const anomaly = live(anomalyModelName, 'half_space_trees', () => OnlineLearner.create(createModel('half_space_trees', names), featureSetVersion, options));
+    const storedRounds = context.store<StoredRounds>(TRAIN_CLOCKS_STORE).get(ROUNDS_KEY);
+    // Without a rounds record, the models' own: every model shared the rounds, so the latest clock is the round's.
+    const rounds: Rounds = storedRounds
+      ? {
+          labelsSinceSnapshot: storedRounds.labels_since_snapshot,
+          snapshotClock: storedRounds.snapshot_clock ?? -Infinity,
+          champion: storedRounds.champion,
+          saved: JSON.stringify(storedRounds),
+        }
+      : {
+          labelsSinceSnapshot: Math.max(0, ...resumed.map((r) => r.labelsSinceSnapshot)),
+          snapshotClock: Math.max(-Infinity, ...resumed.map((r) => r.snapshotClock)),
+          champion: resumed.find((r) => r.champion !== null)?.champion ?? null,
+          saved: '',
+        };
+    this.models = { store, supervised, anomaly, rounds };
   }
 }

@@ -21,7 +21,7 @@ const TRUE_WEIGHTS = [2, -1.5, 0];
 const logger = createLogger('train-stage-test', 'silent');
 
 const SETTINGS: TrainSettings = {
-  modelName: 'lr',
+  models: [{ name: 'lr', algorithm: 'logistic_regression' }],
   anomalyModelName: 'hst',
   learningRate: 0.1,
   l2: 1e-4,
@@ -31,6 +31,18 @@ const SETTINGS: TrainSettings = {
   shrinkKeep: 0.3,
   snapshotEveryLabels: 50,
   snapshotIntervalMs: 3_600_000,
+  champion: { metric: 'average_precision', margin: 0.02, minLabels: 100 },
+};
+
+/** The trees first: they score 0.5 until their first refit (2,000 kept examples), so the regression takes over once it has the labels. */
+const TWO_MODELS: TrainSettings = {
+  ...SETTINGS,
+  models: [
+    { name: 'gbdt', algorithm: 'gradient_boosted_trees' },
+    { name: 'lr', algorithm: 'logistic_regression' },
+  ],
+  snapshotEveryLabels: 10,
+  champion: { metric: 'average_precision', margin: 0.02, minLabels: 20 },
 };
 
 function examples(seed: number, count: number, names = NAMES, featureSet = 'v1'): LabelledExample[] {
@@ -84,12 +96,12 @@ function restoredCopy(stores: Stores, only?: string): Stores {
   return copy;
 }
 
-function harness(snapshots: SnapshotSource, stores = newStores()) {
+function harness(snapshots: SnapshotSource, stores = newStores(), settings: TrainSettings = SETTINGS, log = logger, registry = new Registry()) {
   const store = stores.get(MODEL_STORE) as PartitionStore<StoredModel>;
   const sent: Sent[] = [];
   const progress: string[] = [];
   let reads = 0;
-  const stage = new TrainStage('model.updates', SETTINGS, new LearnerMetrics(new Registry()), logger, async () => {
+  const stage = new TrainStage('model.updates', settings, new LearnerMetrics(registry), log, async () => {
     reads += 1;
     return snapshots();
   });
@@ -119,9 +131,9 @@ function harness(snapshots: SnapshotSource, stores = newStores()) {
     },
   });
   /** Feeds the examples (in order, from one join task) in batches of `batch`, each followed by its watermark, as the processor would. */
-  const run = async (data: LabelledExample[], batch = 25, s = stores) => {
+  const run = async (data: LabelledExample[], batch = 25, s = stores, now = 1_000) => {
     for (let i = 0; i < data.length; i += batch) {
-      const ctx = context(s);
+      const ctx = context(s, now);
       const slice = data.slice(i, i + batch);
       for (const [j, example] of slice.entries()) stage.process(message(example, i + j), ctx);
       stage.process(watermark(0, 1, exampleOrder(slice.at(-1)!).time), ctx);
@@ -263,18 +275,20 @@ describe('TrainStage', () => {
     };
     const outcome = async (choices: number[], crashAt: number) => {
       const messages = arrival(choices);
-      const h = harness(none);
+      const h = harness(none, newStores(), TWO_MODELS);
       if (crashAt < 0) await h.feed(messages);
       else {
         await h.feed(messages.slice(0, crashAt));
-        const resumed = harness(none, restoredCopy(h.stores));
+        const resumed = harness(none, restoredCopy(h.stores), TWO_MODELS);
         await resumed.feed(messages.slice(crashAt));
         h.sent.push(...resumed.sent);
       }
-      return h.sent.map(({ record }) => [record.model_name, record.version, record.label_clock, record.trained_count, record.state]);
+      return h.sent.map(({ record }) => [record.model_name, record.version, record.label_clock, record.trained_count, record.state, record.champion, record.champion_reason]);
     };
     const reference = await outcome([0], -1);
     expect(reference.length).toBeGreaterThan(2);
+    // The champion changes on the way, so a restored learner that decided otherwise would show.
+    expect(new Set(reference.map((r) => r[5])).size).toBe(2);
     await fc.assert(
       fc.asyncProperty(fc.array(fc.nat(), { minLength: 1, maxLength: 30 }), fc.integer({ min: 1, max: 100 }), async (choices, crashAt) => {
         expect(await outcome(choices, -1)).toEqual(reference);
@@ -283,6 +297,50 @@ describe('TrainStage', () => {
       { numRuns: 8 },
     );
   }, 60_000);
+
+  it('publishes every model in the same rounds, each snapshot naming the round\'s champion', async () => {
+    const registry = new Registry();
+    const h = harness(none, newStores(), TWO_MODELS, logger, registry);
+    await h.run(examples(9, 200));
+    const rounds = (name: string) => byName(h.sent, name).map((s) => [s.version, s.label_clock, s.champion, s.champion_reason]);
+    expect(rounds('gbdt')).toEqual(rounds('lr'));
+    expect(rounds('hst')).toEqual(rounds('lr'));
+    expect(byName(h.sent, 'gbdt').map((s) => s.trained_count)).toEqual(byName(h.sent, 'lr').map((s) => s.trained_count));
+    const champions = byName(h.sent, 'lr').map((s) => s.champion);
+    expect(champions).toHaveLength(20);
+    // Round 1 (10 labels): the regression has too few labels to challenge the first declared model.
+    expect(champions[0]).toBe('gbdt');
+    expect(byName(h.sent, 'lr')[0]!.champion_reason).toMatch(/no champion yet/);
+    expect(champions.at(-1)).toBe('lr');
+    // Once switched, the trees (constant until their first refit) never beat it back.
+    expect(champions.slice(champions.indexOf('lr')).every((c) => c === 'lr')).toBe(true);
+    const gauge = await registry.getSingleMetric('sluice_learner_champion')!.get();
+    expect(Object.fromEntries(gauge.values.map((v) => [v.labels.model, v.value]))).toEqual({ gbdt: 0, lr: 1 });
+  });
+
+  it('counts every drift detection and logs at most once a minute per model, with the count since the last line', async () => {
+    const lines: { msg: string; model?: string; detections?: number }[] = [];
+    const log = createLogger('drift-test', 'info', { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const registry = new Registry();
+    const h = harness(none, newStores(), { ...SETTINGS, snapshotEveryLabels: 100_000 }, log, registry);
+    // The concept flips every 1,000 labels: the error stream rises at each flip.
+    const flipped = (data: LabelledExample[]) => data.map((e, i) => (Math.floor(i / 1_000) % 2 === 1 ? { ...e, is_fraud: !e.is_fraud } : e));
+    const data = flipped(examples(10, 4_000));
+    const counted = async () => (await registry.getSingleMetric('sluice_learner_drift_detections_total')!.get()).values.find((v) => v.labels.model === 'lr')?.value ?? 0;
+    const logged = () => lines.filter((l) => l.msg.startsWith('drift detected') && l.model === 'lr');
+    // Processing time stands still for the first 1,500 labels, then moves on by a minute.
+    await h.run(data.slice(0, 1_500), 100, h.stores, 1_000);
+    const firstHalf = await counted();
+    expect(firstHalf).toBeGreaterThan(1);
+    expect(logged().map((l) => l.detections)).toEqual([1]);
+    await h.run(data.slice(1_500), 100, h.stores, 61_000);
+    const all = await counted();
+    expect(all).toBeGreaterThan(firstHalf);
+    // The second minute's one line, at its first detection, carries the first minute's unlogged ones and itself.
+    const second = logged().slice(1);
+    expect(second).toHaveLength(1);
+    expect(second[0]!.detections).toBe(firstHalf);
+  });
 
   it('gives every snapshot the label clock it learned through, and publishes its progress after it', async () => {
     const data = examples(8, 130);
