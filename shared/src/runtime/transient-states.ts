@@ -12,7 +12,8 @@ export interface TransientState {
   readonly name: string;
   /** Text of the kafkajs line or of its `error` field. */
   readonly patterns: readonly string[];
-  readonly whatToDo: string;
+  /** Said when a spell outlasts the deadline; none when the code that waits on the state reports a lasting one itself. */
+  readonly whatToDo?: string;
 }
 
 export const TRANSIENT_STATES: readonly TransientState[] = [
@@ -52,7 +53,6 @@ export const TRANSIENT_STATES: readonly TransientState[] = [
     // Four services creating the same topics at once (topics.ts ensureTopics, which reports a lasting failure itself).
     name: 'topic creation race',
     patterns: ['Topic creation errors', 'Topic with this name already exists'],
-    whatToDo: 'check the topics with ./sluice cli topics',
   },
   {
     // The previous transaction of a transactional id still being completed: after a restart (the new owner's
@@ -72,7 +72,6 @@ export const TRANSIENT_STATES: readonly TransientState[] = [
     // kafkajs's consumer crashing and restarting: recovery.ts logs the crash (with its reason) at warn, and gives up at its deadline.
     name: 'consumer restarting',
     patterns: ['Crash: ', 'Restarting the consumer in'],
-    whatToDo: 'see the consumer crash warnings above for the reason',
   },
 ];
 
@@ -83,7 +82,7 @@ export function transientStateOf(message: string, error?: unknown): TransientSta
 }
 
 export interface LastingState {
-  state: TransientState;
+  state: TransientState & { whatToDo: string };
   /** Since the first line of this spell. */
   seconds: number;
   lines: number;
@@ -100,8 +99,9 @@ interface Spell {
  * Spells of each transient state: a spell goes on while lines of the state
  * keep coming, at most `quietMs` apart (kafkajs retries back off to 30 s at
  * most), and ends, healed, once none has come for that long. `observe` answers
- * a LastingState once per spell, for the first line past `deadlineMs`: the
- * caller reports it as an error; every other line is debug.
+ * a LastingState once per spell, for the first line past `deadlineMs`, of a
+ * state that says what to do: the caller reports it as an error; every other
+ * line is debug.
  */
 export class TransientStateWatch {
   private readonly spells = new Map<string, Spell>();
@@ -119,8 +119,8 @@ export class TransientStateWatch {
     }
     spell.last = now;
     spell.lines += 1;
-    if (spell.reported || now - spell.since < this.deadlineMs) return undefined;
+    if (spell.reported || state.whatToDo === undefined || now - spell.since < this.deadlineMs) return undefined;
     spell.reported = true;
-    return { state, seconds: Math.round((now - spell.since) / 1000), lines: spell.lines };
+    return { state: { ...state, whatToDo: state.whatToDo }, seconds: Math.round((now - spell.since) / 1000), lines: spell.lines };
   }
 }

@@ -23,6 +23,12 @@ describe('TransientStateWatch', () => {
     expect(watch.observe(coordinator, 12_000)).toBeUndefined();
   });
 
+  it('never reports a state whose lasting spells are reported by the code waiting on it (a consumer restarting: recovery.ts)', () => {
+    const watch = new TransientStateWatch(10_000, 5_000);
+    const restarting = TRANSIENT_STATES.find((state) => state.name === 'consumer restarting')!;
+    for (let ms = 0; ms <= 60_000; ms += 1_000) expect(watch.observe(restarting, ms)).toBeUndefined();
+  });
+
   it('reports a spell exactly when it has lasted the deadline, once; a spell starts again after a quiet gap (brute force)', () => {
     const deadlineMs = 10_000;
     const quietMs = 3_000;
