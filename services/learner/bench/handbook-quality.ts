@@ -21,12 +21,15 @@
  *   size of the final snapshot's state (train-throughput.ts measures CPU time).
  *   node --conditions=sluice-source --import tsx services/learner/bench/handbook-quality.ts [model filter] [days] [customers]
  * The model filter is a comma-separated list of substrings of the names
- * below ('' for all); `npm run bench:quality` runs the lot.
+ * below ('' for all); `npm run bench:quality` runs the lot. Then, with no
+ * filter or one that names `champion`, the learner's default models trained
+ * together and the served champion (champion-quality.ts).
  */
 import { restoreModel, type FeatureVector, type OnlineModel } from '@sluice/shared';
 import { OnlineLearner, type OnlineLearnerOptions } from '../src/online-learner.js';
 import { averagePrecision, rocAuc } from '../src/prequential-metrics.js';
 import { evaluateFold, indicesByDay, meanOfFolds, SECTION_3_4_SPLIT, SECTION_5_3_TEST_FOLDS, type FoldResult } from './handbook-protocol.js';
+import { printChampionSection } from './champion-quality.js';
 import { loadHandbookStream, type HandbookStreamData } from './handbook-stream.js';
 import { QUALITY_MODELS, type QualityModel } from './quality-models.js';
 
@@ -146,6 +149,7 @@ function main(): void {
     );
   }
   console.log('(test weeks from 2018-08-08; each fold: test-week transactions of cards not known to be compromised, see handbook-protocol.ts; throughput on a shared machine)');
+  if (FILTER.length === 0 || FILTER.includes('champion')) printChampionSection(stream, byDay, false);
 }
 
 main();
