@@ -5,7 +5,7 @@ export interface RetryOptions {
   attempts: number;
   /** Wait after failed attempt n (1-based). */
   delayMs: (attempt: number) => number;
-  /** Which failures are worth another attempt; all when absent. */
+  /** Which failures are worth another attempt, by a flag the error carries (errors.ts isRetriable), never by its text; all when absent. */
   retriable?: (error: unknown) => boolean;
   onRetry?: (error: unknown, attempt: number) => void;
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { CommonConfig } from './config.js';
-import { SluiceError } from './errors.js';
+import { SluiceError, isRetriable } from './errors.js';
 import { retrying } from './retry.js';
 
 const schemaDirectory = new URL('../schemas/', import.meta.url);
@@ -57,12 +57,11 @@ export class AvroSerde {
    * exists. Asking again a moment later settles it.
    */
   private registerRacing(schema: string, subject: string): Promise<{ id: number }> {
-    return retrying(() => this.registry.register({ type: SchemaType.AVRO, schema }, { subject }), {
-      attempts: 6,
-      delayMs: (attempt) => 200 * attempt,
-      retriable: (error) =>
-        error instanceof Error && (error.name === 'ConfluentSchemaRegistryCompatibilityError' || error.message.includes("rule named 'COMPATIBILITY' already exists")),
-    });
+    const register = () =>
+      this.registry.register({ type: SchemaType.AVRO, schema }, { subject }).catch((error: unknown) => {
+        throw lostRegistrationRace(error) ? new SluiceError('SCHEMA_REGISTRY_RACE', `${subject} is being registered by another instance`, { cause: error }) : error;
+      });
+    return retrying(register, { attempts: 6, delayMs: (attempt) => 200 * attempt, retriable: isRetriable });
   }
 
   async encode(topic: string, record: object): Promise<Buffer> {
@@ -83,4 +82,20 @@ export class AvroSerde {
       });
     }
   }
+}
+
+/**
+ * The two ways the client's register() fails when another instance registers
+ * the same new subject at the same moment: it reads the subject's rule before
+ * the other has set it (ConfluentSchemaRegistryCompatibilityError), or both set
+ * it and the second is refused (Apicurio answers the PUT of the subject's
+ * config with 409 "A rule named 'COMPATIBILITY' already exists"; seen with 8
+ * instances registering one subject at once). Registering is refused with 409
+ * too when the schema is incompatible, but that is a POST to the versions.
+ */
+function lostRegistrationRace(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'ConfluentSchemaRegistryCompatibilityError') return true;
+  const { status, url } = error as { status?: unknown; url?: unknown };
+  return status === 409 && typeof url === 'string' && /^put .*\/config\//i.test(url);
 }
