@@ -27,6 +27,15 @@ export const featuresConfigSchema = commonEnvSchema.extend({
   FEATURES_IDLE_TIMEOUT_MS: env.positiveInt().default(10_000),
   /** How often (wall clock) each customer partition re-announces its watermark, so idleness is noticed without input. */
   FEATURES_WATERMARK_INTERVAL_MS: env.positiveInt().default(1_000),
+  /**
+   * Bounded buffers (README "Bounded buffers"): once a terminal task holds more than this many events waiting for
+   * the watermark, the customer tasks of the instance stop reading an input that runs more than
+   * FEATURES_BUFFER_MAX_AHEAD_MS of event time ahead of the slowest (labels ahead of transactions, one customer task
+   * ahead of the others) until the buffer has drained to half. Timing only: the vectors are the same.
+   */
+  FEATURES_BUFFER_MAX_EVENTS: env.positiveInt().default(20_000),
+  /** Event time an input may run ahead of the slowest before it is paused, once a buffer is past its limit. */
+  FEATURES_BUFFER_MAX_AHEAD_MS: env.nonNegativeInt().default(60_000),
 });
 
 export type FeaturesConfig = z.infer<typeof featuresConfigSchema>;

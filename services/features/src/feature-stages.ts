@@ -17,8 +17,14 @@
  */
 
 import {
+  alignmentFlow,
   caughtUpAtAssignment,
   combineProgress,
+  inputFlow,
+  pausedAfter,
+  setInputPaused,
+  type AlignmentBoard,
+  type FlowLimits,
   InputWatermark,
   LogThrottle,
   OrderedBuffer,
@@ -27,6 +33,7 @@ import {
   SourceClocks,
   type EventOrder,
   type InputWatermarkSettings,
+  type Progress,
   type FeatureVector,
   type InputMessage,
   type KeyValueStore,
@@ -188,6 +195,19 @@ interface CustomerPartitionClocks {
   outbox: WatermarkOutbox;
   /** When data first arrived without any upstream watermark (upstream mode): worth a warning if it lasts. */
   unheardSince: number | undefined;
+  /** Inputs this task holds back because they run ahead of its other input (bounded buffers). */
+  held: { transactions: boolean; labels: boolean };
+  /** Both inputs held back because this task runs ahead of the slowest customer task (watermark alignment). */
+  aligned: boolean;
+}
+
+/**
+ * How the customer stage bounds the terminal stage's buffer, which it fills: the limits, and the terminal tasks of
+ * this instance, which publish their clocks and buffer on the board (alignment-board.ts).
+ */
+export interface CustomerFlow {
+  limits: FlowLimits;
+  terminals: AlignmentBoard;
 }
 
 /** Data without upstream watermarks for this long (upstream mode) is worth a warning: nothing can be released. */
@@ -215,6 +235,7 @@ export class CustomerStage {
     evictIntervalMs: number,
     private readonly metrics: FeaturesMetrics,
     private readonly watermarks: InputWatermarkSettings,
+    private readonly flow?: CustomerFlow,
   ) {
     const customerPlan = plan.entities.get(CUSTOMER_KEY);
     this.customers = customerPlan && new StageEntities('customer', CUSTOMERS_STORE, customerPlan, evictIntervalMs, metrics);
@@ -240,6 +261,8 @@ export class CustomerStage {
         labels: input(this.topics.labelsValid),
         outbox: new WatermarkOutbox(this.watermarkTopic),
         unheardSince: undefined,
+        held: { transactions: false, labels: false },
+        aligned: false,
       };
       this.clocks.set(context.task, clocks);
     }
@@ -287,20 +310,74 @@ export class CustomerStage {
     const clocks = this.clocksOf(context);
     if (context.batch !== undefined) (context.batch.topic === this.topics.labelsValid ? clocks.labels : clocks.transactions).endOfBatch(context.batch.lag, context.now);
     this.sendWatermark(context);
+    this.regulate(context);
     this.customers?.maybeEvict(context);
   }
 
   /** Wall-clock punctuation: an input that went quiet becomes idle here, and readers stop waiting for it. */
   punctuate(context: ProcessingContext): void {
     this.sendWatermark(context);
+    this.regulate(context);
+  }
+
+  /** Each input's progress; a paused input is never idle (its unread records would be late downstream). */
+  private progressOf(context: ProcessingContext, clocks: CustomerPartitionClocks) {
+    return {
+      transactions: clocks.transactions.progress(context.now, context.isInputPaused(this.topics.transactionsValid)),
+      labels: clocks.labels.progress(context.now, context.isInputPaused(this.topics.labelsValid)),
+    };
+  }
+
+  /** This task's watermark downstream: the older of its inputs' progress, unless one is idle. */
+  private watermarkOf(context: ProcessingContext, clocks: CustomerPartitionClocks): Progress {
+    const progress = this.progressOf(context, clocks);
+    // Labels only matter downstream when they are routed there.
+    return combineProgress(this.routesLabels ? [progress.transactions, progress.labels] : [progress.transactions]);
   }
 
   private sendWatermark(context: ProcessingContext): void {
     const clocks = this.clocksOf(context);
-    // Labels only matter downstream when they are routed there.
-    const inputs = this.routesLabels ? [clocks.transactions, clocks.labels] : [clocks.transactions];
-    clocks.outbox.send(context, combineProgress(inputs.map((input) => input.progress(context.now))));
+    clocks.outbox.send(context, this.watermarkOf(context, clocks));
     this.warnIfUnheard(context, clocks);
+  }
+
+  /**
+   * Bounded buffers. This stage fills the terminal stage's buffer, so it is
+   * where reading stops, in two ways, both decided on the terminal tasks'
+   * view of this instance (none here: nothing is paused):
+   * - within the task, its two inputs meet in that buffer: labels routed at
+   *   the time they were established run ahead of the transactions they label
+   *   by up to the label delay in a replay (7 days), and wait there for the
+   *   transactions; past the limit, the input ahead of the other by more than
+   *   the distance is paused (either way round);
+   * - across tasks (watermark alignment): a task whose watermark runs ahead
+   *   of the slowest customer task's, as the terminal tasks have read them,
+   *   stops reading both inputs until the slowest has come closer. The
+   *   pressure is what a terminal task holds plus what waits unread in its
+   *   partition: in a replay the customer stage writes faster than the
+   *   terminal stage reads, and what it has written lands in the buffer.
+   * The input or task holding the minimum is never paused (flow-control.ts).
+   */
+  private regulate(context: ProcessingContext): void {
+    if (this.flow === undefined || !this.routesToTerminals) return;
+    const clocks = this.clocksOf(context);
+    const view = this.flow.terminals.view(context.now);
+    const buffered = view?.buffered ?? 0;
+    if (this.routesLabels) {
+      const progress = this.progressOf(context, clocks);
+      const [transactions, labels] = inputFlow(
+        [
+          { ...progress.transactions, paused: clocks.held.transactions },
+          { ...progress.labels, paused: clocks.held.labels },
+        ],
+        buffered,
+        this.flow.limits,
+      );
+      clocks.held = { transactions: pausedAfter(transactions!, clocks.held.transactions), labels: pausedAfter(labels!, clocks.held.labels) };
+    }
+    clocks.aligned = pausedAfter(alignmentFlow(view, context.partition, this.watermarkOf(context, clocks), clocks.aligned, this.flow.limits), clocks.aligned);
+    setInputPaused(context, this.topics.transactionsValid, clocks.aligned || clocks.held.transactions);
+    setInputPaused(context, this.topics.labelsValid, clocks.aligned || clocks.held.labels);
   }
 
   /** Data keeps arriving but the writer of the topic never said how far it has got: nothing can be released downstream. */
@@ -322,6 +399,8 @@ interface TerminalPartition {
   clocks: SourceClocks;
   clocksStore: KeyValueStore<SourceClocksState>;
   outbox: WatermarkOutbox;
+  /** Records left unread in the partition after its last batch: they will be held too, unless released on arrival. */
+  lag: number;
 }
 
 /**
@@ -347,6 +426,8 @@ export class TerminalStage {
     private readonly topics: FeatureStageTopics,
     evictIntervalMs: number,
     private readonly metrics: FeaturesMetrics,
+    /** Where this stage's tasks show the customer tasks of this instance how far they have got (bounded buffers). */
+    private readonly board?: AlignmentBoard,
   ) {
     const terminalPlan = plan.entities.get(TERMINAL_KEY);
     if (terminalPlan === undefined) throw new SluiceError('NO_TERMINAL_FEATURES', 'the terminal stage needs terminal features in the spec');
@@ -365,6 +446,7 @@ export class TerminalStage {
         clocks: saved ? SourceClocks.restore(saved) : new SourceClocks(),
         clocksStore,
         outbox: new WatermarkOutbox(this.topics.transactionsFeatures),
+        lag: 0,
       };
       this.partitions.set(store, partition);
     }
@@ -423,6 +505,8 @@ export class TerminalStage {
 
   afterBatch(context: ProcessingContext): void {
     const partition = this.partitionOf(context);
+    if (context.batch !== undefined) partition.lag = context.batch.lag;
+    this.publish(context, partition);
     partition.outbox.send(context, { time: partition.clocks.frontier, idle: partition.clocks.allIdle });
     this.terminals.maybeEvict(context);
     this.bufferedByPartition.set(context.partition, partition.buffer.size);
@@ -431,5 +515,16 @@ export class TerminalStage {
     this.metrics.sources.set({ stage: 'terminal', state: 'active' }, census.reported - census.idle);
     this.metrics.sources.set({ stage: 'terminal', state: 'idle' }, census.idle);
     this.metrics.sources.set({ stage: 'terminal', state: 'missing' }, census.expected - census.reported);
+  }
+
+  /** Wall-clock punctuation: keeps this task on the board while no batch comes (every customer task ahead paused). */
+  punctuate(context: ProcessingContext): void {
+    this.publish(context, this.partitionOf(context));
+  }
+
+  /** The customer tasks of this instance see this task's clocks, and what it holds plus what waits unread for it. */
+  private publish(context: ProcessingContext, partition: TerminalPartition): void {
+    const { buffer, clocks } = partition;
+    this.board?.publish(context.partition, { clocks, get buffered() { return buffer.size + partition.lag; } }, context.now);
   }
 }

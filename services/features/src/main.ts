@@ -1,4 +1,4 @@
-import { bootstrapService, changelogTopic, loadConfig, runService, serveMetrics, StreamProcessor, type StoreDefinition } from '@sluice/shared';
+import { AlignmentBoard, bootstrapService, changelogTopic, loadConfig, runService, serveMetrics, StreamProcessor, type StoreDefinition } from '@sluice/shared';
 import { CUSTOMER_KEY, featuresConfigSchema, loadFeaturePlan, TERMINAL_KEY } from './config.js';
 import { entityStateCodec } from './entity-store.js';
 import { CUSTOMER_CLOCKS_STORE, CUSTOMERS_STORE, CustomerStage, TERMINAL_BUFFER_STORE, TERMINAL_CLOCKS_STORE, TERMINALS_STORE, TerminalStage } from './feature-stages.js';
@@ -21,11 +21,17 @@ runService('features', async () => {
     return { name, changelogTopic: changelogTopic(prefix, 'features', name), ...codec } as StoreDefinition<unknown>;
   };
 
-  const customerStage = new CustomerStage(plan, topics, config.FEATURES_EVICT_INTERVAL_MS, metrics, {
-    mode: config.FEATURES_INPUT_WATERMARKS,
-    disorderMs: config.FEATURES_WATERMARK_DISORDER_MS,
-    idleTimeoutMs: config.FEATURES_IDLE_TIMEOUT_MS,
-  });
+  // The terminal tasks of this instance show the customer tasks how far they have got (bounded buffers); one not
+  // heard from for 30 s (revoked, or a batch that long) no longer counts.
+  const terminalBoard = new AlignmentBoard(Math.max(30_000, 10 * config.FEATURES_WATERMARK_INTERVAL_MS));
+  const customerStage = new CustomerStage(
+    plan,
+    topics,
+    config.FEATURES_EVICT_INTERVAL_MS,
+    metrics,
+    { mode: config.FEATURES_INPUT_WATERMARKS, disorderMs: config.FEATURES_WATERMARK_DISORDER_MS, idleTimeoutMs: config.FEATURES_IDLE_TIMEOUT_MS },
+    { limits: { maxBuffered: config.FEATURES_BUFFER_MAX_EVENTS, maxAheadMs: config.FEATURES_BUFFER_MAX_AHEAD_MS }, terminals: terminalBoard },
+  );
   const processors: [string, StreamProcessor][] = [
     [
       'customer stage',
@@ -50,7 +56,7 @@ runService('features', async () => {
     ],
   ];
   if (plan.entities.has(TERMINAL_KEY)) {
-    const terminalStage = new TerminalStage(plan, topics, config.FEATURES_EVICT_INTERVAL_MS, metrics);
+    const terminalStage = new TerminalStage(plan, topics, config.FEATURES_EVICT_INTERVAL_MS, metrics, terminalBoard);
     processors.push([
       'terminal stage',
       new StreamProcessor({
@@ -67,6 +73,8 @@ runService('features', async () => {
         watermarkOutputs: [topics.transactionsFeatures],
         process: (message, context) => terminalStage.process(message, context),
         afterBatch: (context) => terminalStage.afterBatch(context),
+        // Changes nothing (no transaction): keeps the task on the board while the customer tasks ahead are paused.
+        punctuate: { intervalMs: config.FEATURES_WATERMARK_INTERVAL_MS, run: (context) => terminalStage.punctuate(context) },
       }),
     ]);
   }

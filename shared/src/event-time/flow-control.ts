@@ -1,3 +1,5 @@
+import type { ProcessingContext } from '../processor.js';
+
 /**
  * Bounded event-time buffers: which inputs to stop reading, and when to read
  * them again. A reader holds what it reads until the slowest of its sources
@@ -16,9 +18,9 @@
  *   learner's join (vectors vs labels), the features customer stage (its
  *   transactions vs labels, which meet in the terminal stage's buffer);
  * - across the tasks writing one topic a reader merges (`alignmentFlow`):
- *   each writer compares its own watermark, as the reader has read it, with
- *   the slowest source's, through an in-process view of the reader's clocks
- *   (alignment-board.ts).
+ *   each writer compares its own watermark with the slowest source's as the
+ *   reader has read it, through an in-process view of the reader's clocks
+ *   and load (alignment-board.ts).
  *
  * The rule: once the buffer holds more than `maxBuffered` events, an input
  * more than `maxAheadMs` of event time ahead of the slowest one is paused; a
@@ -71,28 +73,43 @@ export function inputFlow(inputs: readonly FlowInput[], buffered: number, limits
   return inputs.map((input) => flowDecision(input, slowest, buffered, limits));
 }
 
-/** What a writer can see of the reader it feeds: every source's watermark as the reader has read it, and its buffer. */
+/** What a writer can see of the reader it feeds: every source's watermark as the reader has read it, and its load. */
 export interface SourcesView {
   /** How many sources the reader expects (the writing stage's partition count, from their marks). */
   expected: number;
   clocks: ReadonlyMap<number, { time: number; idle: boolean }>;
+  /**
+   * What the reader holds plus what waits for it unread in its input (its lag): a writer ahead of a slower reader
+   * has already written into the topic what the buffer will hold, so the buffer alone shows the pressure too late.
+   */
   buffered: number;
 }
 
 /**
- * Watermark alignment for the writer `source`: the same rule, with this source's watermark and the slowest
- * source's as the reader has read them. No view (no reader in this process, or none heard from lately), or a
- * reader that has not heard this source yet: nothing to compare, so nothing is paused. A source the reader expects
- * but has not heard from holds the minimum (-Infinity: the reader releases nothing until it reports).
+ * Watermark alignment for the writer `source`, whose own watermark is `own`: the same rule, with the slowest
+ * source's watermark as the reader has read it and this source's own (what it has written since, still unread
+ * by the reader, is ahead too). The source the reader waits for (its clock there is the slowest) is never paused,
+ * whatever it has written since: the reader reads it, so the reader's minimum always moves. No view (no reader in
+ * this process, or none heard from lately), or a reader that has not heard this source yet: nothing is paused. A
+ * source the reader expects but has not heard from holds the minimum (-Infinity: the reader releases nothing yet).
  */
-export function alignmentFlow(view: SourcesView | undefined, source: number, paused: boolean, limits: FlowLimits): FlowAction {
-  const mine = view?.clocks.get(source);
-  if (view === undefined || mine === undefined) return paused ? 'resume' : 'keep';
+export function alignmentFlow(view: SourcesView | undefined, source: number, own: { time: number; idle: boolean }, paused: boolean, limits: FlowLimits): FlowAction {
+  const heard = view?.clocks.get(source);
+  if (view === undefined || heard === undefined) return paused ? 'resume' : 'keep';
   const slowest = view.clocks.size < view.expected ? -Infinity : slowestTime(view.clocks.values());
-  return flowDecision({ time: mine.time, idle: mine.idle, paused }, slowest, view.buffered, limits);
+  if (heard.idle || !(heard.time > slowest)) return paused ? 'resume' : 'keep';
+  return flowDecision({ time: Math.max(own.time, heard.time), idle: own.idle, paused }, slowest, view.buffered, limits);
 }
 
 /** The paused state after an action. */
 export function pausedAfter(action: FlowAction, paused: boolean): boolean {
   return action === 'pause' ? true : action === 'resume' ? false : paused;
+}
+
+/** Brings the task's input to the paused state decided (a no-op when it is there already). */
+export function setInputPaused(context: ProcessingContext, topic: string, paused: boolean): void {
+  if (paused === context.isInputPaused(topic)) return;
+  if (paused) context.pauseInput(topic);
+  else context.resumeInput(topic);
+  context.logger.debug({ topic, partition: context.partition, paused }, paused ? 'input paused: it runs ahead of what the buffer can release' : 'input resumed');
 }

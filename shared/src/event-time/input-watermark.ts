@@ -54,9 +54,14 @@ export class InputWatermark {
     this.clock?.endOfBatch(lag, now);
   }
 
-  progress(now: number): Progress {
+  /**
+   * `paused`: the task has stopped fetching this input (flow control). A paused partition is never idle in arrival
+   * mode, however quiet: records may wait in the log unread, and a reader that stopped waiting for them would take
+   * them as late. (In upstream mode the clocks stand still while paused: the marks behind the unread records are unread too.)
+   */
+  progress(now: number, paused = false): Progress {
     if (this.clock) {
-      const idle = this.clock.idle(now);
+      const idle = !paused && this.clock.idle(now);
       return { time: idle ? this.clock.newestTime : this.clock.time, idle };
     }
     return { time: this.clocks!.frontier, idle: this.clocks!.allIdle };

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AlignmentBoard } from '../../src/event-time/alignment-board.js';
-import { alignmentFlow, flowDecision, inputFlow, pausedAfter, slowestTime, type FlowInput, type FlowLimits, type SourcesView } from '../../src/event-time/flow-control.js';
+import { alignmentFlow, inputFlow, pausedAfter, slowestTime, type FlowInput, type FlowLimits, type SourcesView } from '../../src/event-time/flow-control.js';
 
 const timeArb = fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 1_000 }) }, { weight: 1, arbitrary: fc.constant(-Infinity) });
 const inputArb: fc.Arbitrary<FlowInput> = fc.record({ time: timeArb, idle: fc.boolean(), paused: fc.boolean() });
@@ -110,16 +110,18 @@ describe('alignmentFlow', () => {
     .tuple(fc.integer({ min: 1, max: 4 }), fc.array(fc.record({ time: timeArb, idle: fc.boolean() }), { minLength: 1, maxLength: 4 }), fc.nat(200))
     .map(([expected, clocks, buffered]) => ({ expected: Math.max(expected, clocks.length), clocks: new Map(clocks.map((clock, i) => [i, clock])), buffered }));
 
+  const ownArb = fc.record({ time: timeArb, idle: fc.boolean() });
+
   it('never leaves the source the reader waits for, or one it has not heard, paused', () => {
     fc.assert(
-      fc.property(viewArb, fc.nat(4), fc.boolean(), limitsArb, (view, source, paused, limits) => {
-        const after = pausedAfter(alignmentFlow(view, source, paused, limits), paused);
-        const mine = view.clocks.get(source);
+      fc.property(viewArb, fc.nat(4), ownArb, fc.boolean(), limitsArb, (view, source, own, paused, limits) => {
+        const after = pausedAfter(alignmentFlow(view, source, own, paused, limits), paused);
+        const heard = view.clocks.get(source);
         const slowest = view.clocks.size < view.expected ? -Infinity : slowestTime(view.clocks.values());
-        if (mine === undefined || mine.idle || mine.time <= slowest) expect(after).toBe(false);
-        // Every source holding the minimum is free at once, so the reader's frontier waits on no paused source.
+        if (heard === undefined || heard.idle || own.idle || heard.time <= slowest) expect(after).toBe(false);
+        // Every source holding the minimum is free, whatever it has written since: the reader's frontier waits on no paused source.
         if (view.clocks.size === view.expected && [...view.clocks.values()].some((clock) => !clock.idle)) {
-          const free = [...view.clocks].filter(([s, clock]) => !clock.idle && !pausedAfter(alignmentFlow(view, s, true, limits), true));
+          const free = [...view.clocks].filter(([s, clock]) => !clock.idle && !pausedAfter(alignmentFlow(view, s, { time: Infinity, idle: false }, true, limits), true));
           expect(free.length).toBeGreaterThan(0);
         }
       }),
@@ -127,18 +129,20 @@ describe('alignmentFlow', () => {
   });
 
   it('pauses nothing without a view', () => {
-    expect(alignmentFlow(undefined, 0, true, { maxBuffered: 0, maxAheadMs: 0 })).toBe('resume');
-    expect(alignmentFlow(undefined, 0, false, { maxBuffered: 0, maxAheadMs: 0 })).toBe('keep');
+    const own = { time: 1_000, idle: false };
+    expect(alignmentFlow(undefined, 0, own, true, { maxBuffered: 0, maxAheadMs: 0 })).toBe('resume');
+    expect(alignmentFlow(undefined, 0, own, false, { maxBuffered: 0, maxAheadMs: 0 })).toBe('keep');
   });
 
-  it('is the same rule as inside a task', () => {
-    fc.assert(
-      fc.property(inputArb, fc.integer({ min: -1_000, max: 1_000 }), fc.nat(200), limitsArb, (input, slowest, buffered, limits) => {
-        const view: SourcesView = { expected: 2, clocks: new Map([[0, { time: input.time, idle: input.idle }], [1, { time: slowest, idle: false }]]), buffered };
-        const expected = flowDecision(input, Math.min(slowest, input.idle ? Infinity : input.time), buffered, limits);
-        expect(alignmentFlow(view, 0, input.paused, limits)).toBe(expected);
-      }),
-    );
+  it('measures how far ahead by what the source has sent, heard by the reader or not yet', () => {
+    const view: SourcesView = { expected: 2, clocks: new Map([[0, { time: 100, idle: false }], [1, { time: 10, idle: false }]]), buffered: 50 };
+    const limits = { maxBuffered: 40, maxAheadMs: 200 };
+    // The reader has heard source 0 at 100 (90 ahead), but it has sent through 500 since: 490 ahead.
+    expect(alignmentFlow(view, 0, { time: 100, idle: false }, false, limits)).toBe('keep');
+    expect(alignmentFlow(view, 0, { time: 500, idle: false }, false, limits)).toBe('pause');
+    // Source 1 holds the reader's minimum: never paused, however far it has gone since.
+    expect(alignmentFlow(view, 1, { time: 5_000, idle: false }, false, limits)).toBe('keep');
+    expect(alignmentFlow(view, 1, { time: 5_000, idle: false }, true, limits)).toBe('resume');
   });
 });
 

@@ -7,7 +7,7 @@
  *    services started and timed until every transaction has a score on fraud.scores: transactions/s end to end,
  *    CPU µs per transaction and peak RSS per service, bytes per record on each topic;
  * 3. latency raw → score and raw → alert at paced rates, the services staying up with the state of step 2.
- * During step 2 every service's metrics are sampled each second: the peak entries of each event-time buffer store
+ * During step 2 every service's metrics are sampled each second: the peak entries of each event-time buffer store (the learner's pending vectors too)
  * (sluice_state_entries, summed over the service's tasks), the peak RSS beside them and the peak count of paused
  * task inputs (flow control), with the changelog records each buffer wrote per transaction.
  * With --profile DIR each service runs under `node --cpu-prof` and the breakdown of each profile is printed.

@@ -15,7 +15,7 @@ export const EVENT_TIME_BUFFER_STORES: readonly { service: ServiceName; store: s
   { service: 'learner', store: 'train-buffer' },
   { service: 'learner', store: 'pending' },
   { service: 'learner', store: 'early-labels' },
-  { service: 'fraud', store: 'scoring-buffer' },
+  { service: 'fraud', store: 'buffer' },
 ];
 
 function rssMiB(pid: number): number {
