@@ -12,6 +12,12 @@ const names = ['TX_AMOUNT', 'SIGNAL_A', 'SIGNAL_B'];
 const threshold = 0.9;
 const T0 = Date.UTC(2024, 0, 1);
 const MINUTE = 60_000;
+/** Between two vectors: 96 a day, so the 400 span four days and more (the alert budget's days). */
+const STEP = 15 * MINUTE;
+const DAY = 86_400_000;
+/** The pinned instance alerts on a budget of 12 cards a day: 2 per partition of six. */
+const BUDGET = 12;
+const PARTITIONS = 6;
 /** FRAUD_MODEL_DELAY_MS, its default. */
 const E = 30_000;
 const VECTORS = 400;
@@ -56,9 +62,9 @@ function vector(n: number): FeatureVector {
   const amount = n % 50 === 0 ? 1500 : (n * 7) % 400;
   return {
     transaction_id: `tx-${n}`,
-    customer_id: `c-${n % 11}`,
+    customer_id: `c-${n % 23}`,
     terminal_id: `t-${n % 5}`,
-    event_time: T0 + n * MINUTE,
+    event_time: T0 + n * STEP,
     amount,
     feature_set_version: 'test-v1',
     feature_names: names,
@@ -92,8 +98,9 @@ function lane(kafka: Kafka, producer: Producer, serde: AvroSerde, prefix: string
       messages.push({ key: MODEL_PROGRESS_KEY, value: Buffer.from(mark), headers: { [WATERMARK_HEADER]: mark } });
       await producer.send({ topic: models, messages });
     },
+    /** Scores with the partition they were written to: fraud keys them by customer, as its input, with the same partitioner, so it is the scoring task's. */
     async scores(count: number) {
-      return Promise.all((await consumeAll(kafka, `${prefix}fraud.scores`, { count, timeoutMs: 30_000, settleMs: 0 })).map((m) => serde.decode<Score>(m.value)));
+      return Promise.all((await consumeAll(kafka, `${prefix}fraud.scores`, { count, timeoutMs: 30_000, settleMs: 0 })).map(async (m) => ({ ...(await serde.decode<Score>(m.value)), partition: m.partition })));
     },
     async alerts(count: number) {
       return Promise.all((await consumeAll(kafka, `${prefix}fraud.alerts`, { count, timeoutMs: 30_000, settleMs: 1_000 })).map((m) => serde.decode<Alert>(m.value)));
@@ -102,7 +109,7 @@ function lane(kafka: Kafka, producer: Producer, serde: AvroSerde, prefix: string
 }
 
 describe('fraud serving the learner\'s champion against the real broker', () => {
-  it('switches champions under traffic, every alert names the model that scored it, and a pinned instance uses the pin throughout', async () => {
+  it('switches champions under traffic, every alert names the model that scored it, and a pinned instance uses the pin throughout (alerting on a budget)', async () => {
     const kafka = testKafka();
     const serde = testSerde();
     const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
@@ -118,7 +125,7 @@ describe('fraud serving the learner\'s champion against the real broker', () => 
     const switchClock = vector(SWITCH).event_time - E;
     const round = (version: number, clock: number, name: string) => [snapshot(CHAMPION, champion, version, clock, name), snapshot(CHALLENGER, challenger, version, clock, name)];
     for (const l of lanes) await l.round(round(1, firstClock, CHAMPION), firstClock);
-    const services: RunningService[] = [startService('fraud', served.prefix, { FRAUD_THRESHOLD: String(threshold) }), startService('fraud', pinned.prefix, { FRAUD_THRESHOLD: String(threshold), FRAUD_MODEL_PIN: CHAMPION })];
+    const services: RunningService[] = [startService('fraud', served.prefix, { FRAUD_THRESHOLD: String(threshold) }), startService('fraud', pinned.prefix, { FRAUD_THRESHOLD: String(threshold), FRAUD_MODEL_PIN: CHAMPION, FRAUD_ALERT_MODE: 'budget', FRAUD_ALERT_BUDGET_CARDS_PER_DAY: String(BUDGET) })];
     await Promise.all(services.map((s) => waitUntilReady(s)));
 
     // Traffic before the switch, the learner keeping up (its progress E behind each batch), then the round naming the challenger, then more traffic.
@@ -134,16 +141,40 @@ describe('fraud serving the learner\'s champion against the real broker', () => 
     }
 
     const scoredBy = (n: number, pin: boolean) => (pin ? { name: CHAMPION, version: n >= SWITCH ? 2 : 1, model: champion } : n >= SWITCH ? { name: CHALLENGER, version: 2, model: challenger } : { name: CHAMPION, version: 1, model: champion });
+    const expectedScore = (n: number, pin: boolean) => scoredBy(n, pin).model.predict(vector(n).feature_values);
+    /**
+     * The budget's threshold by brute force: on each task, day d alerts at the 2nd highest card (customer, its
+     * maximum score) of the last earlier day with vectors; the fixed threshold before such a day.
+     */
+    const budgetThresholds = (partitionOf: Map<number, number>) => {
+      const days = new Map<string, Map<string, number>>();
+      for (let n = 0; n < VECTORS; n++) {
+        const key = `${partitionOf.get(n)}/${Math.floor(vector(n).event_time / DAY)}`;
+        const cards = days.get(key) ?? new Map<string, number>();
+        days.set(key, cards.set(vector(n).customer_id, Math.max(cards.get(vector(n).customer_id) ?? 0, expectedScore(n, true))));
+      }
+      return (n: number) => {
+        const day = Math.floor(vector(n).event_time / DAY);
+        const before = [...days.keys()].filter((key) => key.startsWith(`${partitionOf.get(n)}/`) && Number(key.split('/')[1]) < day).map((key) => Number(key.split('/')[1]));
+        if (before.length === 0) return threshold;
+        const cards = [...days.get(`${partitionOf.get(n)}/${Math.max(...before)}`)!.values()].sort((a, b) => b - a);
+        return cards.length >= BUDGET / PARTITIONS ? cards[BUDGET / PARTITIONS - 1]! : threshold;
+      };
+    };
     for (const [l, pin] of [[served, false], [pinned, true]] as const) {
       const scores = await l.scores(VECTORS);
       expect(scores.map((s) => s.transaction_id).sort()).toEqual(Array.from({ length: VECTORS }, (_, n) => `tx-${n}`).sort());
+      const partitionOf = new Map(scores.map((s) => [Number(s.transaction_id.slice(3)), s.partition]));
+      const thresholdOf = pin ? budgetThresholds(partitionOf) : () => threshold;
       for (const score of scores) {
         const n = Number(score.transaction_id.slice(3));
         const expected = scoredBy(n, pin);
         expect([score.transaction_id, score.model_name, score.model_version, score.model_selection]).toEqual([score.transaction_id, expected.name, expected.version, pin ? 'pinned' : 'champion']);
-        expect(score.score).toBeCloseTo(expected.model.predict(vector(n).feature_values), 12);
+        expect(score.score).toBeCloseTo(expectedScore(n, pin), 12);
+        expect([score.transaction_id, score.threshold]).toEqual([score.transaction_id, thresholdOf(n)]);
       }
-      const expectedAlerts = Array.from({ length: VECTORS }, (_, n) => n).filter((n) => scoredBy(n, pin).model.predict(vector(n).feature_values) >= threshold || vector(n).amount > 1000);
+      if (pin) expect(new Set(scores.map((s) => s.threshold)).size).toBeGreaterThan(PARTITIONS);
+      const expectedAlerts = Array.from({ length: VECTORS }, (_, n) => n).filter((n) => expectedScore(n, pin) >= thresholdOf(n) || vector(n).amount > 1000);
       // Enough model alerts on each side of the switch for the names to mean something.
       expect(expectedAlerts.filter((n) => n < SWITCH && vector(n).amount <= 1000).length).toBeGreaterThan(10);
       expect(expectedAlerts.filter((n) => n >= SWITCH && vector(n).amount <= 1000).length).toBeGreaterThan(10);
@@ -152,7 +183,7 @@ describe('fraud serving the learner\'s champion against the real broker', () => 
       const byId = new Map(scores.map((s) => [s.transaction_id, s]));
       for (const alert of alerts) {
         const score = byId.get(alert.transaction_id)!;
-        expect([alert.model_name, alert.model_version, alert.model_selection, alert.score]).toEqual([score.model_name, score.model_version, score.model_selection, score.score]);
+        expect([alert.model_name, alert.model_version, alert.model_selection, alert.score, alert.threshold]).toEqual([score.model_name, score.model_version, score.model_selection, score.score, score.threshold]);
       }
     }
 
