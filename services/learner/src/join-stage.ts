@@ -1,6 +1,12 @@
 import {
+  alignmentFlow,
   caughtUpAtAssignment,
   combineProgress,
+  inputFlow,
+  pausedAfter,
+  setInputPaused,
+  type AlignmentBoard,
+  type FlowLimits,
   InputWatermark,
   type InputWatermarkMode,
   SourceClocks,
@@ -10,6 +16,7 @@ import {
   type Label,
   type LabelledExample,
   type ProcessingContext,
+  type Progress,
   type SourceClocksState,
 } from '@sluice/shared';
 import { EventTimeJoin, type EventTimeJoinOptions, type JoinDecision, type JoinEvent } from './event-time-join.js';
@@ -39,6 +46,8 @@ export interface JoinStageOptions extends EventTimeJoinOptions {
   labelsMaxDisorderMs: number;
   /** Arrival mode: a labels partition caught up and quiet this long (processing time) does not hold the join back. */
   labelsIdleMs: number;
+  /** Bounded buffers: past `maxBuffered` events held, an input (or join task) more than `maxAheadMs` ahead is paused. */
+  flow?: FlowLimits;
 }
 
 interface PartitionJoin {
@@ -49,6 +58,10 @@ interface PartitionJoin {
   /** What was last written to the clocks store and to learner.examples as this task's watermark. */
   savedClocks: string;
   sentMark: string;
+  /** Inputs held back because they run ahead of the other one in this task's buffer (bounded buffers). */
+  held: { features: boolean; labels: boolean };
+  /** Both inputs held back because this task runs ahead of the slowest join task, as the training stage reads them. */
+  aligned: boolean;
 }
 
 /**
@@ -72,6 +85,8 @@ export class JoinStage {
     private readonly topics: { transactionsFeatures: string; labelsValid: string; learnerExamples: string },
     private readonly options: JoinStageOptions,
     private readonly metrics: LearnerMetrics,
+    /** Where the training task, when this instance has it, shows how far it has got (watermark alignment). */
+    private readonly training?: AlignmentBoard,
   ) {}
 
   process(message: InputMessage, context: ProcessingContext): void {
@@ -105,7 +120,9 @@ export class JoinStage {
 
   private advance(context: ProcessingContext, partition: PartitionJoin): void {
     // Marks are inclusive (everything at or before them has been sent); when every source is idle, what is held is released.
-    const progress = combineProgress([{ time: partition.features.frontier, idle: partition.features.allIdle }, partition.labels.progress(context.now)]);
+    const features = { time: partition.features.frontier, idle: partition.features.allIdle };
+    const labels = partition.labels.progress(context.now, context.isInputPaused(this.topics.labelsValid));
+    const progress = combineProgress([features, labels]);
     if (progress.time > partition.join.frontier) this.emit(context, partition.join.releaseThrough(progress.time));
 
     const labelsState = partition.labels.state();
@@ -126,6 +143,38 @@ export class JoinStage {
       context.sendWatermark(this.topics.learnerExamples, mark);
       partition.sentMark = sent;
     }
+    this.regulate(context, partition, features, labels);
+  }
+
+  /**
+   * Bounded buffers (flow-control.ts), after the release:
+   * - within the task: vectors and labels meet in this buffer; in a replay
+   *   ingest passes labels on faster than the features service its vectors, so
+   *   labels run days of event time ahead and wait here; past the limit, the
+   *   input ahead of the other by more than the distance is paused (either way);
+   * - across tasks (watermark alignment): a task whose watermark runs ahead
+   *   of the slowest join task's, as the training task has read them, stops
+   *   reading both inputs while the training task holds (buffered, or unread
+   *   in learner.examples) more than the limit.
+   *   Only the instance that trains has that view; the others are not aligned.
+   * The input or task holding the minimum is never paused.
+   */
+  private regulate(context: ProcessingContext, partition: PartitionJoin, features: Progress, labels: Progress): void {
+    const limits = this.options.flow;
+    if (limits === undefined) return;
+    const [onFeatures, onLabels] = inputFlow(
+      [
+        { ...features, paused: partition.held.features },
+        { ...labels, paused: partition.held.labels },
+      ],
+      partition.join.buffered,
+      limits,
+    );
+    partition.held = { features: pausedAfter(onFeatures!, partition.held.features), labels: pausedAfter(onLabels!, partition.held.labels) };
+    const own = { time: partition.join.frontier, idle: combineProgress([features, labels]).idle };
+    partition.aligned = pausedAfter(alignmentFlow(this.training?.view(context.now), context.partition, own, partition.aligned, limits), partition.aligned);
+    setInputPaused(context, this.topics.transactionsFeatures, partition.aligned || partition.held.features);
+    setInputPaused(context, this.topics.labelsValid, partition.aligned || partition.held.labels);
   }
 
   private emit(context: ProcessingContext, decision: JoinDecision): void {
@@ -168,6 +217,8 @@ export class JoinStage {
         clocks,
         savedClocks: stored ? JSON.stringify(stored) : '',
         sentMark: '',
+        held: { features: false, labels: false },
+        aligned: false,
       };
       this.joins.set(pending, partition);
     }

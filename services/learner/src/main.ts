@@ -103,6 +103,7 @@ runService('learner', async () => {
     process: (message, context) => train.process(message, context),
     afterBatch: async (context) => {
       await train.afterBatch(context);
+      if (context.batch !== undefined) trainingLag = context.batch.lag;
       publishTraining(context.partition, context.now);
     },
     // Changes nothing (no transaction): keeps the training task on the board while the join tasks ahead are paused.
@@ -110,9 +111,11 @@ runService('learner', async () => {
     partitionsConsumedConcurrently: 1,
   });
 
+  /** Examples left unread in learner.examples after the training task's last batch: they will be held too. */
+  let trainingLag = 0;
   function publishTraining(partition: number, now: number): void {
     const state = train.readerState;
-    if (state !== undefined) trainingBoard.publish(partition, state, now);
+    if (state !== undefined) trainingBoard.publish(partition, { clocks: state.clocks, get buffered() { return state.buffered + trainingLag; } }, now);
   }
 
   runtime.shutdown.register('join', () => joinProcessor.stop());
