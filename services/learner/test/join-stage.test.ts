@@ -1,0 +1,115 @@
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { AlignmentBoard, createLogger, PartitionStore, type FeatureVector, type InputMessage, type Label, type ProcessingContext } from '@sluice/shared';
+import { EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE, JoinStage, PENDING_STORE, type JoinStageOptions } from '../src/join-stage.js';
+import { LearnerMetrics } from '../src/learner-metrics.js';
+
+const TOPICS = { transactionsFeatures: 'transactions.features', labelsValid: 'labels.valid', learnerExamples: 'learner.examples' };
+const DAY_MS = 86_400_000;
+const OPTIONS: JoinStageOptions = {
+  ttlMs: 30 * DAY_MS,
+  maxEntries: 1_000_000,
+  maxEarlyLabels: 1_000,
+  labelsWatermarks: 'upstream',
+  labelsMaxDisorderMs: 0,
+  labelsIdleMs: 1_000,
+  flow: { maxBuffered: 10, maxAheadMs: 60_000 },
+};
+
+const vector = (i: number, time: number): FeatureVector => ({
+  transaction_id: `t${i}`,
+  customer_id: 'c',
+  terminal_id: 'x',
+  event_time: time,
+  amount: 1,
+  feature_set_version: 'v',
+  feature_names: ['a'],
+  feature_values: [i],
+  ingested_at: 0,
+});
+const label = (i: number, txTime: number): Label => ({
+  transaction_id: `t${i}`,
+  customer_id: 'c',
+  terminal_id: 'x',
+  tx_event_time: txTime,
+  is_fraud: i % 2 === 0,
+  labeled_at: txTime + 7 * DAY_MS,
+  ingested_at: 0,
+});
+const data = (topic: string, value: object): InputMessage => ({ topic, partition: 0, offset: '0', timestamp: '0', key: null, value, rawValue: null, headers: {} });
+/** The one upstream source's mark on `topic` (a terminal task on transactions.features, an ingest task on labels.valid). */
+const mark = (topic: string, time: number): InputMessage => ({ ...data(topic, {}), value: null, watermark: { source: 0, sources: 1, time, idle: false } });
+
+/** One join task over in-memory stores, with the processor's flow control recorded. */
+function harness(board?: AlignmentBoard) {
+  const stores = new Map([PENDING_STORE, EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE].map((name) => [name, new PartitionStore<unknown>({ name, changelogTopic: `${name}.changelog` }, 0)]));
+  const paused = new Set<string>();
+  const examples: string[] = [];
+  const task = { partition: 0, lagAtAssignment: new Map() };
+  const stage = new JoinStage(TOPICS, OPTIONS, new LearnerMetrics(new Registry()), board);
+  const context = (): ProcessingContext => ({
+    partition: 0,
+    logger: createLogger('test', 'silent'),
+    now: 0,
+    batch: undefined,
+    task,
+    store: <V>(name: string) => stores.get(name) as unknown as PartitionStore<V>,
+    send: (_topic, key, record) => examples.push(`${key}:${(record as { kind: string }).kind}`),
+    sendBytes: () => undefined,
+    sendWatermark: () => undefined,
+    pauseInput: (topic) => paused.add(topic),
+    resumeInput: (topic) => paused.delete(topic),
+    isInputPaused: (topic) => paused.has(topic),
+    afterCommit: (effect) => effect(),
+    deadLetter: () => {
+      throw new Error('nothing should be dead-lettered');
+    },
+  });
+  const batch = (messages: InputMessage[]) => {
+    const ctx = context();
+    for (const message of messages) stage.process(message, ctx);
+    stage.afterBatch(ctx);
+  };
+  return { batch, paused, examples, buffered: () => stores.get(JOIN_BUFFER_STORE)!.size };
+}
+
+describe('JoinStage bounded buffer', () => {
+  it('pauses labels running a week ahead of the vectors once past the limit, and reads them again once the vectors catch up', () => {
+    const join = harness();
+    // The vectors' input has reached day 0; labels of days 0-1 arrive, established a week later.
+    join.batch([data(TOPICS.transactionsFeatures, vector(0, 0)), mark(TOPICS.transactionsFeatures, 0)]);
+    const labels = Array.from({ length: 12 }, (_, i) => label(i, i * 3_600_000));
+    join.batch([...labels.map((l) => data(TOPICS.labelsValid, l)), mark(TOPICS.labelsValid, labels.at(-1)!.labeled_at)]);
+    expect(join.buffered()).toBe(12);
+    expect([...join.paused]).toEqual([TOPICS.labelsValid]);
+
+    // The vectors come within half the distance of the labels: what was held is released, labels flow again.
+    const vectors = Array.from({ length: 12 }, (_, i) => vector(i, i * 3_600_000));
+    join.batch([...vectors.slice(1).map((v) => data(TOPICS.transactionsFeatures, v)), mark(TOPICS.transactionsFeatures, labels.at(-1)!.labeled_at)]);
+    expect(join.buffered()).toBe(0);
+    expect([...join.paused]).toEqual([]);
+    expect(join.examples.filter((e) => e.endsWith(':labelled'))).toHaveLength(12);
+  });
+
+  it('never pauses the input the frontier waits for', () => {
+    const join = harness();
+    // Vectors run ahead of labels this time: the vectors wait, and it is their input that stops.
+    join.batch([mark(TOPICS.labelsValid, 0)]);
+    join.batch([...Array.from({ length: 12 }, (_, i) => data(TOPICS.transactionsFeatures, vector(i, DAY_MS + i))), mark(TOPICS.transactionsFeatures, DAY_MS + 11)]);
+    expect(join.buffered()).toBe(12);
+    expect([...join.paused]).toEqual([TOPICS.transactionsFeatures]);
+  });
+
+  it('stops both inputs when the training task, past its limit, has this task ahead of the slowest join task', () => {
+    const board = new AlignmentBoard(30_000);
+    const training = { clocks: { expected: 2, bySource: new Map([[0, { time: DAY_MS, idle: false }], [1, { time: 0, idle: false }]]) }, buffered: 11 };
+    board.publish(0, training, 0);
+    const join = harness(board);
+    join.batch([mark(TOPICS.labelsValid, 2 * DAY_MS), data(TOPICS.transactionsFeatures, vector(0, 2 * DAY_MS)), mark(TOPICS.transactionsFeatures, 2 * DAY_MS)]);
+    expect(join.paused).toEqual(new Set([TOPICS.transactionsFeatures, TOPICS.labelsValid]));
+    // The slowest join task catches up: this one reads again.
+    training.clocks.bySource.set(1, { time: 2 * DAY_MS, idle: false });
+    join.batch([]);
+    expect([...join.paused]).toEqual([]);
+  });
+});
