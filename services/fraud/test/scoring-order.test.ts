@@ -88,6 +88,7 @@ function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: num
   const progress = new SourceClocks();
   const outputs: Output[] = [];
   const flow = { paused: false, pauses: 0 };
+  const registry = new Registry();
   const scoring = new Scoring(
     { transactionsFeatures: 'transactions.features', fraudScores: 'fraud.scores', fraudAlerts: 'fraud.alerts' },
     selection,
@@ -101,7 +102,7 @@ function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: num
       modelWaitMaxMs: options.waitMaxMs,
       maxHeld: options.maxHeld ?? 1_000_000,
     },
-    new FraudMetrics(new Registry(), () => null),
+    new FraudMetrics(registry, () => null),
     () => modelReadyThrough(progress, options.delayMs),
   );
   const context = (now: number): ProcessingContext => ({
@@ -152,7 +153,7 @@ function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: num
   };
   // A restarted instance reads model.updates whole before it processes anything.
   for (const event of modelEvents) feed(event);
-  return { feed, outputs, stores, selection, flow };
+  return { feed, outputs, stores, selection, flow, registry };
 }
 
 /** Outputs without their processing-time stamps, as a comparable list. */
@@ -296,13 +297,14 @@ describe('ScoringOrder', () => {
     expect(order.advance(0, 1_900).map((r) => r.vector.transaction_id)).toEqual(['held']);
   });
 
-  it('holds everything until the learner has published progress, and nothing while it is idle', () => {
+  it('holds everything until the learner has published progress, and while it is idle holds what is newer than where it stood', () => {
     const progress = new SourceClocks();
     expect(modelReadyThrough(progress, 30)).toBe(-Infinity);
     progress.observe({ source: 0, sources: 1, time: 100, idle: false });
     expect(modelReadyThrough(progress, 30)).toBe(130);
-    progress.observe({ source: 0, sources: 1, time: 100, idle: true });
-    expect(modelReadyThrough(progress, 30)).toBe(Infinity);
+    // Idle at 150: a vector at 200 reaches the learner too, and may take it past a snapshot boundary it must be scored by.
+    progress.observe({ source: 0, sources: 1, time: 150, idle: true });
+    expect(modelReadyThrough(progress, 30)).toBe(180);
   });
 });
 
@@ -385,5 +387,35 @@ describe('Scoring in event time', () => {
     );
     // The bound was reached, or this property shows nothing.
     expect(paused).toBeGreaterThan(0);
+  });
+
+  it('reports the served model: the gauge follows the newest vector in event time, scores are counted by model', async () => {
+    const run = instance({ ...base, alert: { mode: 'threshold' } });
+    for (const event of [
+      { kind: 'snapshot', snapshot: snapshot(1, 0, 4, 'fraud-lr', 'fraud-lr') },
+      { kind: 'snapshot', snapshot: snapshot(2, 0, 4, 'gbdt', 'fraud-lr') },
+      { kind: 'snapshot', snapshot: snapshot(3, 20, -4, 'gbdt', 'gbdt') },
+      { kind: 'progress', time: 1_000, idle: false },
+      { kind: 'vector', vector: vector('a', 10, 0.5, 'c1') },
+      { kind: 'vector', vector: vector('b', 30, 0.5, 'c1') },
+      { kind: 'features-mark', mark: { source: 0, sources: 1, time: 30, idle: false } },
+      { kind: 'advance' },
+      // A vector older than the newest scored (another task's, late here) does not turn the gauge back.
+      { kind: 'vector', vector: vector('late', 12, 0.5, 'c2') },
+    ] satisfies Event[]) run.feed(event);
+    const values = async (name: string) => (await run.registry.getSingleMetric(name)!.get()).values.map((v) => [v.labels.model, v.labels.selection, v.value]);
+    expect(await values('sluice_fraud_champion_info')).toEqual([
+      ['fraud-lr', 'champion', 0],
+      ['gbdt', 'champion', 1],
+    ]);
+    expect(await values('sluice_fraud_model_scores_total')).toEqual([
+      ['fraud-lr', 'champion', 2],
+      ['gbdt', 'champion', 1],
+    ]);
+    expect(run.outputs.filter((o) => o.topic === 'fraud.scores').map((o) => [o.record.transaction_id, o.record.model_name, o.record.model_version])).toEqual([
+      ['a', 'fraud-lr', 1],
+      ['b', 'gbdt', 3],
+      ['late', 'fraud-lr', 1],
+    ]);
   });
 });
