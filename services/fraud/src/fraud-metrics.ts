@@ -58,7 +58,7 @@ export class FraudMetrics {
       registers,
     });
     this.modelScores = new Counter({ name: 'sluice_fraud_model_scores_total', help: 'Vectors scored by a model, by model and how it was chosen (rules-alone scores are not counted here).', labelNames: ['model', 'selection'], registers });
-    this.alertThreshold = new Gauge({ name: 'sluice_fraud_alert_threshold', help: 'Score threshold of the day in progress per task (FRAUD_ALERT_MODE=budget: from the day before; threshold: FRAUD_THRESHOLD).', labelNames: ['partition'], registers });
+    this.alertThreshold = new Gauge({ name: 'sluice_fraud_alert_threshold', help: 'FRAUD_ALERT_MODE=budget: score threshold of the day in progress per task (the k-th card of the day before, or FRAUD_THRESHOLD until a day gives one); absent in threshold mode.', labelNames: ['partition'], registers });
     this.modelTableSize = new Gauge({ name: 'sluice_fraud_model_snapshots', help: 'Model snapshots held for scoring by event time (the newest a waiting vector may need, and newer).', registers });
   }
 }
