@@ -1,0 +1,103 @@
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { AlignmentBoard, createLogger, PartitionStore, type InputMessage, type Label, type ProcessingContext, type Transaction } from '@sluice/shared';
+import { CUSTOMER_CLOCKS_STORE, CUSTOMERS_STORE, CustomerStage } from '../src/feature-stages.js';
+import { FeaturesMetrics } from '../src/features-metrics.js';
+import { handbookFeatureSpec } from '../src/handbook.js';
+import { compileSpec } from '../src/plan.js';
+
+const TOPICS = { transactionsValid: 'transactions.valid', labelsValid: 'labels.valid', transactionsByTerminal: 'transactions.by-terminal', transactionsFeatures: 'transactions.features' };
+const DAY_MS = 86_400_000;
+const T0 = Date.UTC(2018, 3, 1);
+const LIMITS = { maxBuffered: 100, maxAheadMs: 60_000 };
+
+const transaction = (i: number, time: number): Transaction => ({
+  transaction_id: `t${i}`,
+  customer_id: 'c',
+  terminal_id: 'x',
+  amount: 10,
+  event_time: time,
+  currency: 'EUR',
+  ingested_at: 0,
+});
+const label = (i: number, txTime: number): Label => ({
+  transaction_id: `t${i}`,
+  customer_id: 'c',
+  terminal_id: 'x',
+  tx_event_time: txTime,
+  is_fraud: false,
+  labeled_at: txTime + 7 * DAY_MS,
+  ingested_at: 0,
+});
+const data = (topic: string, value: object): InputMessage => ({ topic, partition: 0, offset: '0', timestamp: '0', key: null, value, rawValue: null, headers: {} });
+/** Ingest's mark (one ingest task) on `topic`. */
+const mark = (topic: string, time: number): InputMessage => ({ ...data(topic, {}), value: null, watermark: { source: 0, sources: 1, time, idle: false } });
+
+/** Customer task 0 of 2 over in-memory stores, beside a terminal task whose view is set by hand on the board. */
+function harness() {
+  const board = new AlignmentBoard(30_000);
+  const terminal = { clocks: { expected: 2, bySource: new Map<number, { time: number; idle: boolean }>() }, buffered: 0 };
+  board.publish(0, terminal, 0);
+  const plan = compileSpec(handbookFeatureSpec());
+  const stage = new CustomerStage(plan, TOPICS, 60_000, new FeaturesMetrics(new Registry()), { mode: 'upstream', disorderMs: 0, idleTimeoutMs: 10_000 }, { limits: LIMITS, terminals: board });
+  const stores = new Map([CUSTOMERS_STORE, CUSTOMER_CLOCKS_STORE].map((name) => [name, new PartitionStore<unknown>({ name, changelogTopic: `${name}.changelog` }, 0)]));
+  const paused = new Set<string>();
+  const marks: number[] = [];
+  const task = { partition: 0, lagAtAssignment: new Map() };
+  const context = (): ProcessingContext => ({
+    partition: 0,
+    logger: createLogger('test', 'silent'),
+    now: 0,
+    batch: undefined,
+    task,
+    store: <V>(name: string) => stores.get(name) as unknown as PartitionStore<V>,
+    send: () => undefined,
+    sendBytes: () => undefined,
+    sendWatermark: (_topic, { time }) => marks.push(time),
+    pauseInput: (topic) => paused.add(topic),
+    resumeInput: (topic) => paused.delete(topic),
+    isInputPaused: (topic) => paused.has(topic),
+    afterCommit: (effect) => effect(),
+    deadLetter: () => {
+      throw new Error('nothing should be dead-lettered');
+    },
+  });
+  const batch = (messages: InputMessage[]) => {
+    const ctx = context();
+    for (const message of messages) stage.process(message, ctx);
+    stage.afterBatch(ctx);
+  };
+  return { batch, paused, marks, terminal };
+}
+
+describe('CustomerStage bounded terminal buffer', () => {
+  it('pauses labels a week ahead of its transactions once the terminal buffer is past its limit, never the transactions', () => {
+    const customer = harness();
+    customer.batch([data(TOPICS.transactionsValid, transaction(0, T0)), mark(TOPICS.transactionsValid, T0)]);
+    customer.batch([data(TOPICS.labelsValid, label(0, T0)), mark(TOPICS.labelsValid, T0 + 7 * DAY_MS)]);
+    expect([...customer.paused]).toEqual([]);
+    // The terminal task holds (or has unread) more than the limit: the labels, a week ahead, stop.
+    customer.terminal.buffered = 101;
+    customer.batch([]);
+    expect([...customer.paused]).toEqual([TOPICS.labelsValid]);
+    // A paused input's progress stands still, and this task's watermark follows the transactions.
+    expect(customer.marks.at(-1)).toBe(T0);
+    // Drained to half: read again.
+    customer.terminal.buffered = 50;
+    customer.batch([]);
+    expect([...customer.paused]).toEqual([]);
+  });
+
+  it('stops both inputs while its watermark runs ahead of the slowest customer task as the terminal tasks read them', () => {
+    const customer = harness();
+    customer.terminal.clocks.bySource.set(0, { time: T0, idle: false });
+    customer.terminal.clocks.bySource.set(1, { time: T0 - DAY_MS, idle: false });
+    customer.terminal.buffered = 101;
+    customer.batch([mark(TOPICS.labelsValid, T0 + DAY_MS), data(TOPICS.transactionsValid, transaction(0, T0 + DAY_MS)), mark(TOPICS.transactionsValid, T0 + DAY_MS)]);
+    expect(customer.paused).toEqual(new Set([TOPICS.transactionsValid, TOPICS.labelsValid]));
+    // Customer task 1 becomes the reader's slowest at T0 + 2 days: task 0 now holds the minimum and reads again.
+    customer.terminal.clocks.bySource.set(1, { time: T0 + 2 * DAY_MS, idle: false });
+    customer.batch([]);
+    expect([...customer.paused]).toEqual([]);
+  });
+});
