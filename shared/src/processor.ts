@@ -4,104 +4,28 @@ import {
   type Admin,
   type Consumer,
   type EachBatchPayload,
-  type IHeaders,
   type Kafka,
   type Message,
   type Producer,
 } from 'kafkajs';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { CoPartitionAssigner } from './co-partition-assigner.js';
-import { buildDeadLetter, deadLetterHeaders } from './dead-letter.js';
 import { SluiceError } from './errors.js';
 import { ConsumerRecovery, exitingRecovery, type RecoveryPolicy } from './recovery.js';
 import { retrying } from './retry.js';
 import type { Logger } from './logger.js';
 import type { AvroSerde } from './serde.js';
-import { encodeWatermark, decodeWatermark, WATERMARK_HEADER, type WatermarkMark } from './event-time/watermark.js';
-import { PartitionStore, restoreChangelogs, type ChangelogRecord, type KeyValueStore, type StoreDefinition } from './state-store.js';
+import { WATERMARK_HEADER } from './event-time/watermark.js';
+import { PartitionStore, restoreChangelogs, type ChangelogRecord } from './state-store.js';
 import { TaskInputs, countPausedInputs, resumeAllInputs } from './runtime/input-pauses.js';
+import type { InputDefinition, InputMessage, ProcessingContext, ProcessorDefinition } from './runtime/contract.js';
+import { openContext, processOne, readWatermark, type ContextEnvironment, type QueuedOutput } from './runtime/processing-context.js';
 
-export interface InputDefinition {
-  topic: string;
-  /** 'avro': decoded through the registry; 'bytes': handed over raw (e.g. JSON validated by the service). */
-  format: 'avro' | 'bytes';
-  /** Where undecodable or refused messages of this topic go. */
-  deadLetterTopic: string;
-  /**
-   * The topic carries watermark records (event-time/watermark.ts) from the
-   * tasks that write it: they reach `process` as messages with `watermark`
-   * set. Otherwise they are skipped, so a reader that does not order by event
-   * time never sees them.
-   */
-  watermarks?: boolean;
-}
+export type { InputDefinition, InputMessage, OutputOptions, ProcessingContext, ProcessorDefinition, ProcessorHandler, TaskInfo } from './runtime/contract.js';
+export { headerValue } from './runtime/contract.js';
 
-export interface InputMessage<T = unknown> {
-  topic: string;
-  partition: number;
-  offset: string;
-  timestamp: string;
-  key: Buffer | null;
-  /** Decoded value for 'avro' inputs; the raw bytes for 'bytes' inputs. */
-  value: T;
-  rawValue: Buffer | null;
-  headers: IHeaders;
-  /** Set on a watermark record of an input declared `watermarks: true` (its value is then null). */
-  watermark?: WatermarkMark;
-}
-
-export interface OutputOptions {
-  headers?: Record<string, string>;
-  /** Defaults to the key's partition (murmur2, as the Java client). */
-  partition?: number;
-}
-
-/** What a processor can do while handling one batch of one partition. */
-export interface ProcessingContext {
-  readonly partition: number;
-  readonly logger: Logger;
-  store<V>(name: string): KeyValueStore<V>;
-  /** Queues an Avro record for the topic; written when the batch's transaction commits. */
-  send(topic: string, key: string | null, record: object, options?: OutputOptions): void;
-  /** Queues a message whose value is already bytes (JSON, or a tombstone when null). */
-  sendBytes(topic: string, key: string | null, value: Buffer | null, options?: OutputOptions): void;
-  /** Dead-letters the message with a code and a reason; counted, never lost. */
-  deadLetter(message: InputMessage, code: string, reason: string): void;
-  /**
-   * Runs `effect` once the batch's transaction has committed, never if it
-   * aborts. Metrics that count what a batch did belong here: an aborted batch
-   * is processed again on rebuilt state, and counting it as it is processed
-   * would count it twice.
-   */
-  afterCommit(effect: () => void): void;
-  /**
-   * Writes this task's watermark to every partition of `topic`, after the
-   * outputs queued so far, in the same transaction: source = this partition,
-   * sources = the partition count of the processor's first input.
-   */
-  sendWatermark(topic: string, mark: { time: number; idle: boolean }): void;
-  /** Wall-clock time of the batch (ms), read once so that a batch is handled as of one instant. */
-  readonly now: number;
-  /** The input topic of this batch and the messages still behind it there; undefined in a punctuation. */
-  readonly batch: { topic: string; lag: number } | undefined;
-  /** The task this batch belongs to: the same object until the partition is assigned again. */
-  readonly task: TaskInfo;
-  /**
-   * Stops fetching this task's partition of `topic` (an input of the
-   * processor) until `resumeInput`: records already delivered in the current
-   * batch are still processed, and no later batch of it reaches `process`.
-   * Punctuation goes on. Pausing changes only when records are read, never
-   * which: they wait in the log. A task starts with every input flowing: the
-   * pauses of a task end with it (a new assignment, or a task discarded after
-   * an aborted transaction).
-   */
-  pauseInput(topic: string): void;
-  resumeInput(topic: string): void;
-  isInputPaused(topic: string): boolean;
-}
-
-export interface StreamProcessorOptions {
-  service: string;
+/** A processor's definition (runtime/contract.ts) and how it runs on Kafka. */
+export interface StreamProcessorOptions extends ProcessorDefinition {
   kafka: Kafka;
   serde: AvroSerde;
   logger: Logger;
@@ -109,45 +33,12 @@ export interface StreamProcessorOptions {
   groupId: string;
   /** Transactional ids are `<prefix>-<partition>`: one producer per input partition, so a new owner fences a zombie. */
   transactionalIdPrefix: string;
-  inputs: InputDefinition[];
-  stores?: StoreDefinition<unknown>[];
-  process(message: InputMessage, context: ProcessingContext): void | Promise<void>;
-  /** Runs after the batch's messages and before its commit (periodic work: snapshots, expiry). */
-  afterBatch?(context: ProcessingContext): void | Promise<void>;
-  /**
-   * Runs on every ready task each `intervalMs` of wall-clock time, between
-   * batches, whether or not input arrives (Kafka Streams' wall-clock
-   * punctuation): what it sends and the state it changes commit in a
-   * transaction of their own. For work that must happen while an input is
-   * quiet, e.g. telling downstream readers that this source is idle.
-   */
-  punctuate?: { intervalMs: number; run(context: ProcessingContext): void };
-  /** Topics this processor writes watermarks to (`context.sendWatermark`). */
-  watermarkOutputs?: string[];
   partitionsConsumedConcurrently?: number;
   /** Below this lag (messages) on every partition, the processor reports ready. */
   readyMaxLag?: number;
   sessionTimeoutMs?: number;
   /** How long a crashed consumer may take to come back, and how the service ends if it does not (ServiceRuntime.recovery). */
   recovery?: RecoveryPolicy;
-}
-
-interface QueuedOutput {
-  topic: string;
-  key: string | null;
-  record?: object;
-  bytes?: Buffer | null;
-  options?: OutputOptions;
-}
-
-/** What a handler may know of the task a batch belongs to; one object per assignment of a partition. */
-export interface TaskInfo {
-  readonly partition: number;
-  /**
-   * Messages each input partition had left to read when this task was assigned (end offset minus committed
-   * position, read after the fence). 0: caught up, so a partition that then delivers nothing has nothing to say.
-   */
-  readonly lagAtAssignment: ReadonlyMap<string, number>;
 }
 
 interface Task {
@@ -243,10 +134,20 @@ export class StreamProcessor {
   private running = false;
   /** This processor's share of sluice_paused_inputs, by topic: several processors of a service may count the same registry. */
   private readonly publishedPauses = new Map<string, number>();
+  private readonly contextEnvironment: ContextEnvironment;
 
   constructor(private readonly options: StreamProcessorOptions) {
     this.metrics = ProcessorMetrics.of(options.metrics);
     this.inputs = new Map(options.inputs.map((input) => [input.topic, input]));
+    this.contextEnvironment = {
+      service: options.service,
+      logger: options.logger,
+      deadLetterTopicOf: (topic) => this.inputs.get(topic)?.deadLetterTopic,
+      partitionCount: (topic) => this.partitionCounts.get(topic),
+      sourcesTopic: options.inputs[0]!.topic,
+      pausesChanged: () => this.updatePausedGauge(),
+      deadLettered: (topic, code) => this.metrics.deadLetters.inc({ topic, code }),
+    };
     this.recovery = new ConsumerRecovery({
       name: options.groupId,
       logger: options.logger,
@@ -541,15 +442,7 @@ export class StreamProcessor {
       const decoded = await this.decode(message, batch.topic, batch.partition, input, context);
       if (decoded?.watermark !== undefined) marks += 1;
       if (decoded === undefined || (decoded.watermark !== undefined && !input.watermarks)) continue;
-      try {
-        await this.options.process(decoded, context);
-      } catch (error) {
-        // Input must never stop the pipeline: a processing failure is dead-lettered with its reason.
-        const code = error instanceof SluiceError ? error.code : 'PROCESSING_FAILED';
-        const reason = error instanceof SluiceError ? error.reason : error instanceof Error ? error.message : String(error);
-        if (!(error instanceof SluiceError)) this.options.logger.error({ err: error, topic: batch.topic, offset: message.offset }, 'processing failed');
-        context.deadLetter(decoded, code, reason);
-      }
+      await processOne(this.options.process, decoded, context);
     }
     try {
       await this.options.afterBatch?.(context);
@@ -573,64 +466,8 @@ export class StreamProcessor {
     await heartbeat();
   }
 
-  /** A context for one batch (or punctuation) of a task: what it queues is committed by `commit`. */
   private openContext(task: Task, batch: ProcessingContext['batch'], fallbackDeadLetterTopic: string) {
-    const outputs: QueuedOutput[] = [];
-    const effects: (() => void)[] = [];
-    let deadLettered = 0;
-    const context: ProcessingContext = {
-      partition: task.partition,
-      logger: this.options.logger,
-      now: Date.now(),
-      batch,
-      task: task.info,
-      store: <V>(name: string) => {
-        const store = task.stores.get(name);
-        if (!store) throw new SluiceError('UNKNOWN_STORE', `no store named ${name}`);
-        return store as KeyValueStore<V>;
-      },
-      send: (topic, key, record, options) => outputs.push({ topic, key, record, options }),
-      sendBytes: (topic, key, bytes, options) => outputs.push({ topic, key, bytes, options }),
-      sendWatermark: (topic, mark) => {
-        const partitions = this.partitionCounts.get(topic);
-        const sources = this.partitionCounts.get(this.options.inputs[0]!.topic);
-        if (partitions === undefined || sources === undefined) {
-          throw new SluiceError('WATERMARK_TOPIC_UNDECLARED', `${topic} is not among this processor's watermarkOutputs`);
-        }
-        const header = encodeWatermark({ source: task.partition, sources, time: mark.time, idle: mark.idle });
-        for (let partition = 0; partition < partitions; partition++) {
-          outputs.push({ topic, key: null, bytes: null, options: { partition, headers: { [WATERMARK_HEADER]: header } } });
-        }
-      },
-      afterCommit: (effect) => effects.push(effect),
-      pauseInput: (topic) => {
-        task.inputs.pause(topic);
-        this.updatePausedGauge();
-      },
-      resumeInput: (topic) => {
-        task.inputs.resume(topic);
-        this.updatePausedGauge();
-      },
-      isInputPaused: (topic) => task.inputs.isPaused(topic),
-      deadLetter: (message, code, reason) => {
-        deadLettered += 1;
-        context.afterCommit(() => this.metrics.deadLetters.inc({ topic: message.topic, code }));
-        const letter = buildDeadLetter(
-          { topic: message.topic, partition: message.partition, offset: message.offset, timestamp: message.timestamp, key: message.key, value: message.rawValue },
-          code,
-          reason,
-          this.options.service,
-          context.now,
-        );
-        outputs.push({
-          topic: this.inputs.get(message.topic)?.deadLetterTopic ?? fallbackDeadLetterTopic,
-          key: message.key?.toString('utf8') ?? null,
-          bytes: Buffer.from(JSON.stringify(letter)),
-          options: { headers: deadLetterHeaders(letter) },
-        });
-      },
-    };
-    return { context, outputs, effects, deadLettered: () => deadLettered };
+    return openContext(task, this.contextEnvironment, batch, fallbackDeadLetterTopic, Date.now());
   }
 
   /** Partition counts of the inputs and watermark outputs, read once: watermarks go to every partition, from a source of known count. */
@@ -686,15 +523,8 @@ export class StreamProcessor {
       rawValue: message.value ?? null,
       headers: message.headers ?? {},
     };
-    const watermarkHeader = headerValue(base.headers, WATERMARK_HEADER);
-    if (watermarkHeader !== undefined) {
-      const watermark = decodeWatermark(watermarkHeader);
-      if (watermark === undefined) {
-        context.deadLetter(base, 'WATERMARK_INVALID', `the ${WATERMARK_HEADER} header '${watermarkHeader}' is not source/sources/time/state`);
-        return undefined;
-      }
-      return { ...base, value: null, watermark };
-    }
+    const marked = readWatermark(base, context);
+    if (marked !== 'data') return marked;
     if (input.format === 'bytes') return base;
     try {
       return { ...base, value: await this.options.serde.decode(message.value ?? null) };
@@ -812,11 +642,4 @@ function whileTransactionSettles<T>(request: () => Promise<T>): Promise<T> {
     delayMs: (attempt) => 20 * 2 ** (attempt - 1),
     retriable: (error) => error instanceof Error && (error as { type?: string }).type === 'CONCURRENT_TRANSACTIONS',
   });
-}
-
-/** A header's value as a string, whatever form kafkajs gives it in. */
-export function headerValue(headers: IHeaders, name: string): string | undefined {
-  const value = headers[name];
-  const first = Array.isArray(value) ? value[0] : value;
-  return first === undefined ? undefined : first.toString();
 }

@@ -1,0 +1,184 @@
+import fc from 'fast-check';
+import { Partitioners } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { SluiceError } from '../../src/errors.js';
+import type { ProcessorDefinition } from '../../src/runtime/contract.js';
+import { murmur2 } from '../../src/testing/in-memory-topics.js';
+import { TopologyTestDriver } from '../../src/testing/test-driver.js';
+
+/** Counts events per key in a store (as test/integration/fixtures/counting-processor.ts): JSON {id, key} in, {id, key, seen_for_key} out. */
+function counting(effects: string[] = []): ProcessorDefinition {
+  return {
+    service: 'counting',
+    inputs: [{ topic: 'in', format: 'bytes', deadLetterTopic: 'dlq' }],
+    stores: [{ name: 'counts', changelogTopic: 'counts-changelog' }],
+    process(message, context) {
+      let event: { id?: unknown; key?: unknown };
+      try {
+        event = JSON.parse((message.value as Buffer).toString('utf8')) as typeof event;
+      } catch {
+        throw new SluiceError('MALFORMED_JSON', 'value is not JSON');
+      }
+      if (typeof event.id !== 'string' || typeof event.key !== 'string') throw new SluiceError('MISSING_FIELD', 'id and key must be strings');
+      const counts = context.store<number>('counts');
+      const seen = (counts.get(event.key) ?? 0) + 1;
+      counts.put(event.key, seen);
+      context.send('out', event.key, { id: event.id, key: event.key, seen_for_key: seen });
+      const id = event.id;
+      context.afterCommit(() => effects.push(id));
+    },
+  };
+}
+
+const events = (from: number, to: number, keys = 7) =>
+  Array.from({ length: to - from }, (_, index) => ({ key: `k${(from + index) % keys}`, value: JSON.stringify({ id: `e${from + index}`, key: `k${(from + index) % keys}` }) }));
+
+type Counted = { id: string; key: string; seen_for_key: number };
+
+describe('murmur2', () => {
+  it("puts a key in the partition kafkajs's default partitioner does", () => {
+    const kafkajs = Partitioners.DefaultPartitioner();
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), fc.integer({ min: 1, max: 64 }), (key, partitions) => {
+        const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));
+        expect((murmur2(key) & 0x7fffffff) % partitions).toBe(kafkajs({ topic: 't', partitionMetadata, message: { key, value: null } }));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('TopologyTestDriver', () => {
+  it('delivers piped records to the handler, commits its outputs by key partition and dead-letters what it refuses', async () => {
+    const driver = new TopologyTestDriver(counting(), { partitions: 3 });
+    driver.pipe('in', [...events(0, 10), { key: 'k1', value: Buffer.from([0x00, 0xff]) }]);
+    await driver.run();
+    const out = driver.outputs('out');
+    expect(out.map((record) => (record.value as Counted).id).sort()).toEqual(events(0, 10).map((event) => JSON.parse(event.value).id).sort());
+    for (const record of out) expect(record.partition).toBe((murmur2(record.key!) & 0x7fffffff) % 3);
+    expect(driver.deadLetters('dlq')).toMatchObject([{ error_code: 'MALFORMED_JSON', source_topic: 'in', original_value_base64: Buffer.from([0x00, 0xff]).toString('base64'), service: 'counting' }]);
+    expect(driver.committedOffset('in', 0) + driver.committedOffset('in', 1) + driver.committedOffset('in', 2)).toBe(11);
+  });
+
+  it('restores stores from their changelogs after a crash and goes on from the committed offsets', async () => {
+    const effects: string[] = [];
+    const driver = new TopologyTestDriver(() => counting(effects), { partitions: 2, maxBatchSize: 3 });
+    driver.pipe('in', events(0, 20));
+    await driver.run();
+    const before = [driver.store<number>(0, 'counts'), driver.store<number>(1, 'counts')];
+    const task = driver.task(0);
+    driver.crash();
+    expect(driver.task(0)).toBeUndefined();
+    driver.pipe('in', events(20, 40));
+    expect(driver.store<number>(0, 'counts')).toEqual(before[0]);
+    expect(driver.store<number>(1, 'counts')).toEqual(before[1]);
+    expect(driver.task(0)).not.toBe(task);
+    await driver.run();
+    const values = driver.outputs('out').map((record) => record.value as Counted);
+    for (let key = 0; key < 7; key++) {
+      const seen = values.filter((value) => value.key === `k${key}`).map((value) => value.seen_for_key);
+      expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: seen.length }, (_, index) => index + 1));
+    }
+    expect(effects.sort()).toEqual(values.map((value) => value.id).sort());
+  });
+
+  it('reports the lag of each input when a task is assigned, and of each batch', async () => {
+    const lags: number[] = [];
+    const definition = counting();
+    const driver = new TopologyTestDriver({ ...definition, process: (message, context) => (lags.push(context.batch!.lag), definition.process(message, context)) }, { maxBatchSize: 4 });
+    driver.pipe('in', events(0, 10));
+    await driver.run();
+    expect(driver.task(0)?.lagAtAssignment.get('in')).toBe(10);
+    expect([...new Set(lags)]).toEqual([6, 2, 0]);
+  });
+
+  it('an exactly-once oracle: crashes and aborted commits anywhere change nothing in the outputs, effects or state', async () => {
+    const step = fc.oneof(fc.constant({ kind: 'crash' as const }), fc.constant({ kind: 'abort' as const }), fc.integer({ min: 1, max: 9 }).map((count) => ({ kind: 'pipe' as const, count })));
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 12 }), fc.integer({ min: 1, max: 5 }), async (steps, maxBatchSize) => {
+        const effects: string[] = [];
+        const driver = new TopologyTestDriver(() => counting(effects), { partitions: 2, maxBatchSize });
+        let piped = 0;
+        for (const action of steps) {
+          if (action.kind === 'crash') driver.crash();
+          else if (action.kind === 'abort') driver.failNextCommits();
+          else {
+            driver.pipe('in', events(piped, piped + action.count));
+            piped += action.count;
+          }
+          await driver.run();
+        }
+        await driver.run();
+        const reference = new TopologyTestDriver(counting(), { partitions: 2 });
+        reference.pipe('in', events(0, piped));
+        await reference.run();
+        const sorted = (records: { value: unknown }[]) => records.map((record) => JSON.stringify(record.value)).sort();
+        expect(sorted(driver.outputs('out'))).toEqual(sorted(reference.outputs('out')));
+        expect(effects.sort()).toEqual(events(0, piped).map((event) => (JSON.parse(event.value) as { id: string }).id).sort());
+        for (const partition of [0, 1]) expect(driver.store(partition, 'counts')).toEqual(reference.store(partition, 'counts'));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('holds a paused input back while the other flows and punctuation runs, then delivers it', async () => {
+    const punctuations: boolean[] = [];
+    const driver = new TopologyTestDriver({
+      service: 'flow',
+      inputs: [
+        { topic: 'a', format: 'bytes', deadLetterTopic: 'dlq' },
+        { topic: 'b', format: 'bytes', deadLetterTopic: 'dlq' },
+      ],
+      process(message, context) {
+        const value = (message.value as Buffer).toString();
+        if (value === 'pause-a') context.pauseInput('a');
+        context.sendBytes('out', null, Buffer.from(`${message.topic}:${value}`));
+      },
+      punctuate: {
+        intervalMs: 100,
+        run(context) {
+          punctuations.push(context.isInputPaused('a'));
+          if (punctuations.length === 3) context.resumeInput('a');
+        },
+      },
+    });
+    driver.pipe('b', [{ value: 'pause-a' }]);
+    await driver.run();
+    driver.pipe('a', [{ value: '1' }, { value: '2' }]);
+    driver.pipe('b', [{ value: '3' }]);
+    await driver.run();
+    expect(driver.outputs('out').map((record) => String(record.value))).toEqual(['b:pause-a', 'b:3']);
+    expect(driver.isPaused(0, 'a')).toBe(true);
+    await driver.advanceTime(300, { run: true });
+    expect(punctuations).toEqual([true, true, true]);
+    expect(driver.outputs('out').map((record) => String(record.value))).toEqual(['b:pause-a', 'b:3', 'a:1', 'a:2']);
+  });
+
+  it('hands watermark records to an input that declares them, writes its own to every partition, and skips them elsewhere', async () => {
+    const seen: string[] = [];
+    const driver = new TopologyTestDriver(
+      {
+        service: 'marks',
+        inputs: [
+          { topic: 'marked', format: 'avro', deadLetterTopic: 'dlq', watermarks: true },
+          { topic: 'plain', format: 'avro', deadLetterTopic: 'dlq' },
+        ],
+        watermarkOutputs: ['downstream'],
+        process(message, context) {
+          seen.push(message.watermark === undefined ? `${message.topic}:${JSON.stringify(message.value)}` : `${message.topic}:mark ${message.watermark.time}`);
+          if (message.watermark !== undefined) context.sendWatermark('downstream', { time: message.watermark.time, idle: false });
+        },
+      },
+      { partitions: 2 },
+    );
+    driver.topics.create('downstream', 3);
+    driver.pipe('marked', [{ key: 'x', value: { n: 1 }, partition: 1 }]);
+    driver.pipeWatermark('marked', 1, { source: 0, sources: 1, time: 5_000, idle: false });
+    driver.pipeWatermark('plain', 1, { source: 0, sources: 1, time: 6_000, idle: false });
+    driver.pipe('plain', [{ key: 'y', value: Buffer.from('not avro'), partition: 1 }]);
+    await driver.run();
+    expect(seen).toEqual(['marked:{"n":1}', 'marked:mark 5000']);
+    expect(driver.watermarks('downstream')).toEqual([0, 1, 2].map((partition) => ({ source: 1, sources: 2, time: 5_000, idle: false, partition })));
+    expect(driver.deadLetters('dlq').map((letter) => letter.error_code)).toEqual(['UNDECODABLE_AVRO']);
+  });
+});
