@@ -24,6 +24,35 @@ describe('InputClock', () => {
     expect(clock.idle(7_001)).toBe(false);
   });
 
+  it('resuming from idle, stands where it was for one more idle timeout, so partitions resuming with it are not overtaken', () => {
+    const clock = new InputClock(0, 1_000, 0);
+    clock.observe(500, 0);
+    clock.endOfBatch(0, 0);
+    expect(clock.idle(1_000)).toBe(true);
+    clock.observe(9_000, 1_500);
+    clock.endOfBatch(0, 1_500);
+    expect(clock.idle(1_500)).toBe(false);
+    expect(clock.time).toBe(500);
+    expect(clock.idle(2_499)).toBe(false);
+    expect(clock.time).toBe(500);
+    expect(clock.idle(2_500)).toBe(true);
+    expect(clock.time).toBe(8_999);
+    // A partition that was never idle does not hold.
+    const busy = new InputClock(0, 1_000, 0);
+    busy.observe(500, 0);
+    busy.observe(600, 900);
+    expect(busy.time).toBe(599);
+    // Records during the hold move nothing; the first tick after it does.
+    const quiet = new InputClock(0, 1_000, 0);
+    quiet.observe(100, 0);
+    quiet.observe(200, 5_000);
+    expect(quiet.time).toBe(100);
+    quiet.observe(300, 5_900);
+    expect(quiet.time).toBe(100);
+    expect(quiet.idle(6_000)).toBe(false);
+    expect(quiet.time).toBe(299);
+  });
+
   it('combines inputs as the minimum over the active ones, idle when all are', () => {
     const transactions = new InputClock(0, 1_000, 0);
     const labels = new InputClock(0, 1_000, 0);
