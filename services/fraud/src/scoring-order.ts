@@ -34,12 +34,17 @@ export function vectorOrder(held: HeldVector): EventOrder {
  * scoring by rules alone then would make the scores depend on which service
  * started first (a 60-day replay scored all 6,000 transactions without a
  * model that way). A deployment without a learner is bounded by
- * FRAUD_MODEL_WAIT_MAX_MS like any stalled learner. No hold while the learner
- * is idle (it has nothing coming).
+ * FRAUD_MODEL_WAIT_MAX_MS like any stalled learner. An idle learner is ready
+ * only through where it stood, like an active one: a vector newer than that
+ * reaches the learner too, and may take it past a snapshot boundary (a
+ * snapshot of the labels learned since, due once training passes the
+ * boundary) that the vector must be scored by. Taking an idle learner as
+ * ready through everything scored such vectors with the snapshot before in
+ * real time, with the new one in a replay (a 60-day stream sent a few days at
+ * a time, idle pauses between: scores differed from the full-speed replay's).
  */
 export function modelReadyThrough(progress: SourceClocks, delayMs: number): number {
   if (progress.census().reported === 0) return -Infinity;
-  if (progress.allIdle) return Infinity;
   return progress.frontier + delayMs;
 }
 
