@@ -28,6 +28,9 @@
 # SLUICE_KAFKA_HEAP (1g), SLUICE_REGISTRY_HEAP (768m), SLUICE_SECURE (0), SLUICE_KAFKA_NODES (1).
 set -euo pipefail
 
+say() { printf '[stack] %s\n' "$*" >&2; }
+die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
+
 SECURE=${SLUICE_SECURE:-0}
 ARGS=()
 for arg in "$@"; do
@@ -60,9 +63,6 @@ fi
 PRINCIPALS="admin ingest features learner fraud cli producer"
 KAFKA_HOME=$CACHE_DIR/kafka-$KAFKA_VERSION
 APICURIO_HOME=$CACHE_DIR/apicurio-registry-$APICURIO_VERSION
-
-say() { printf '[stack] %s\n' "$*" >&2; }
-die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
 
 require_tools() {
   command -v java >/dev/null || die "no 'java' on PATH: install a JDK 17+ (e.g. apt-get install openjdk-17-jre-headless)"
