@@ -102,8 +102,8 @@ export interface ModelSnapshot {
   champion_reason?: string | null;
 }
 
-/** How fraud chose the model that scored: the learner's champion rule, or the operator's pin. */
-export type ModelSelectionKind = 'champion' | 'pinned';
+/** How fraud chose the model that scored: the learner's champion rule, the operator's pin, or its configured default when the learner names no champion it can serve. */
+export type ModelSelectionKind = 'champion' | 'pinned' | 'default';
 
 export interface FiredRule {
   name: string;

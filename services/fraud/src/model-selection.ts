@@ -31,7 +31,7 @@ export type OfferResult =
  * older than champions) or the one named has no usable snapshot, so the
  * configured FRAUD_MODEL_NAME serves; `pinned`: FRAUD_MODEL_PIN.
  */
-export type ServedSelection = 'champion' | 'default' | 'pinned';
+export type ServedSelection = ModelSelectionKind;
 
 export interface ServedModel {
   model: ActiveModel;
@@ -63,16 +63,6 @@ export interface ModelSelectionOptions {
   delayMs: number;
   /** Snapshots held at most per model; past it the oldest go (a vector that needed one is then scored by rules alone). */
   maxSnapshots: number;
-}
-
-/**
- * The wire value of a selection (Score/Alert `model_selection`, 'champion' or
- * 'pinned'): the configured default is fraud's champion when the learner
- * declares none, so it goes out as 'champion'; the metric and the log tell
- * the two apart.
- */
-export function wireSelection(selection: ServedSelection): ModelSelectionKind {
-  return selection === 'pinned' ? 'pinned' : 'champion';
 }
 
 /**

@@ -4,7 +4,7 @@ import { CoolDown, type CoolDownOptions, type CoolDownState } from './cooldown.j
 import { decide } from './decision.js';
 import { buildAlert, explainTop } from './explanation.js';
 import type { FraudMetrics } from './fraud-metrics.js';
-import { wireSelection, type ModelSelection, type ServedSelection } from './model-selection.js';
+import type { ModelSelection, ServedSelection } from './model-selection.js';
 import { evaluateRules, vectorFields, type Rule, type Severity } from './rules.js';
 import { ScoringOrder, type HeldVector, type ReleasedVector, type StoredScoringClocks } from './scoring-order.js';
 
@@ -170,7 +170,7 @@ export class Scoring {
       }
     });
     const modelName = model?.model.snapshot.model_name ?? null;
-    const selection = model === null ? null : wireSelection(model.selection);
+    const selection = model === null ? null : model.selection;
     context.send(this.topics.fraudScores, vector.customer_id, {
       transaction_id: vector.transaction_id,
       customer_id: vector.customer_id,

@@ -333,7 +333,7 @@ describe('Scoring in event time', () => {
         for (const score of scores) {
           const choice = everything.choose(score.event_time as number);
           const served = choice.status === 'model' ? choice.served : null;
-          expect([score.model_name, score.model_version, score.model_selection]).toEqual(served === null ? [null, null, null] : [served.model.snapshot.model_name, served.model.snapshot.version, 'champion']);
+          expect([score.model_name, score.model_version, score.model_selection]).toEqual(served === null ? [null, null, null] : [served.model.snapshot.model_name, served.model.snapshot.version, served.selection]);
         }
         const alerts = reference.outputs.filter((o) => o.topic === 'fraud.alerts').map((o) => o.record);
         for (const alert of alerts) {

@@ -25,7 +25,7 @@ export interface AvroFeatureContributionInput {
   contribution: number;
 }
 
-export type AvroModelSelection = 'champion' | 'pinned';
+export type AvroModelSelection = 'champion' | 'pinned' | 'default';
 
 export interface AvroAlert {
   alert_id: string;
