@@ -7,8 +7,9 @@
  * protocol, the rule's switches, training CPU per model and snapshot sizes.
  * Called by handbook-quality.ts (`npm run bench:quality`); standalone with
  * `sweep` it also replays the rule over a grid of metrics, margins, minimum
- * labels and metric windows (the evidence for the defaults):
- *   node --conditions=sluice-source --import tsx services/learner/bench/champion-quality.ts [sweep]
+ * labels and metric windows (the evidence for the defaults), by default
+ * over windows of 2,000, 5,000, 10,000 and 20,000 labels:
+ *   node --conditions=sluice-source --import tsx services/learner/bench/champion-quality.ts [sweep [window,window…]]
  */
 import { pathToFileURL } from 'node:url';
 import { CHAMPION_METRICS, type ChampionRule } from '../src/champion-rule.js';
@@ -24,7 +25,8 @@ function section53(stream: HandbookStreamData, byDay: Map<number, number[]>, sco
   return `${f3(m.rocAuc)} / ${f3(m.averagePrecision)} / ${f3(m.cardPrecisionAtK)}`;
 }
 
-export function printChampionSection(stream: HandbookStreamData, byDay: Map<number, number[]>, sweep: boolean): void {
+/** `sweepWindows`: metric windows to replay the rule's grid over (none: only the default rule). */
+export function printChampionSection(stream: HandbookStreamData, byDay: Map<number, number[]>, sweepWindows: readonly number[] = []): void {
   const config = learnerConfigSchema.parse({});
   const rule: ChampionRule = { metric: config.LEARNER_CHAMPION_METRIC, margin: config.LEARNER_CHAMPION_MARGIN, minLabels: config.LEARNER_CHAMPION_MIN_LABELS };
   const drift = config.LEARNER_DRIFT_DETECTOR === 'none' ? null : { kind: config.LEARNER_DRIFT_DETECTOR };
@@ -55,10 +57,10 @@ export function printChampionSection(stream: HandbookStreamData, byDay: Map<numb
   const changes = champion.decisions.map((d, r) => ({ d, r })).filter(({ d }) => d.kind === 'switch');
   for (const { d, r } of changes.slice(0, 12)) console.log(`  round ${r} (${run.roundLabels[r]!.toLocaleString('en-US')} labels): ${d.champion} — ${d.reason}`);
   if (changes.length > 12) console.log(`  … ${changes.length - 12} more switches`);
-  if (!sweep) return;
+  if (sweepWindows.length === 0) return;
 
   console.log('\nchampion rule sweep (served champion, §5.3 mean AUC / AP / CP@100; switches):');
-  for (const window of [2_000, 5_000, 10_000, 20_000]) {
+  for (const window of sweepWindows) {
     const windowMetrics = roundMetrics(run, window);
     for (const metric of CHAMPION_METRICS) {
       for (const margin of [0, 0.01, 0.02, 0.05]) {
@@ -74,5 +76,6 @@ export function printChampionSection(stream: HandbookStreamData, byDay: Map<numb
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const stream = loadHandbookStream({ days: 183, customers: 5_000, terminals: 10_000, seed: 0 }, console.log);
-  printChampionSection(stream, indicesByDay(stream.day), process.argv[2] === 'sweep');
+  const windows = (process.argv[3] ?? '2000,5000,10000,20000').split(',').map(Number);
+  printChampionSection(stream, indicesByDay(stream.day), process.argv[2] === 'sweep' ? windows : []);
 }

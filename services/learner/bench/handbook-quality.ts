@@ -149,7 +149,7 @@ function main(): void {
     );
   }
   console.log('(test weeks from 2018-08-08; each fold: test-week transactions of cards not known to be compromised, see handbook-protocol.ts; throughput on a shared machine)');
-  if (FILTER.length === 0 || FILTER.includes('champion')) printChampionSection(stream, byDay, false);
+  if (FILTER.length === 0 || FILTER.includes('champion')) printChampionSection(stream, byDay);
 }
 
 main();

@@ -35,9 +35,9 @@ export const QUALITY_MODELS: QualityModel[] = [
   lr('Adam 0.001', { optimizer: 'adam', learningRate: 0.001 }),
   lr('SGD 0.01', { optimizer: 'sgd', learningRate: 0.01 }),
   lr('SGD 0.01, no L2, drift none (as River)', { optimizer: 'sgd', learningRate: 0.01, l2: 0 }, { driftReaction: 'none' }),
-  gbdt('defaults (window 50k, negatives 25%, retrain every 30k labels, 100 trees of depth 5)', {}),
+  gbdt('defaults (window 50k, negatives 25%, retrain every 40k labels, 100 trees of depth 5)', {}),
   gbdt('retrain every 10k labels', { retrainEvery: 10_000 }),
   gbdt('retrain every 20k labels', { retrainEvery: 20_000 }),
-  gbdt('retrain every 40k labels', { retrainEvery: 40_000 }),
+  gbdt('retrain every 30k labels', { retrainEvery: 30_000 }),
   { name: 'half-space trees (no labels used)', create: (names) => createModel('half_space_trees', names), learner: { drift: null } },
 ];

@@ -23,8 +23,21 @@ export const learnerConfigSchema = commonEnvSchema.extend({
         return z.NEVER;
       }
     }),
-  LEARNER_CHAMPION_METRIC: z.enum(CHAMPION_METRICS).default('average_precision'),
-  LEARNER_CHAMPION_MARGIN: env.number().pipe(z.number().min(0)).default(0.02),
+  /**
+   * The champion rule (champion-rule.ts). Replayed on the handbook stream over 4,000 snapshot rounds
+   * (bench/champion-quality.ts sweep; services/learner/README.md, "Model quality"), every rule served §5.3 AUC
+   * 0.877-0.885 / AP 0.665-0.688, but they switched from 3 to 726 times: over a 2,000-label window (about 17
+   * frauds) average precision swings by ±0.1 from round to round, so it flip-flopped (197 switches at margin 0.02),
+   * while log loss, which every label moves, with a margin of 0.005 switched 9 times and served the best figures
+   * (0.884 / 0.688 / 0.307).
+   */
+  LEARNER_CHAMPION_METRIC: z.enum(CHAMPION_METRICS).default('log_loss'),
+  LEARNER_CHAMPION_MARGIN: env.number().pipe(z.number().min(0)).default(0.005),
+  /**
+   * The minimum changed nothing on that stream (0, 10k, 50k labels served the same: the trees score a constant
+   * until their first refit, which never wins); it guards against a model added later winning on its first few
+   * windows. 50,000: the trees' first refit (40,000 labels) and a whole metrics window of its scores after it.
+   */
   LEARNER_CHAMPION_MIN_LABELS: env.nonNegativeInt().default(50_000),
   LEARNER_ANOMALY_MODEL_NAME: env.string().default('fraud-hst'),
   LEARNER_LABEL_TTL_MS: env.positiveInt().default(30 * DAY_MS),

@@ -9,7 +9,7 @@ describe('learner configuration', () => {
       { name: 'fraud-lr', algorithm: 'logistic_regression' },
       { name: 'fraud-gbdt', algorithm: 'gradient_boosted_trees' },
     ]);
-    expect(config.LEARNER_CHAMPION_METRIC).toBe('average_precision');
+    expect(config.LEARNER_CHAMPION_METRIC).toBe('log_loss');
   });
 
   it('reads LEARNER_MODELS in declared order', () => {
