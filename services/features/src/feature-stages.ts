@@ -362,8 +362,12 @@ export class CustomerStage {
     if (this.flow === undefined || !this.routesToTerminals) return;
     const clocks = this.clocksOf(context);
     const view = this.flow.terminals.view(context.now);
-    const buffered = view?.buffered ?? 0;
     if (this.routesLabels) {
+      // No terminal task in view (before the first one has read a batch, or none in this instance): the pressure is
+      // unknown, so the distance alone decides. Safe: the input the task's watermark waits for is never paused. In
+      // a replay the customer stage reads a fetch of labels per partition (~19,000) before the terminal stage has
+      // finished its first batch.
+      const buffered = view?.buffered ?? Infinity;
       const progress = this.progressOf(context, clocks);
       const [transactions, labels] = inputFlow(
         [

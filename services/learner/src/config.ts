@@ -58,7 +58,10 @@ export const learnerConfigSchema = commonEnvSchema.extend({
    * watermark (or the training task, examples), the input or join task running more than LEARNER_BUFFER_MAX_AHEAD_MS
    * of event time ahead of the slowest is paused until the buffer has drained to half. Timing only: same examples.
    */
-  LEARNER_BUFFER_MAX_EVENTS: env.positiveInt().default(20_000),
+  // ~600 bytes of heap per held event (services/features/bench/buffer-memory.ts): 10,000 is ~6 MB per task. A paused
+  // input overshoots by the batch already fetched (up to 1 MiB per partition: ~17,000 transactions or ~19,000 labels),
+  // so a lower limit gains little; a 30-day replay held 4-5x as much per task unbounded (README, Bounded buffers).
+  LEARNER_BUFFER_MAX_EVENTS: env.positiveInt().default(10_000),
   /** Event time an input may run ahead of the slowest before it is paused, once a buffer is past its limit. */
   LEARNER_BUFFER_MAX_AHEAD_MS: env.nonNegativeInt().default(60_000),
   LEARNER_SNAPSHOT_EVERY_LABELS: env.positiveInt().default(500),
