@@ -32,10 +32,10 @@ async function leadersMovedOff(admin: Admin, node: number, topics: string[], sin
 
 /**
  * Follows the end offsets of the raw topics (the replay's progress) and of the scores every 250 ms from `since`:
- * the longest time each went without growing, and when the scores last grew (ms after `since`).
+ * the longest time each went without growing, the scores' count at the first look, and when they last grew (ms after `since`).
  */
 function followProgress(records: (topics: string[]) => Promise<number>, raw: string[], scores: string[], since: number) {
-  const follow = { raw: { count: -1, at: since, stall: 0 }, scores: { count: -1, at: since, stall: 0 } };
+  const follow = { raw: { count: -1, first: -1, at: since, stall: 0 }, scores: { count: -1, first: -1, at: since, stall: 0 } };
   let running = true;
   const poll = (async () => {
     while (running) {
@@ -45,6 +45,7 @@ function followProgress(records: (topics: string[]) => Promise<number>, raw: str
         if (count === undefined || count === state.count) continue;
         const now = Date.now();
         if (state.count >= 0) state.stall = Math.max(state.stall, now - state.at);
+        else state.first = count;
         state.count = count;
         state.at = now;
       }
@@ -56,7 +57,7 @@ function followProgress(records: (topics: string[]) => Promise<number>, raw: str
     async stop() {
       running = false;
       await poll;
-      return { rawStallMs: follow.raw.stall, scoreStallMs: follow.scores.stall, lastScoreMs: follow.scores.at - since };
+      return { rawStallMs: follow.raw.stall, scoreStallMs: follow.scores.stall, scoresAtKill: follow.scores.first, lastScoreMs: follow.scores.at - since };
     },
   };
 }
@@ -126,11 +127,11 @@ describe.skipIf(!enabled)('a three-node KRaft cluster (replication 3, min.insync
     const serde = new AvroSerde(createSchemaRegistry({ SCHEMA_REGISTRY_URL: stack!.registryUrl }));
     const scores = await consumeAll(kafka, `${prefix}fraud.scores`, { count: transactionIds.length, timeoutMs: 240_000, settleMs: 5_000 });
     const scoredIds = await Promise.all(scores.map(async (message) => (await serde.decode<Score>(message.value)).transaction_id));
-    const { rawStallMs, scoreStallMs, lastScoreMs } = await progress.stop();
+    const { rawStallMs, scoreStallMs, scoresAtKill, lastScoreMs } = await progress.stop();
     console.log(
       `fraud.scores: ${scoredIds.length} scores, ${new Set(scoredIds).size} distinct, for ${transactionIds.length} transactions; ` +
         `the last ${(lastScoreMs / 1000).toFixed(1)} s after the kill (replay finished ${((replayedAt - killed) / 1000).toFixed(1)} s after it); ` +
-        `longest pause after the kill: replay ${(rawStallMs / 1000).toFixed(1)} s, scores ${(scoreStallMs / 1000).toFixed(1)} s`,
+        `longest pause after the kill: replay ${(rawStallMs / 1000).toFixed(1)} s, scores ${(scoreStallMs / 1000).toFixed(1)} s (${scoresAtKill} scores at the kill)`,
     );
     const scored = new Set(scoredIds);
     const missing = transactionIds.filter((id) => !scored.has(id));
