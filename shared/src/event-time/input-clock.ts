@@ -11,8 +11,8 @@
  * (a partition without traffic, labels before the first one), which must not
  * hold the others back.
  *
- * Resuming: a partition that was idle and receives records again keeps
- * reporting the time it stood at (active) for one more idle timeout before
+ * Resuming: a partition that was idle (`idle` said so) and receives records
+ * again keeps reporting the time it stood at (active) for one more idle timeout before
  * its watermark moves on. Readers stop waiting for an idle source, so after a
  * quiet spell the first partition to resume would otherwise carry their
  * frontier past the records the other partitions are about to resume with,
@@ -31,6 +31,8 @@ export class InputClock {
   private caughtUp: boolean;
   /** While resuming from idle: the time reported (where the partition stood), and until when (processing time). */
   private held: { time: number; until: number } | undefined;
+  /** `idle` has answered true since the last record: the partition may have been reported idle. */
+  private saidIdle = false;
   /** The latest processing time the clock was told. */
   private now: number;
 
@@ -51,7 +53,11 @@ export class InputClock {
   }
 
   observe(eventTime: number, now: number): void {
-    if (this.idle(now)) this.held = { time: this.newest, until: now + this.idleTimeoutMs };
+    this.tick(now);
+    // Only a partition that may have been reported idle holds: one merely quiet while its task was busy elsewhere
+    // (a slow commit, a stalled broker) was never passed over, and holding it would only add latency.
+    if (this.saidIdle) this.held = { time: this.newest, until: now + this.idleTimeoutMs };
+    this.saidIdle = false;
     if (eventTime > this.newest) this.newest = eventTime;
     this.lastArrivalAt = now;
   }
@@ -81,7 +87,9 @@ export class InputClock {
 
   idle(now: number): boolean {
     this.tick(now);
-    return this.caughtUp && now - this.lastArrivalAt >= this.idleTimeoutMs;
+    const idle = this.caughtUp && now - this.lastArrivalAt >= this.idleTimeoutMs;
+    if (idle) this.saidIdle = true;
+    return idle;
   }
 
   private tick(now: number): void {

@@ -42,9 +42,15 @@ describe('InputClock', () => {
     busy.observe(500, 0);
     busy.observe(600, 900);
     expect(busy.time).toBe(599);
+    // Nor one that was quiet but never said idle (its task was busy elsewhere: nobody was told).
+    const unasked = new InputClock(0, 1_000, 0);
+    unasked.observe(100, 0);
+    unasked.observe(200, 5_000);
+    expect(unasked.time).toBe(199);
     // Records during the hold move nothing; the first tick after it does.
     const quiet = new InputClock(0, 1_000, 0);
     quiet.observe(100, 0);
+    expect(quiet.idle(4_000)).toBe(true);
     quiet.observe(200, 5_000);
     expect(quiet.time).toBe(100);
     quiet.observe(300, 5_900);
