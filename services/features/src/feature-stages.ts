@@ -24,6 +24,7 @@ import {
   pausedAfter,
   setInputPaused,
   type AlignmentBoard,
+  type PeerMarks,
   type FlowLimits,
   InputWatermark,
   LogThrottle,
@@ -208,6 +209,8 @@ interface CustomerPartitionClocks {
 export interface CustomerFlow {
   limits: FlowLimits;
   terminals: AlignmentBoard;
+  /** The customer tasks of this instance, each with its own watermark: the alignment while no terminal task is in view. */
+  peers: PeerMarks;
 }
 
 /** Data without upstream watermarks for this long (upstream mode) is worth a warning: nothing can be released. */
@@ -356,6 +359,8 @@ export class CustomerStage {
    *   pressure is what a terminal task holds plus what waits unread in its
    *   partition: in a replay the customer stage writes faster than the
    *   terminal stage reads, and what it has written lands in the buffer.
+   *   While no terminal task is in view, the slowest customer task of this
+   *   instance stands in for the terminal tasks' minimum (PeerMarks).
    * The input or task holding the minimum is never paused (flow-control.ts).
    */
   private regulate(context: ProcessingContext): void {
@@ -379,7 +384,9 @@ export class CustomerStage {
       );
       clocks.held = { transactions: pausedAfter(transactions!, clocks.held.transactions), labels: pausedAfter(labels!, clocks.held.labels) };
     }
-    clocks.aligned = pausedAfter(alignmentFlow(view, context.partition, this.watermarkOf(context, clocks), clocks.aligned, this.flow.limits), clocks.aligned);
+    const own = this.watermarkOf(context, clocks);
+    this.flow.peers.publish(context.partition, own, context.now);
+    clocks.aligned = pausedAfter(alignmentFlow(view ?? this.flow.peers.view(context.now), context.partition, own, clocks.aligned, this.flow.limits), clocks.aligned);
     setInputPaused(context, this.topics.transactionsValid, clocks.aligned || clocks.held.transactions);
     setInputPaused(context, this.topics.labelsValid, clocks.aligned || clocks.held.labels);
   }

@@ -1,4 +1,4 @@
-import { AlignmentBoard, bootstrapService, changelogTopic, loadConfig, runService, serveMetrics, StreamProcessor, type StoreDefinition } from '@sluice/shared';
+import { AlignmentBoard, bootstrapService, PeerMarks, changelogTopic, loadConfig, runService, serveMetrics, StreamProcessor, type StoreDefinition } from '@sluice/shared';
 import { CUSTOMER_KEY, featuresConfigSchema, loadFeaturePlan, TERMINAL_KEY } from './config.js';
 import { entityStateCodec } from './entity-store.js';
 import { CUSTOMER_CLOCKS_STORE, CUSTOMERS_STORE, CustomerStage, TERMINAL_BUFFER_STORE, TERMINAL_CLOCKS_STORE, TERMINALS_STORE, TerminalStage } from './feature-stages.js';
@@ -30,7 +30,11 @@ runService('features', async () => {
     config.FEATURES_EVICT_INTERVAL_MS,
     metrics,
     { mode: config.FEATURES_INPUT_WATERMARKS, disorderMs: config.FEATURES_WATERMARK_DISORDER_MS, idleTimeoutMs: config.FEATURES_IDLE_TIMEOUT_MS },
-    { limits: { maxBuffered: config.FEATURES_BUFFER_MAX_EVENTS, maxAheadMs: config.FEATURES_BUFFER_MAX_AHEAD_MS }, terminals: terminalBoard },
+    {
+      limits: { maxBuffered: config.FEATURES_BUFFER_MAX_EVENTS, maxAheadMs: config.FEATURES_BUFFER_MAX_AHEAD_MS },
+      terminals: terminalBoard,
+      peers: new PeerMarks(Math.max(30_000, 10 * config.FEATURES_WATERMARK_INTERVAL_MS)),
+    },
   );
   const processors: [string, StreamProcessor][] = [
     [

@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { AlignmentBoard, createLogger, PartitionStore, type InputMessage, type Label, type ProcessingContext, type Transaction } from '@sluice/shared';
+import { AlignmentBoard, createLogger, PeerMarks, PartitionStore, type InputMessage, type Label, type ProcessingContext, type Transaction } from '@sluice/shared';
 import { CUSTOMER_CLOCKS_STORE, CUSTOMERS_STORE, CustomerStage } from '../src/feature-stages.js';
 import { FeaturesMetrics } from '../src/features-metrics.js';
 import { handbookFeatureSpec } from '../src/handbook.js';
@@ -36,10 +36,11 @@ const mark = (topic: string, time: number): InputMessage => ({ ...data(topic, {}
 /** Customer task 0 of 2 over in-memory stores, beside a terminal task whose view is set by hand on the board. */
 function harness() {
   const board = new AlignmentBoard(30_000);
+  const peers = new PeerMarks(30_000);
   const terminal = { clocks: { expected: 2, bySource: new Map<number, { time: number; idle: boolean }>() }, buffered: 0 };
   board.publish(0, terminal, 0);
   const plan = compileSpec(handbookFeatureSpec());
-  const stage = new CustomerStage(plan, TOPICS, 60_000, new FeaturesMetrics(new Registry()), { mode: 'upstream', disorderMs: 0, idleTimeoutMs: 10_000 }, { limits: LIMITS, terminals: board });
+  const stage = new CustomerStage(plan, TOPICS, 60_000, new FeaturesMetrics(new Registry()), { mode: 'upstream', disorderMs: 0, idleTimeoutMs: 10_000 }, { limits: LIMITS, terminals: board, peers });
   const stores = new Map([CUSTOMERS_STORE, CUSTOMER_CLOCKS_STORE].map((name) => [name, new PartitionStore<unknown>({ name, changelogTopic: `${name}.changelog` }, 0)]));
   const paused = new Set<string>();
   const marks: number[] = [];
@@ -67,7 +68,7 @@ function harness() {
     for (const message of messages) stage.process(message, ctx);
     stage.afterBatch(ctx);
   };
-  return { batch, paused, marks, terminal };
+  return { batch, paused, marks, terminal, peers, board };
 }
 
 describe('CustomerStage bounded terminal buffer', () => {
@@ -97,6 +98,19 @@ describe('CustomerStage bounded terminal buffer', () => {
     expect(customer.paused).toEqual(new Set([TOPICS.transactionsValid, TOPICS.labelsValid]));
     // Customer task 1 becomes the reader's slowest at T0 + 2 days: task 0 now holds the minimum and reads again.
     customer.terminal.clocks.bySource.set(1, { time: T0 + 2 * DAY_MS, idle: false });
+    customer.batch([]);
+    expect([...customer.paused]).toEqual([]);
+  });
+
+  it('with no terminal task in view, aligns on the slowest customer task of this instance', () => {
+    const customer = harness();
+    // The terminal task has not been heard from for 30 s: only the peers remain.
+    customer.board.publish(0, customer.terminal, -60_000);
+    customer.peers.publish(1, { time: T0 - DAY_MS, idle: false }, 0);
+    customer.batch([mark(TOPICS.labelsValid, T0 + DAY_MS), data(TOPICS.transactionsValid, transaction(0, T0 + DAY_MS)), mark(TOPICS.transactionsValid, T0 + DAY_MS)]);
+    expect(customer.paused).toEqual(new Set([TOPICS.transactionsValid, TOPICS.labelsValid]));
+    // The other task goes idle: this one is the slowest left, and reads again.
+    customer.peers.publish(1, { time: T0 - DAY_MS, idle: true }, 0);
     customer.batch([]);
     expect([...customer.paused]).toEqual([]);
   });

@@ -61,3 +61,30 @@ function slowestOf(state: ReaderState): number {
   for (const clock of clocks.values()) if (!clock.idle && clock.time < slowest) slowest = clock.time;
   return slowest;
 }
+
+/**
+ * The writers' side of watermark alignment, for when no reader task is in view (before the first has finished a
+ * batch: in a replay the writers can have written most of their input by then): the writer tasks of this instance
+ * publish their own watermarks here, and the slowest of them stands in for the reader's minimum. It is at least
+ * the true minimum (writers in other instances are not seen), so it pauses less, never wrongly: the slowest local
+ * writer is never paused. Tasks not heard from for `staleMs` are left out. The pressure is unknown: reported as
+ * Infinity, so the distance alone decides.
+ */
+export class PeerMarks {
+  private readonly marks = new Map<number, { mark: { time: number; idle: boolean }; seenAt: number }>();
+
+  constructor(private readonly staleMs: number) {}
+
+  publish(source: number, mark: { time: number; idle: boolean }, now: number): void {
+    this.marks.set(source, { mark, seenAt: now });
+  }
+
+  view(now: number): SourcesView | undefined {
+    const clocks = new Map<number, { time: number; idle: boolean }>();
+    for (const [source, entry] of this.marks) {
+      if (now - entry.seenAt > this.staleMs) this.marks.delete(source);
+      else clocks.set(source, entry.mark);
+    }
+    return clocks.size === 0 ? undefined : { expected: clocks.size, clocks, buffered: Infinity };
+  }
+}
