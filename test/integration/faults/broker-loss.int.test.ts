@@ -97,10 +97,23 @@ describe.skipIf(!enabled)('a three-node KRaft cluster (replication 3, min.insync
 
     const admin = kafka.admin();
     await admin.connect();
-    const records = async (topics: string[]) => {
-      let total = 0;
-      for (const topic of topics) for (const { high, low } of await admin.fetchTopicOffsets(topic)) total += Number(high) - Number(low);
-      return total;
+    const records = async (topics: string[]): Promise<number> => {
+      for (let attempt = 1; ; attempt++) {
+        // kafkajs's admin keeps its metadata when a partition's leader has moved (a node killed, or back) and gives
+        // up with NOT_LEADER (seen in broker-restart.int.test.ts just after the restart): a fresh client reads it anew.
+        const client = attempt === 1 ? admin : kafka.admin();
+        try {
+          if (client !== admin) await client.connect();
+          let total = 0;
+          for (const topic of topics) for (const { high, low } of await client.fetchTopicOffsets(topic)) total += Number(high) - Number(low);
+          return total;
+        } catch (error) {
+          if (attempt >= 10) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        } finally {
+          if (client !== admin) await client.disconnect();
+        }
+      }
     };
     // The kill comes while the replay still writes and every stage has output: a quarter of the file in and scores
     // coming out, or half of it in if scores are slow to start (a busy machine), so the replay is never over first.
