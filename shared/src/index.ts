@@ -12,6 +12,7 @@ export * from './state-store.js';
 export * from './topics.js';
 export * from './models/index.js';
 export * from './service.js';
+export * from './log-throttle.js';
 export * from './global-table.js';
 export * from './fifo.js';
 export * from './min-heap.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonEnvSchema, env } from '@sluice/shared';
+import { commonEnvSchema, env } from '@sluice/shared/config';
 
 export const ingestConfigSchema = commonEnvSchema.extend({
   METRICS_PORT: env.port().default(9401),

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { SluiceError } from '@sluice/shared';
+import { SluiceError } from '@sluice/shared/errors';
 import type { RecordKind } from './ingest-metrics.js';
 
 /**

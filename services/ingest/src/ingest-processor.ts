@@ -1,4 +1,5 @@
-import { LogThrottle, type InputMessage, type KeyValueStore, type Label, type ProcessingContext, type TopicNames, type Transaction } from '@sluice/shared';
+import type { InputMessage, KeyValueStore, Label, ProcessingContext, TopicNames, Transaction } from '@sluice/shared';
+import { LogThrottle } from '@sluice/shared/log-throttle';
 import { DedupStore, type DedupOptions } from './dedup.js';
 import type { IngestWatermarks } from './ingest-watermarks.js';
 import type { IngestMetrics, RecordKind } from './ingest-metrics.js';

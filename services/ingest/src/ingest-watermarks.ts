@@ -1,4 +1,5 @@
-import { caughtUpAtAssignment, InputWatermark, WatermarkOutbox, type InputWatermarkSettings, type ProcessingContext, type TaskInfo, type TopicNames } from '@sluice/shared';
+import type { ProcessingContext, TaskInfo, TopicNames } from '@sluice/shared';
+import { caughtUpAtAssignment, InputWatermark, WatermarkOutbox, type InputWatermarkSettings } from '@sluice/shared/event-time';
 import type { RecordKind } from './ingest-metrics.js';
 
 interface KindClock {
