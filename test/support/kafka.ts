@@ -143,3 +143,27 @@ export async function followByTransaction<T extends { transaction_id: string }>(
     stop: () => consumer.disconnect(),
   };
 }
+
+/**
+ * Records on the topics (high − low watermark summed over partitions). Each
+ * attempt uses a fresh admin client: kafkajs's admin keeps its metadata when a
+ * partition's leader has moved (a broker restarted, a node killed or back) and
+ * gives up with NOT_LEADER (seen in broker-restart.int.test.ts just after the
+ * restart), where a new client reads the metadata anew.
+ */
+export async function recordCount(kafka: Kafka, topics: string[], attempts = 10): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      let total = 0;
+      for (const topic of topics) for (const { high, low } of await admin.fetchTopicOffsets(topic)) total += Number(high) - Number(low);
+      return total;
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    } finally {
+      await admin.disconnect();
+    }
+  }
+}

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { AvroSerde, createSchemaRegistry, type Score } from '@sluice/shared';
 import { runCli } from '../../support/cli.js';
-import { consumeAll, uniquePrefix } from '../../support/kafka.js';
+import { consumeAll, recordCount, uniquePrefix } from '../../support/kafka.js';
 import { startOwnStack, type OwnStack } from '../../support/own-stack.js';
 import { startService, stopAllServices, waitUntilReady, type ServiceName } from '../../support/services.js';
 
@@ -97,24 +97,7 @@ describe.skipIf(!enabled)('a three-node KRaft cluster (replication 3, min.insync
 
     const admin = kafka.admin();
     await admin.connect();
-    const records = async (topics: string[]): Promise<number> => {
-      for (let attempt = 1; ; attempt++) {
-        // kafkajs's admin keeps its metadata when a partition's leader has moved (a node killed, or back) and gives
-        // up with NOT_LEADER (seen in broker-restart.int.test.ts just after the restart): a fresh client reads it anew.
-        const client = attempt === 1 ? admin : kafka.admin();
-        try {
-          if (client !== admin) await client.connect();
-          let total = 0;
-          for (const topic of topics) for (const { high, low } of await client.fetchTopicOffsets(topic)) total += Number(high) - Number(low);
-          return total;
-        } catch (error) {
-          if (attempt >= 10) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 500));
-        } finally {
-          if (client !== admin) await client.disconnect();
-        }
-      }
-    };
+    const records = (topics: string[]) => recordCount(kafka, topics);
     // The kill comes while the replay still writes and every stage has output: a quarter of the file in and scores
     // coming out, or half of it in if scores are slow to start (a busy machine), so the replay is never over first.
     let written = 0;

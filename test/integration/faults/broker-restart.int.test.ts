@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { AvroSerde, createSchemaRegistry, pipelineTopics, type Score } from '@sluice/shared';
 import { runCli, startCli } from '../../support/cli.js';
-import { consumeAll, createTopics, uniquePrefix } from '../../support/kafka.js';
+import { consumeAll, createTopics, recordCount, uniquePrefix } from '../../support/kafka.js';
 import { startOwnStack, type OwnStack } from '../../support/own-stack.js';
 import { startService, stopAllServices, waitUntilReady, type RunningService, type ServiceName } from '../../support/services.js';
 
@@ -55,17 +55,10 @@ describe('the single broker stopped for ~18 s mid-stream and started again', () 
     const rate = Math.ceil(lines.length / 25);
     const replay = startCli(['replay', file, '--rate', String(rate), '--no-progress'], env({ LOG_LEVEL: 'warn' }));
     // Stop the broker once records flow through every stage: a quarter of the file in, scores coming out.
-    const admin = kafka.admin();
-    await admin.connect();
-    const records = async (topics: string[]) => {
-      let total = 0;
-      for (const topic of topics) for (const { high, low } of await admin.fetchTopicOffsets(topic)) total += Number(high) - Number(low);
-      return total;
-    };
+    const records = (topics: string[]) => recordCount(kafka, topics);
     while ((await records([`${prefix}transactions.raw`, `${prefix}labels.raw`])) < lines.length / 4 || (await records([`${prefix}fraud.scores`])) === 0) {
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    await admin.disconnect();
     const stopped = Date.now();
     await stack!.stopBroker();
     const exited = Date.now();
@@ -85,9 +78,7 @@ describe('the single broker stopped for ~18 s mid-stream and started again', () 
     console.log(`replay finished ${((Date.now() - back) / 1000).toFixed(1)} s after the broker was back: ${replayed.output.trim().split('\n').at(-1)}`);
 
     // The replay's idempotent producer wrote every line once, through the restart.
-    await admin.connect();
     expect(await records([`${prefix}transactions.raw`, `${prefix}labels.raw`])).toBe(lines.length);
-    await admin.disconnect();
 
     const serde = new AvroSerde(createSchemaRegistry({ SCHEMA_REGISTRY_URL: stack!.registryUrl }));
     const scores = await consumeAll(kafka, `${prefix}fraud.scores`, { count: transactionIds.length, timeoutMs: 180_000, settleMs: 5_000 });
