@@ -1,4 +1,4 @@
-import type { FeatureVector, ModelMetrics, ModelSnapshot, OnlineModel } from '@sluice/shared';
+import type { FeatureVector, ModelMetrics, ModelSnapshot, OnlineModel, WindowChanges } from '@sluice/shared';
 import { restoreModel, SluiceError, snapshotToModel, withDefaults } from '@sluice/shared';
 import { z } from 'zod';
 import {
@@ -195,6 +195,19 @@ export class OnlineLearner {
       metrics,
       created_at: nowMs,
     };
+  }
+
+  /** The model's window chunks changed since the last call, for the changelog beside `toState` (none for models without a window). */
+  takeWindowChanges(): WindowChanges {
+    return this.model.takeWindowChanges?.() ?? { put: [], drop: [] };
+  }
+
+  /**
+   * Right after `fromState`: refills the model's window from the chunks `takeWindowChanges` wrote. False when the
+   * model has a window and it could not be restored (it then starts an empty one); true for models without one.
+   */
+  restoreWindow(chunk: (index: number) => unknown): boolean {
+    return this.model.restoreWindow?.(chunk) ?? true;
   }
 
   toState(): OnlineLearnerState {

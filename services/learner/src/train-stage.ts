@@ -17,6 +17,7 @@ import {
   type ModelSnapshot,
   type ProcessingContext,
   type ReaderState,
+  type GradientBoostedTreesOptions,
 } from '@sluice/shared';
 import { decideChampion, type ChampionDecision, type ChampionRule } from './champion-rule.js';
 import type { DriftDetectorConfig } from './drift.js';
@@ -44,6 +45,15 @@ const DRIFT_LOG_INTERVAL_MS = 60_000;
  * that look up model names never see it.
  */
 export const MODEL_PROGRESS_KEY = 'sluice-watermark';
+
+/**
+ * A model's window chunk k (`OnlineLearner.takeWindowChanges`) in the model store, beside its state under its name:
+ * the trees' window is too large for one record, and only its newest chunk changes between batches. Model names
+ * have no '/' (`parseModelDeclarations`).
+ */
+export function windowChunkKey(model: string, index: number): string {
+  return `${model}/window/${index}`;
+}
 
 /**
  * Where an example goes in the training order: the event time the join
@@ -97,6 +107,8 @@ export interface TrainSettings {
   snapshotEveryLabels: number;
   snapshotIntervalMs: number;
   champion: ChampionRule;
+  /** The gradient-boosted trees' options (GRADIENT_BOOSTED_TREES_DEFAULTS when absent; tests refit on small windows). */
+  trees?: GradientBoostedTreesOptions;
 }
 
 /**
@@ -278,6 +290,9 @@ export class TrainStage {
           last_snapshot_at: model.lastSnapshotAt,
           snapshot_clock: snapshotClock,
         });
+        const window = model.learner.takeWindowChanges();
+        for (const index of window.drop) store.delete(windowChunkKey(model.name, index));
+        for (const [index, chunk] of window.put) (store as KeyValueStore<unknown>).put(windowChunkKey(model.name, index), chunk);
       }
       const stored: StoredRounds = { labels_since_snapshot: rounds.labelsSinceSnapshot, snapshot_clock: snapshotClock, champion: rounds.champion };
       const saved = JSON.stringify(stored);
@@ -425,7 +440,11 @@ export class TrainStage {
           const stored = point.stored;
           this.logger.info({ model: name, version: stored.version, trained: stored.learner.trained_count }, 'resuming model from its changelog');
           resumed.push({ labelsSinceSnapshot: stored.labels_since_snapshot, snapshotClock: stored.snapshot_clock ?? -Infinity, champion: null });
-          return { name, learner: OnlineLearner.fromState(stored.learner, reaction), version: stored.version, lastSnapshotAt: stored.last_snapshot_at };
+          const learner = OnlineLearner.fromState(stored.learner, reaction);
+          if (!learner.restoreWindow((index) => (store as KeyValueStore<unknown>).get(windowChunkKey(name, index)))) {
+            this.logger.warn({ model: name, version: stored.version }, 'model window not in the changelog (state written before windows were kept, or a chunk lost): its refits start on a new window');
+          }
+          return { name, learner, version: stored.version, lastSnapshotAt: stored.last_snapshot_at };
         }
         case 'snapshot': {
           const { snapshot } = point;
@@ -446,8 +465,15 @@ export class TrainStage {
       }
     };
     const modelSettings = { learningRate: this.settings.learningRate, l2: this.settings.l2 };
+    const trees = this.settings.trees;
     const supervised = declared.map((declaration) =>
-      live(declaration.name, declaration.algorithm, () => OnlineLearner.create(createSupervisedModel(declaration, names, modelSettings), featureSetVersion, options)),
+      live(declaration.name, declaration.algorithm, () =>
+        OnlineLearner.create(
+          declaration.algorithm === 'gradient_boosted_trees' && trees ? createModel('gradient_boosted_trees', names, trees) : createSupervisedModel(declaration, names, modelSettings),
+          featureSetVersion,
+          options,
+        ),
+      ),
     );
     const anomaly = live(anomalyModelName, 'half_space_trees', () => OnlineLearner.create(createModel('half_space_trees', names), featureSetVersion, options));
     const storedRounds = context.store<StoredRounds>(TRAIN_CLOCKS_STORE).get(ROUNDS_KEY);

@@ -26,10 +26,20 @@ import { checkVector, parseState, withDefaults } from './validation.js';
  *
  * Memory: the window (windowSize × features doubles) and the ensemble
  * (trees × at most 2^(maxDepth+1) − 1 nodes). State (`toState`) is the
- * ensemble and the options, not the window: a restored model scores
- * identically and keeps serving the restored ensemble until its new window
- * is half full (about ten days of labels by default), since a refit on a
- * few days of labels would rank worse than the trees it replaces.
+ * ensemble, the options and the counters a refit depends on (kept examples,
+ * the sampler's state, labels since the refit), not the window: 50,000 × 15
+ * doubles is over Kafka's 1 MB record limit. The window travels separately in
+ * chunks (`takeWindowChanges`, `restoreWindow`): chunk k holds the kept
+ * examples numbered [k·C, (k+1)·C), C = `windowChunkSize` (250 by default,
+ * about 40 KB as JSON with 15 features), and only the chunk being filled and
+ * the chunks that fell out of the window change, so a changelog writes one
+ * or two chunk records per batch. A model restored from its state and its
+ * chunks makes exactly the refits the original would (same examples in the
+ * same slots, same sampler draws). Restored from the state alone (a snapshot:
+ * the changelog is lost) its window starts empty, it scores identically and
+ * keeps serving the restored ensemble until the new window is half full
+ * (about ten days of labels by default), since a refit on a few days of
+ * labels would rank worse than the trees it replaces.
  */
 export interface GradientBoostedTreesOptions {
   /** Kept examples (positives + sampled negatives) the ensemble is fitted on. */
@@ -99,6 +109,13 @@ const stateSchema = z
     /** Added to the trees' sum: the window's log-odds at the start of boosting, + ln(negativeSampleRate). */
     intercept: z.number(),
     retrains: z.number().int().nonnegative(),
+    // The counters below are absent in states written before the window was kept (restored as a fresh window).
+    /** Examples kept since the window started: the next one is numbered `kept`. */
+    kept: z.number().int().nonnegative().optional(),
+    /** The negative sampler's state (`Random.saveState`). */
+    sampler_state: z.number().int().nonnegative().optional(),
+    labels_since_retrain: z.number().int().nonnegative().optional(),
+    refit_floor: z.number().int().nonnegative().optional(),
   })
   .refine(
     (s) =>
@@ -109,6 +126,29 @@ const stateSchema = z
   );
 
 export type GradientBoostedTreesState = z.infer<typeof stateSchema>;
+
+/**
+ * Kept examples [start, start + labels.length) of one window chunk: `labels` one '0' or '1' each, `values` their
+ * features as little-endian float64, base64 (exact, and 11 characters a double where JSON numbers take up to 24).
+ */
+export interface WindowChunk {
+  start: number;
+  labels: string;
+  values: string;
+}
+
+const windowChunkSchema = z.object({ start: z.number().int().nonnegative(), labels: z.string().regex(/^[01]*$/), values: z.string() });
+
+/** What changed in the window since the last `takeWindowChanges`: chunks to (re)write and chunks now wholly out of it. */
+export interface WindowChanges {
+  put: [index: number, chunk: WindowChunk][];
+  drop: number[];
+}
+
+/** Kept examples per window chunk: 200 chunks a window (250 for the default 50,000). */
+export function windowChunkSize(windowSize: number): number {
+  return Math.max(1, Math.ceil(windowSize / 200));
+}
 
 export const GRADIENT_BOOSTED_TREES = 'gradient_boosted_trees';
 
@@ -136,9 +176,15 @@ export class GradientBoostedTrees {
   private size = 0;
   private head = 0;
   private labelsSinceRetrain = 0;
-  /** Kept examples needed for a refit: minExamples, or half a window right after a restore. */
+  /** Kept examples needed for a refit: minExamples, or half a window right after a restore without the window. */
   private refitFloor: number;
-  private readonly sampler: Random;
+  private sampler: Random;
+  /** Examples kept since the window started; example s sits in slot s mod windowSize while it is in the window. */
+  private kept = 0;
+  /** `kept` at the last `takeWindowChanges`. */
+  private flushed = 0;
+  /** After `fromJSON`, until `restoreWindow`: the original's counters, which the window must match. */
+  private restorable: { kept: number; refitFloor: number } | null = null;
 
   constructor(featureNames: readonly string[], options: GradientBoostedTreesOptions = {}) {
     const resolved = optionsSchema.safeParse(withDefaults(GRADIENT_BOOSTED_TREES_DEFAULTS, options));
@@ -165,7 +211,75 @@ export class GradientBoostedTrees {
     model.intercept = s.intercept;
     if (s.roots.length > 0) model.refitFloor = Math.max(s.options.minExamples, Math.floor(s.options.windowSize / 2));
     model.retrainCount = s.retrains;
+    model.labelsSinceRetrain = s.labels_since_retrain ?? 0;
+    if (s.sampler_state !== undefined) model.sampler = new Random(s.sampler_state);
+    if (s.kept !== undefined && s.refit_floor !== undefined) model.restorable = { kept: s.kept, refitFloor: s.refit_floor };
     return model;
+  }
+
+  /**
+   * Refills the window of a model just restored by `fromJSON` from the chunks its original wrote
+   * (`takeWindowChanges`), looked up by index. True when every kept example still in the window was found: the
+   * model then refits exactly as the original would. False (the model keeps an empty window, see "State" above)
+   * when the state predates the window, a chunk is missing or malformed, or the window was already restored.
+   */
+  restoreWindow(chunk: (index: number) => unknown): boolean {
+    const restorable = this.restorable;
+    this.restorable = null;
+    if (restorable === null || this.kept > 0) return false;
+    const { kept } = restorable;
+    const W = this.options.windowSize;
+    const d = this.featureNames.length;
+    const C = windowChunkSize(W);
+    const from = Math.max(0, kept - W);
+    for (let k = Math.floor(from / C); k * C < kept; k++) {
+      const parsed = windowChunkSchema.safeParse(chunk(k));
+      if (!parsed.success) return false;
+      const { start, labels, values } = parsed.data;
+      const lo = Math.max(from, k * C);
+      const hi = Math.min((k + 1) * C, kept);
+      const bytes = Buffer.from(values, 'base64');
+      if (start > lo || start + labels.length < hi || bytes.length !== labels.length * d * 8) return false;
+      const x = new Float64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+      for (let seq = lo; seq < hi; seq++) {
+        const slot = seq % W;
+        for (let f = 0; f < d; f++) this.window[slot * d + f] = x[(seq - start) * d + f]!;
+        this.windowLabels[slot] = labels.charCodeAt(seq - start) - 48;
+      }
+    }
+    this.kept = kept;
+    this.flushed = kept;
+    this.size = Math.min(kept, W);
+    this.head = kept % W;
+    this.refitFloor = restorable.refitFloor;
+    return true;
+  }
+
+  /**
+   * The window chunks changed since the last call (the one being filled, and any filled since) and those that
+   * fell wholly out of the window: what a changelog must write so that `restoreWindow` finds the window.
+   */
+  takeWindowChanges(): WindowChanges {
+    const W = this.options.windowSize;
+    const d = this.featureNames.length;
+    const C = windowChunkSize(W);
+    const changes: WindowChanges = { put: [], drop: [] };
+    const from = Math.max(0, this.kept - W);
+    for (let k = Math.floor(Math.max(0, this.flushed - W) / C); k < Math.floor(from / C); k++) changes.drop.push(k);
+    for (let k = Math.max(Math.floor(this.flushed / C), Math.floor(from / C)); k * C < this.kept && this.kept > this.flushed; k++) {
+      const lo = Math.max(from, k * C);
+      const hi = Math.min((k + 1) * C, this.kept);
+      const x = new Float64Array((hi - lo) * d);
+      let labels = '';
+      for (let seq = lo; seq < hi; seq++) {
+        const slot = seq % W;
+        x.set(this.window.subarray(slot * d, slot * d + d), (seq - lo) * d);
+        labels += this.windowLabels[slot] === 1 ? '1' : '0';
+      }
+      changes.put.push([k, { start: lo, labels, values: Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('base64') }]);
+    }
+    this.flushed = this.kept;
+    return changes;
   }
 
   get treeCount(): number {
@@ -203,6 +317,7 @@ export class GradientBoostedTrees {
       this.windowLabels[this.head] = y;
       this.head = (this.head + 1) % this.options.windowSize;
       this.size = Math.min(this.size + 1, this.options.windowSize);
+      this.kept += 1;
     }
     if (this.labelsSinceRetrain >= this.options.retrainEvery && this.size >= this.refitFloor) this.retrain();
   }
@@ -233,6 +348,10 @@ export class GradientBoostedTrees {
       roots: [...this.roots],
       intercept: this.intercept,
       retrains: this.retrainCount,
+      kept: this.kept,
+      sampler_state: this.sampler.saveState(),
+      labels_since_retrain: this.labelsSinceRetrain,
+      refit_floor: this.refitFloor,
     };
   }
 

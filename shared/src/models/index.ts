@@ -1,6 +1,6 @@
 import { SluiceError } from '../errors.js';
 import type { FeatureContribution, ModelSnapshot } from '../records.js';
-import { GRADIENT_BOOSTED_TREES, GradientBoostedTrees, type GradientBoostedTreesOptions } from './gradient-boosted-trees.js';
+import { GRADIENT_BOOSTED_TREES, GradientBoostedTrees, type GradientBoostedTreesOptions, type WindowChanges } from './gradient-boosted-trees.js';
 import { HALF_SPACE_TREES, HalfSpaceTrees, type HalfSpaceTreesOptions } from './half-space-trees.js';
 import {
   LOGISTIC_REGRESSION,
@@ -13,6 +13,9 @@ export {
   GradientBoostedTrees,
   GRADIENT_BOOSTED_TREES_DEFAULTS,
   type GradientBoostedTreesOptions,
+  type WindowChanges,
+  type WindowChunk,
+  windowChunkSize,
 } from './gradient-boosted-trees.js';
 export {
   HALF_SPACE_TREES,
@@ -51,8 +54,14 @@ export interface OnlineModel {
   explain?(x: readonly number[]): FeatureContribution[];
   /** Keep only the share `keep` of the optimiser's history (0: forget it) so the model adapts faster after a drift, keeping what it predicts now. */
   shrinkLearningHistory?(keep: number): void;
-  /** Plain JSON-serialisable state; `restoreModel(algorithm, state)` rebuilds an identical model. */
+  /** Plain JSON-serialisable state; `restoreModel(algorithm, state)` rebuilds an identical model (except what `takeWindowChanges` carries). */
   toState(): unknown;
+  /**
+   * Models whose training data is too large for `toState` (the trees' window): the chunks changed since the last
+   * call, for a changelog; `restoreWindow` on the restored model reads them back (see GradientBoostedTrees).
+   */
+  takeWindowChanges?(): WindowChanges;
+  restoreWindow?(chunk: (index: number) => unknown): boolean;
 }
 
 export interface ModelOptionsByAlgorithm {

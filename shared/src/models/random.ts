@@ -12,6 +12,11 @@ export class Random {
     this.state = seed >>> 0;
   }
 
+  /** The generator's whole state: `new Random(state)` continues exactly where this one is. */
+  saveState(): number {
+    return this.state;
+  }
+
   /** Uniform in [0, 1). */
   next(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SluiceError } from '../../src/errors.js';
-import { GradientBoostedTrees } from '../../src/models/gradient-boosted-trees.js';
+import { GradientBoostedTrees, windowChunkSize } from '../../src/models/gradient-boosted-trees.js';
 import { LogisticRegression } from '../../src/models/logistic-regression.js';
 import { Random } from '../../src/models/random.js';
 
@@ -94,11 +94,106 @@ describe('GradientBoostedTrees', () => {
           const x = [3 * probe.normal(), 3 * probe.normal(), probe.next()];
           expect(restored.predict(x)).toBe(model.predict(x));
         }
-        // As JSON: a leaf of value −0 comes back as 0, which scores the same.
-        expect(JSON.stringify(restored.toJSON())).toBe(JSON.stringify(model.toJSON()));
+        // As JSON: a leaf of value −0 comes back as 0, which scores the same. Without its window chunks the
+        // restored model starts a new window (kept 0, half a window before its next refit); the rest is the same.
+        const withoutWindow = (state: ReturnType<GradientBoostedTrees['toJSON']>) => ({ ...state, kept: undefined, refit_floor: undefined });
+        expect(JSON.stringify(withoutWindow(restored.toJSON()))).toBe(JSON.stringify(withoutWindow(model.toJSON())));
       }),
       { numRuns: 25 },
     );
+  });
+
+  /** A changelog of the model in batches: its state, and its window chunks as `takeWindowChanges` puts and drops them. */
+  class Changelog {
+    state: unknown = null;
+    readonly chunks = new Map<number, unknown>();
+    write(model: GradientBoostedTrees): void {
+      this.state = JSON.parse(JSON.stringify(model.toState()));
+      const changes = model.takeWindowChanges();
+      for (const k of changes.drop) this.chunks.delete(k);
+      for (const [k, chunk] of changes.put) this.chunks.set(k, JSON.parse(JSON.stringify(chunk)));
+    }
+    copy(): Changelog {
+      const copy = new Changelog();
+      copy.state = this.state;
+      for (const [k, chunk] of this.chunks) copy.chunks.set(k, chunk);
+      return copy;
+    }
+  }
+
+  it('restored from its state and window chunks after any batch, makes the same refits and predictions as the model that never stopped', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          seed: fc.integer({ min: 0, max: 10_000 }),
+          windowSize: fc.integer({ min: 100, max: 450 }),
+          retrainEvery: fc.integer({ min: 40, max: 120 }),
+          negativeSampleRate: fc.double({ min: 0.3, max: 1, noNaN: true }),
+          batches: fc.array(fc.integer({ min: 1, max: 90 }), { minLength: 30, maxLength: 30 }),
+          cut: fc.integer({ min: 0, max: 29 }),
+        }),
+        ({ seed, windowSize, retrainEvery, negativeSampleRate, batches, cut }) => {
+          const options = { windowSize, retrainEvery, minExamples: 30, negativeSampleRate, trees: 3, maxDepth: 3, seed };
+          const original = new GradientBoostedTrees(NAMES, options);
+          const data = xorStream(seed, batches.reduce((a, b) => a + b, 0) + 4 * retrainEvery);
+          // The last batch carries the rest: at least four refit periods after any cut.
+          const bounds = [...batches.map((_, i) => batches.slice(0, i + 1).reduce((a, b) => a + b, 0)), data.length];
+          const log = new Changelog();
+          let restored: GradientBoostedTrees | null = null;
+          let restoredLog: Changelog | null = null;
+          let retrainsAtCut = 0;
+          const probe = new Random(seed + 1);
+          const probes = Array.from({ length: 20 }, () => [3 * probe.normal(), 3 * probe.normal(), probe.next()]);
+          bounds.forEach((end, i) => {
+            const batch = data.slice(i === 0 ? 0 : bounds[i - 1]!, end);
+            for (const e of batch) {
+              original.learn(e.x, e.y);
+              restored?.learn(e.x, e.y);
+            }
+            log.write(original);
+            if (restored !== null) {
+              restoredLog!.write(restored);
+              expect(JSON.stringify(restored.toJSON())).toBe(JSON.stringify(original.toJSON()));
+              for (const x of probes) expect(restored.predict(x)).toBe(original.predict(x));
+              expect(restoredLog!.chunks).toEqual(log.chunks);
+            }
+            if (i === cut) {
+              restoredLog = log.copy();
+              restored = GradientBoostedTrees.fromJSON(restoredLog.state);
+              expect(restored.restoreWindow((k) => restoredLog!.chunks.get(k))).toBe(true);
+              retrainsAtCut = original.retrains;
+            }
+          });
+          expect(original.retrains - retrainsAtCut).toBeGreaterThanOrEqual(2);
+          // Only the chunks that still hold part of the window stay in the changelog.
+          expect(log.chunks.size).toBeLessThanOrEqual(Math.ceil(windowSize / windowChunkSize(windowSize)) + 1);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('without its window (a chunk lost, or a state without one) a restored model starts a new window, as restored from a snapshot', () => {
+    const options = { windowSize: 400, retrainEvery: 100, minExamples: 50, negativeSampleRate: 0.5, trees: 3 };
+    const model = new GradientBoostedTrees(NAMES, options);
+    const log = new Changelog();
+    xorStream(3, 1_000).forEach((e, i) => {
+      model.learn(e.x, e.y);
+      if (i % 37 === 0) log.write(model);
+    });
+    log.write(model);
+    const lost = [...log.chunks.keys()][1]!;
+    const partial = GradientBoostedTrees.fromJSON(log.state);
+    expect(partial.restoreWindow((k) => (k === lost ? undefined : log.chunks.get(k)))).toBe(false);
+    const stateOnly = GradientBoostedTrees.fromJSON(log.state);
+    for (const restored of [partial, stateOnly]) {
+      expect((restored as unknown as { size: number }).size).toBe(0);
+      expect(restored.toJSON().kept).toBe(0);
+      // The new window is written from its first chunk on.
+      restored.learn([1, 1, 1], 1);
+      expect(restored.takeWindowChanges().put.map(([k]) => k)).toEqual([0]);
+    }
+    expect(stateOnly.restoreWindow(() => undefined)).toBe(false);
   });
 
   it('keeps every positive, a sample of the negatives, and no more than its window; the ensemble stays bounded', () => {
