@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { learnerConfigSchema } from '../src/config.js';
 import { EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE, JoinStage, PENDING_STORE } from '../src/join-stage.js';
 import { LearnerMetrics } from '../src/learner-metrics.js';
-import { MODEL_PROGRESS_KEY, MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE, TrainStage } from '../src/train-stage.js';
+import { MODEL_PROGRESS_KEY, MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE, TrainStage, type TrainSettings } from '../src/train-stage.js';
 
 const topics = topicNames('');
 // The defaults, but a snapshot every 20 labels (500 by default) and one supervised model: a short stream shows them.
@@ -40,7 +40,7 @@ function joinStage(): ProcessorDefinition {
 }
 
 /** The training stage as main.ts wires it; at start it reads the newest snapshot of each model from model.updates (`latest`). */
-function trainStage(latest: () => ReadonlyMap<string, ModelSnapshot>): ProcessorDefinition {
+function trainStage(latest: () => ReadonlyMap<string, ModelSnapshot>, over: Partial<TrainSettings> = {}): ProcessorDefinition {
   const train = new TrainStage(
     topics.modelUpdates,
     {
@@ -55,6 +55,7 @@ function trainStage(latest: () => ReadonlyMap<string, ModelSnapshot>): Processor
       snapshotEveryLabels: config.LEARNER_SNAPSHOT_EVERY_LABELS,
       snapshotIntervalMs: config.LEARNER_SNAPSHOT_INTERVAL_MS,
       champion: { metric: config.LEARNER_CHAMPION_METRIC, margin: config.LEARNER_CHAMPION_MARGIN, minLabels: config.LEARNER_CHAMPION_MIN_LABELS },
+      ...over,
     },
     new LearnerMetrics(new Registry(), () => 0),
     createLogger('learner-driver-test', 'silent'),
@@ -102,12 +103,12 @@ function feed(driver: TopologyTestDriver, from: number, to: number): void {
   }
 }
 
-function pipeline(maxBatchSize?: number) {
+function pipeline(maxBatchSize?: number, over: Partial<TrainSettings> = {}) {
   const shared = new InMemoryTopics({ [topics.learnerExamples]: 1, [topics.modelUpdates]: 1 }, PARTITIONS);
   const snapshots = () => shared.all(topics.modelUpdates).filter((record) => record.key !== MODEL_PROGRESS_KEY && record.value !== null && !(record.value instanceof Buffer)).map((record) => record.value as ModelSnapshot);
   const latest = () => new Map(snapshots().map((snapshot) => [snapshot.model_name!, snapshot]));
   const join = new TopologyTestDriver(joinStage, { topics: shared, maxBatchSize });
-  const train = new TopologyTestDriver(() => trainStage(latest), { topics: shared, maxBatchSize });
+  const train = new TopologyTestDriver(() => trainStage(latest, over), { topics: shared, maxBatchSize });
   const run = async () => {
     while ((await join.run()) + (await train.run()) > 0);
   };
@@ -132,12 +133,12 @@ describe('learner handlers through the test driver', () => {
   });
 
   /** Both stages crash with examples decided and not yet read by the training stage; the same stream without a crash. */
-  async function crashAndReference() {
-    const reference = pipeline(7);
+  async function crashAndReference(over: Partial<TrainSettings> = {}) {
+    const reference = pipeline(7, over);
     for (const [from, to] of [[0, 30], [30, 50], [50, 90]] as const) feed(reference.join, from, to);
     await reference.run();
 
-    const crashing = pipeline(7);
+    const crashing = pipeline(7, over);
     feed(crashing.join, 0, 30);
     await crashing.run();
     feed(crashing.join, 30, 50);
@@ -160,5 +161,18 @@ describe('learner handlers through the test driver', () => {
   it('after both stages crash publishes the same snapshots as without the crash', async () => {
     const { reference, crashing } = await crashAndReference();
     expect(comparable(crashing.snapshots())).toEqual(comparable(reference.snapshots()));
+  });
+
+  it('after both stages crash the gradient-boosted trees make the same refits: the same snapshots as without the crash', async () => {
+    // A small window refitted every 15 labels: three refits after the crash (labels 50–90).
+    const trees: Partial<TrainSettings> = {
+      models: [{ name: 'fraud-gbdt', algorithm: 'gradient_boosted_trees' }],
+      trees: { windowSize: 100, retrainEvery: 15, minExamples: 10, negativeSampleRate: 0.5, trees: 3, maxDepth: 3 },
+    };
+    const { reference, crashing } = await crashAndReference(trees);
+    const gbdt = (snapshots: ModelSnapshot[]) => snapshots.filter((s) => s.model_name === 'fraud-gbdt');
+    const refits = new Set(gbdt(reference.snapshots()).map((s) => (JSON.parse(s.state) as { retrains: number }).retrains));
+    expect(refits.size).toBeGreaterThanOrEqual(4);
+    expect(gbdt(crashing.snapshots()).map((s) => [s.version, s.trained_count, s.label_clock, s.state])).toEqual(gbdt(reference.snapshots()).map((s) => [s.version, s.trained_count, s.label_clock, s.state]));
   });
 });
