@@ -75,6 +75,12 @@ const stateSchema = z.object({
 
 export type OnlineLearnerState = z.infer<typeof stateSchema>;
 
+/** The part of a model's state that changes only with `revision` (`toStateApart`). */
+export interface StableModelState {
+  revision: number;
+  fields: Record<string, unknown>;
+}
+
 /**
  * Test-then-train for one model: each labelled example is scored by the
  * current model, recorded in the prequential metrics and the drift detector,
@@ -116,13 +122,17 @@ export class OnlineLearner {
     );
   }
 
-  /** Restores a learner from its changelog state; a reaction given here (the current configuration) wins over the stored one. */
-  static fromState(state: unknown, reaction: Partial<Pick<OnlineLearnerOptions, 'driftReaction' | 'shrinkKeep'>> = {}): OnlineLearner {
+  /**
+   * Restores a learner from its changelog state; a reaction given here (the current configuration) wins over the
+   * stored one. `stable`: the model's stable fields when they were written apart (`toStateApart`).
+   */
+  static fromState(state: unknown, reaction: Partial<Pick<OnlineLearnerOptions, 'driftReaction' | 'shrinkKeep'>> = {}, stable?: StableModelState): OnlineLearner {
     const parsed = stateSchema.safeParse(state);
     if (!parsed.success) throw new SluiceError('learner_state_invalid', `online learner: ${z.prettifyError(parsed.error)}`);
     const s = parsed.data;
+    const model = stable === undefined ? s.model : { ...(s.model as object), ...stable.fields };
     const learner = new OnlineLearner(
-      restoreModel(s.algorithm, s.model),
+      restoreModel(s.algorithm, model),
       s.feature_set_version,
       reaction.driftReaction ?? s.drift_reaction,
       checkedShrinkKeep(reaction.shrinkKeep ?? s.shrink_keep),
@@ -208,6 +218,23 @@ export class OnlineLearner {
    */
   restoreWindow(chunk: (index: number) => unknown): boolean {
     return this.model.restoreWindow?.(chunk) ?? true;
+  }
+
+  /**
+   * `toState` with the model's stable fields (`OnlineModel.stableStateFields`) apart, null for a model without:
+   * a changelog writes them only when their revision moved.
+   */
+  toStateApart(): { state: OnlineLearnerState; stable: StableModelState | null } {
+    const state = this.toState();
+    const { stableStateFields, stableStateRevision } = this.model;
+    if (stableStateFields === undefined || stableStateRevision === undefined) return { state, stable: null };
+    const model = { ...(state.model as Record<string, unknown>) };
+    const fields: Record<string, unknown> = {};
+    for (const field of stableStateFields) {
+      fields[field] = model[field];
+      delete model[field];
+    }
+    return { state: { ...state, model }, stable: { revision: stableStateRevision, fields } };
   }
 
   toState(): OnlineLearnerState {

@@ -23,7 +23,7 @@ import { decideChampion, type ChampionDecision, type ChampionRule } from './cham
 import type { DriftDetectorConfig } from './drift.js';
 import type { LearnerMetrics } from './learner-metrics.js';
 import { createSupervisedModel, type ModelDeclaration } from './model-declarations.js';
-import { OnlineLearner, type DriftEvent, type DriftReaction, type OnlineLearnerOptions, type OnlineLearnerState } from './online-learner.js';
+import { OnlineLearner, type DriftEvent, type DriftReaction, type OnlineLearnerOptions, type OnlineLearnerState, type StableModelState } from './online-learner.js';
 
 export const MODEL_STORE = 'model';
 export const TRAIN_BUFFER_STORE = 'train-buffer';
@@ -53,6 +53,11 @@ export const MODEL_PROGRESS_KEY = 'sluice-watermark';
  */
 export function windowChunkKey(model: string, index: number): string {
   return `${model}/window/${index}`;
+}
+
+/** A model's stable state fields (`OnlineLearner.toStateApart`: the trees' ensemble), written only when they change. */
+export function stableStateKey(model: string): string {
+  return `${model}/stable`;
 }
 
 /**
@@ -125,6 +130,8 @@ interface LiveModel {
   learner: OnlineLearner;
   version: number;
   lastSnapshotAt: number;
+  /** Revision of the stable state fields in the changelog (null: not written in this assignment, nor restored). */
+  stableRevision: number | null;
 }
 
 interface Rounds {
@@ -283,8 +290,13 @@ export class TrainStage {
       const { rounds } = this.models;
       const snapshotClock = Number.isFinite(rounds.snapshotClock) ? rounds.snapshotClock : null;
       for (const model of [...this.models.supervised, this.models.anomaly]) {
+        const { state, stable } = model.learner.toStateApart();
+        if (stable !== null && stable.revision !== model.stableRevision) {
+          (store as KeyValueStore<unknown>).put(stableStateKey(model.name), stable);
+          model.stableRevision = stable.revision;
+        }
         store.put(model.name, {
-          learner: model.learner.toState(),
+          learner: state,
           version: model.version,
           labels_since_snapshot: rounds.labelsSinceSnapshot,
           last_snapshot_at: model.lastSnapshotAt,
@@ -440,11 +452,12 @@ export class TrainStage {
           const stored = point.stored;
           this.logger.info({ model: name, version: stored.version, trained: stored.learner.trained_count }, 'resuming model from its changelog');
           resumed.push({ labelsSinceSnapshot: stored.labels_since_snapshot, snapshotClock: stored.snapshot_clock ?? -Infinity, champion: null });
-          const learner = OnlineLearner.fromState(stored.learner, reaction);
+          const stable = (store as KeyValueStore<unknown>).get(stableStateKey(name)) as StableModelState | undefined;
+          const learner = OnlineLearner.fromState(stored.learner, reaction, stable);
           if (!learner.restoreWindow((index) => (store as KeyValueStore<unknown>).get(windowChunkKey(name, index)))) {
             this.logger.warn({ model: name, version: stored.version }, 'model window not in the changelog (state written before windows were kept, or a chunk lost): its refits start on a new window');
           }
-          return { name, learner, version: stored.version, lastSnapshotAt: stored.last_snapshot_at };
+          return { name, learner, version: stored.version, lastSnapshotAt: stored.last_snapshot_at, stableRevision: stable?.revision ?? null };
         }
         case 'snapshot': {
           const { snapshot } = point;
@@ -452,16 +465,16 @@ export class TrainStage {
             const learner = OnlineLearner.fromSnapshot(snapshot, options);
             this.logger.warn({ model: name, version: snapshot.version, trained: snapshot.trained_count }, 'resuming model from its latest snapshot: no changelog state');
             resumed.push({ labelsSinceSnapshot: 0, snapshotClock: snapshot.label_clock ?? -Infinity, champion: snapshot.champion ?? null });
-            return { name, learner, version: snapshot.version, lastSnapshotAt: snapshot.created_at };
+            return { name, learner, version: snapshot.version, lastSnapshotAt: snapshot.created_at, stableRevision: null };
           } catch (error) {
             const reason = error instanceof SluiceError ? error.reason : String(error);
             this.logger.error({ model: name, version: snapshot.version, reason }, 'latest snapshot cannot be restored: starting a fresh model above its version');
-            return { name, learner: create(), version: snapshot.version, lastSnapshotAt: 0 };
+            return { name, learner: create(), version: snapshot.version, lastSnapshotAt: 0, stableRevision: null };
           }
         }
         case 'fresh':
           if (point.version > 0) this.logger.warn({ model: name, after_version: point.version, reason: point.reason }, 'starting a fresh model');
-          return { name, learner: create(), version: point.version, lastSnapshotAt: 0 };
+          return { name, learner: create(), version: point.version, lastSnapshotAt: 0, stableRevision: null };
       }
     };
     const modelSettings = { learningRate: this.settings.learningRate, l2: this.settings.l2 };

@@ -156,6 +156,26 @@ describe('OnlineLearner', () => {
     }
   });
 
+  it('keeps the trees\' ensemble and window apart from its state, and restored from the three parts learns on identically', () => {
+    const data = stream(7, 3000);
+    const learner = OnlineLearner.create(createModel('gradient_boosted_trees', NAMES, { windowSize: 500, retrainEvery: 300, minExamples: 100, trees: 3 }), 'v1');
+    data.slice(0, 1700).forEach(({ vector, label }) => learner.observe(vector, label));
+    const { state, stable } = JSON.parse(JSON.stringify(learner.toStateApart())) as ReturnType<OnlineLearner['toStateApart']>;
+    expect(stable?.revision).toBe(JSON.parse(JSON.stringify(learner.toState().model)).retrains);
+    expect(Object.keys(state.model as object)).not.toContain('node_value');
+    const chunks = new Map(JSON.parse(JSON.stringify(learner.takeWindowChanges().put)) as [number, unknown][]);
+    const restored = OnlineLearner.fromState(state, {}, stable!);
+    expect(restored.restoreWindow((k) => chunks.get(k))).toBe(true);
+    for (const { vector, label } of data.slice(1700)) expect(restored.observe(vector, label)).toEqual(learner.observe(vector, label));
+    expect(JSON.stringify(restored.toState())).toBe(JSON.stringify(learner.toState()));
+    // Without the stable part the state is incomplete; models without one have none and no window.
+    expect(() => OnlineLearner.fromState(state)).toThrow(expect.objectContaining({ code: 'model_state_invalid' }));
+    const linear = OnlineLearner.create(createModel('logistic_regression', NAMES), 'v1');
+    expect(linear.toStateApart()).toEqual({ state: linear.toState(), stable: null });
+    expect(linear.takeWindowChanges()).toEqual({ put: [], drop: [] });
+    expect(linear.restoreWindow(() => undefined)).toBe(true);
+  });
+
   it('refuses vectors of another feature set', () => {
     const learner = OnlineLearner.create(createModel('logistic_regression', NAMES), 'v1', { drift: null });
     const { vector } = stream(7, 1)[0] as Labelled;

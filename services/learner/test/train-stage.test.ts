@@ -10,11 +10,12 @@ import {
   type LabelledExample,
   type ModelSnapshot,
   type ProcessingContext,
+  type ChangelogRecord,
 } from '@sluice/shared';
 import { LearnerMetrics } from '../src/learner-metrics.js';
 import { withAttempts } from '../src/snapshot-source.js';
 import fc from 'fast-check';
-import { exampleOrder, MODEL_PROGRESS_KEY, MODEL_STORE, resumePoint, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE, TrainStage, type SnapshotSource, type StoredModel, type TrainSettings } from '../src/train-stage.js';
+import { exampleOrder, MODEL_PROGRESS_KEY, MODEL_STORE, resumePoint, stableStateKey, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE, TrainStage, type SnapshotSource, type StoredModel, type TrainSettings } from '../src/train-stage.js';
 
 const NAMES = ['a', 'b', 'c'];
 const TRUE_WEIGHTS = [2, -1.5, 0];
@@ -264,13 +265,33 @@ describe('TrainStage', () => {
     const data = examples(11, 400);
     const published = (sent: Sent[]) => byName(sent, 'gbdt').map((s) => [s.version, s.trained_count, s.state, s.metrics.log_loss]);
     const reference = harness(none, newStores(), trees);
-    await reference.run(data);
+    // What each batch writes to the model store's changelog.
+    const batches: ChangelogRecord[][] = [];
+    const modelStore = reference.stores.get(MODEL_STORE)!;
+    const drain = modelStore.drainChanges.bind(modelStore);
+    modelStore.drainChanges = () => {
+      const records = drain();
+      batches.push(records);
+      return records;
+    };
+    await reference.run(data, 10);
     const retrains = (sent: Sent[]) => byName(sent, 'gbdt').map((s) => (JSON.parse(s.state) as { retrains: number }).retrains);
-    for (const cut of [25, 150, 275]) {
+    // The ensemble is written apart, only in the first batch and in those that refitted; of the window, only the
+    // chunk being filled and newer ones are written (and tombstones).
+    const ensembleWrites = batches.filter((records) => records.some((r) => r.key === stableStateKey('gbdt'))).length;
+    expect(ensembleWrites).toBe(1 + Math.max(...retrains(reference.sent)));
+    expect(ensembleWrites).toBeLessThan(batches.length / 2);
+    let newest = 0;
+    for (const records of batches) {
+      const written = records.filter((r) => r.key.startsWith('gbdt/window/') && r.value !== null).map((r) => Number(r.key.split('/').at(-1)));
+      expect(written.every((index) => index >= newest)).toBe(true);
+      newest = Math.max(newest, ...written);
+    }
+    for (const cut of [20, 150, 270]) {
       const first = harness(none, newStores(), trees);
-      await first.run(data.slice(0, cut));
+      await first.run(data.slice(0, cut), 10);
       const second = harness(none, restoredCopy(first.stores), trees);
-      await second.run(data.slice(cut));
+      await second.run(data.slice(cut), 10);
       expect(second.reads()).toBe(0);
       // At least two refits after the crash, which a window lost with it would have fitted on other examples.
       expect(new Set(retrains(second.sent)).size).toBeGreaterThanOrEqual(2);

@@ -282,6 +282,13 @@ export class GradientBoostedTrees {
     return changes;
   }
 
+  readonly stableStateFields = ['node_feature', 'node_value', 'node_left', 'node_right', 'roots', 'intercept'] as const;
+
+  /** Moves at every refit that changed the ensemble, and only then. */
+  get stableStateRevision(): number {
+    return this.retrainCount;
+  }
+
   get treeCount(): number {
     return this.roots.length;
   }

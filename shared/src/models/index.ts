@@ -62,6 +62,12 @@ export interface OnlineModel {
    */
   takeWindowChanges?(): WindowChanges;
   restoreWindow?(chunk: (index: number) => unknown): boolean;
+  /**
+   * Top-level fields of `toState` that change only when `stableStateRevision` does (the trees' ensemble, about
+   * 110 KiB, changes only at a refit): a changelog writes them apart, only when the revision moved.
+   */
+  readonly stableStateFields?: readonly string[];
+  readonly stableStateRevision?: number;
 }
 
 export interface ModelOptionsByAlgorithm {
