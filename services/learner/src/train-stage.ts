@@ -212,7 +212,10 @@ export function resumePoint(stored: StoredModel | undefined, snapshot: ModelSnap
  * every join task is.
  * The models' state and the rounds' (the champion included) are written to the
  * changelog with every batch, in the same transaction as the offsets: a
- * restart resumes exactly, learning no label twice and deciding the same.
+ * restart resumes exactly, learning no label twice and deciding the same. The
+ * trees' window goes beside their state in chunks (`windowChunkKey`), only the
+ * changed ones each batch, and their ensemble apart (`stableStateKey`), only
+ * when a refit changed it, so a restored learner refits exactly as before.
  * When the changelog holds no state for a model but model.updates holds a
  * snapshot of it, training resumes from that snapshot (`resumePoint`).
  */

@@ -33,7 +33,9 @@ import { checkVector, parseState, withDefaults } from './validation.js';
  * examples numbered [k·C, (k+1)·C), C = `windowChunkSize` (250 by default,
  * about 40 KB as JSON with 15 features), and only the chunk being filled and
  * the chunks that fell out of the window change, so a changelog writes one
- * or two chunk records per batch. A model restored from its state and its
+ * or two chunk records per batch; the ensemble (`stableStateFields`, about
+ * 110 KiB) changes only at a refit, so a changelog writes it apart, only when
+ * `stableStateRevision` moved. A model restored from its state and its
  * chunks makes exactly the refits the original would (same examples in the
  * same slots, same sampler draws). Restored from the state alone (a snapshot:
  * the changelog is lost) its window starts empty, it scores identically and
