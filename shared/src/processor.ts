@@ -28,6 +28,11 @@ export interface StreamProcessorOptions extends ProcessorDefinition {
   /** Below this lag (messages) on every partition, the processor reports ready. */
   readyMaxLag?: number;
   sessionTimeoutMs?: number;
+  /**
+   * Largest fetch per input partition (default 1 MiB). A processor that pauses inputs to bound a buffer sets it
+   * lower: a pause takes effect after what was already fetched, so the fetch is the overshoot.
+   */
+  maxBytesPerPartition?: number;
   /** How long a crashed consumer may take to come back, and how the service ends if it does not (ServiceRuntime.recovery). */
   recovery?: RecoveryPolicy;
 }
@@ -103,6 +108,7 @@ export class StreamProcessor {
       inputs: [...this.inputs.keys()],
       sessionTimeoutMs: this.options.sessionTimeoutMs ?? 30_000,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 2,
+      maxBytesPerPartition: this.options.maxBytesPerPartition ?? 1024 * 1024,
     };
     // Events of a consumer already replaced by a restart are stale.
     const consumer = createConsumer(kafka, settings, {

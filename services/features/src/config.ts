@@ -39,6 +39,12 @@ export const featuresConfigSchema = commonEnvSchema.extend({
   FEATURES_BUFFER_MAX_EVENTS: env.positiveInt().default(10_000),
   /** Event time an input may run ahead of the slowest before it is paused, once a buffer is past its limit. */
   FEATURES_BUFFER_MAX_AHEAD_MS: env.nonNegativeInt().default(60_000),
+  /**
+   * The customer stage's fetch per partition. Its pauses take effect after the batch already fetched, and at the
+   * consumer's 1 MiB a 30-day replay's terminal buffer was not bounded at all (README, Bounded buffers: ~18,000
+   * records per partition per fetch, 12 input partitions); 128 KiB is ~2,300 records.
+   */
+  FEATURES_FETCH_MAX_BYTES: env.positiveInt().default(128 * 1024),
 });
 
 export type FeaturesConfig = z.infer<typeof featuresConfigSchema>;

@@ -44,6 +44,7 @@ runService('features', async () => {
         ...common,
         groupId: `${prefix}sluice-features-customers`,
         transactionalIdPrefix: `${prefix}sluice-features-customers`,
+        maxBytesPerPartition: config.FEATURES_FETCH_MAX_BYTES,
         inputs: [
           { topic: topics.transactionsValid, format: 'avro', deadLetterTopic: topics.transactionsDlq, watermarks: true },
           { topic: topics.labelsValid, format: 'avro', deadLetterTopic: topics.labelsDlq, watermarks: true },

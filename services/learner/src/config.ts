@@ -64,6 +64,8 @@ export const learnerConfigSchema = commonEnvSchema.extend({
   LEARNER_BUFFER_MAX_EVENTS: env.positiveInt().default(10_000),
   /** Event time an input may run ahead of the slowest before it is paused, once a buffer is past its limit. */
   LEARNER_BUFFER_MAX_AHEAD_MS: env.nonNegativeInt().default(60_000),
+  /** The join's fetch per partition: its pauses take effect after the batch already fetched (README, Bounded buffers). */
+  LEARNER_FETCH_MAX_BYTES: env.positiveInt().default(128 * 1024),
   LEARNER_SNAPSHOT_EVERY_LABELS: env.positiveInt().default(500),
   /**
    * Event time, not processing time (snapshots must fall at the same points in a replay as live): a snapshot at each

@@ -48,6 +48,7 @@ runService('learner', async () => {
     recovery: runtime.recovery,
     ...common,
     groupId: `${prefix}sluice-learner-join`,
+    maxBytesPerPartition: config.LEARNER_FETCH_MAX_BYTES,
     transactionalIdPrefix: `${prefix}sluice-learner-join`,
     inputs: [
       { topic: topics.transactionsFeatures, format: 'avro', deadLetterTopic: topics.transactionsDlq, watermarks: true },

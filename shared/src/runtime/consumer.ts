@@ -6,6 +6,8 @@ export interface ConsumerSettings {
   inputs: readonly string[];
   sessionTimeoutMs: number;
   partitionsConsumedConcurrently: number;
+  /** Largest fetch per partition: a paused input still delivers what was fetched before the pause, up to this. */
+  maxBytesPerPartition: number;
 }
 
 export interface ConsumerEvents {
@@ -25,7 +27,7 @@ export function createConsumer(kafka: Kafka, settings: ConsumerSettings, events:
     readUncommitted: false,
     sessionTimeout: settings.sessionTimeoutMs,
     rebalanceTimeout: 60_000,
-    maxBytesPerPartition: 1024 * 1024,
+    maxBytesPerPartition: settings.maxBytesPerPartition,
     maxWaitTimeInMs: 100,
     partitionAssigners: [CoPartitionAssigner],
     retry: { retries: 8 },
