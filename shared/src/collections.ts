@@ -1,2 +1,5 @@
 export * from './fifo.js';
 export * from './min-heap.js';
+export * from './collections/keyed-heap.js';
+export * from './collections/expiring-index.js';
+export * from './collections/index-layouts.js';
