@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { KeyValueStore } from '@sluice/shared';
-import { Fifo } from '@sluice/shared';
+import { ExpiringIndex, perKeyLayout, type IndexRemoval } from '@sluice/shared/collections';
 
 /**
  * Optional per-customer alert cool-down.
@@ -19,9 +19,15 @@ import { Fifo } from '@sluice/shared';
  * alerts with a count of 1 and nothing is stored.
  *
  * State lives in a KeyValueStore keyed by customer_id, so the processor's
- * changelog records it; entries expire against the highest event time seen,
- * in amortised O(1), and their number is bounded. Only this class may write
- * to that store.
+ * changelog records it, held by shared's ExpiringIndex: a state expires at
+ * the end of its cool-down, or `pendingRetentionMs` later when it holds a
+ * count, against the highest event time seen; over the bound the oldest alert
+ * goes first, ties by customer id. Once the expired states are gone, the
+ * oldest alerts are those past their cool-down holding a count, so these are
+ * evicted before any customer still in its cool-down. Both orders are read
+ * from the stored states, so a cool-down rebuilt from the changelog decides
+ * exactly as the original. O(log n) per transaction. Only this class may
+ * write to that store.
  */
 
 export interface CoolDownOptions {
@@ -58,97 +64,52 @@ export interface CoolDownRemoval {
   unreportedSuppressed: number;
 }
 
-interface Entry {
-  customerId: string;
-  lastAlertAt: number;
-}
-
 export class CoolDown {
-  /** Customers whose cool-down may still run, oldest alert first. */
-  private readonly active = new Fifo<Entry>();
-  /** Customers past their cool-down holding a suppressed count, oldest first. */
-  private readonly pending = new Fifo<Entry>();
-  private watermark = -Infinity;
+  private readonly states: ExpiringIndex<CoolDownState>;
 
   /** One instance per store object, built again whenever the store is restored. */
   constructor(
     readonly options: CoolDownOptions,
-    private readonly store: KeyValueStore<CoolDownState>,
+    store: KeyValueStore<CoolDownState>,
   ) {
     const valid = options.cooldownMs >= 0 && options.pendingRetentionMs >= 0 && Number.isInteger(options.maxEntries) && options.maxEntries >= 1;
     if (!valid) throw new RangeError(`cool-down needs cooldownMs >= 0, pendingRetentionMs >= 0 and an integer maxEntries >= 1, got ${JSON.stringify(options)}`);
-    const restored: Entry[] = [];
-    for (const [customerId, state] of store.entries()) {
+    const { cooldownMs, pendingRetentionMs } = options;
+    this.states = new ExpiringIndex<CoolDownState>(
+      {
+        maxEntries: options.maxEntries,
+        time: (state) => state.last_alert_at,
+        expiry: { at: (state) => state.last_alert_at + cooldownMs + (state.suppressed > 0 ? pendingRetentionMs : 0) },
+      },
       // The changelog is plain JSON: a state of the wrong shape cannot be trusted, so it goes.
-      if (stateSchema.safeParse(state).success) restored.push({ customerId, lastAlertAt: state.last_alert_at });
-      else store.delete(customerId);
-    }
-    restored.sort((a, b) => a.lastAlertAt - b.lastAlertAt);
-    for (const entry of restored) this.active.push(entry);
+      perKeyLayout(store, (state) => stateSchema.safeParse(state).success),
+    );
   }
 
   get size(): number {
-    return this.store.size;
+    return this.states.size;
   }
 
   /** Call for a transaction that qualifies for an alert; says whether it alerts or is suppressed. */
   admit(customerId: string, eventTime: number): { outcome: CoolDownOutcome; removals: CoolDownRemoval[] } {
     if (this.options.cooldownMs === 0) return { outcome: { decision: 'alert', transactionCount: 1 }, removals: [] };
     const removals = this.expire(eventTime);
-    const state = this.store.get(customerId);
+    const state = this.states.get(customerId);
     if (state !== undefined && eventTime - state.last_alert_at < this.options.cooldownMs) {
       const suppressed = state.suppressed + 1;
-      this.store.put(customerId, { last_alert_at: state.last_alert_at, suppressed });
+      this.states.set(customerId, { last_alert_at: state.last_alert_at, suppressed });
       return { outcome: { decision: 'suppressed', suppressedSoFar: suppressed }, removals };
     }
-    this.store.put(customerId, { last_alert_at: eventTime, suppressed: 0 });
-    this.active.push({ customerId, lastAlertAt: eventTime });
-    this.evictOverflow(removals);
+    removals.push(...this.states.set(customerId, { last_alert_at: eventTime, suppressed: 0 }).map(toRemoval));
     return { outcome: { decision: 'alert', transactionCount: 1 + (state?.suppressed ?? 0) }, removals };
   }
 
   /** Ends cool-downs and retentions that are over at `eventTime` (the highest seen so far counts). */
   expire(eventTime: number): CoolDownRemoval[] {
-    if (eventTime > this.watermark) this.watermark = eventTime;
-    const removals: CoolDownRemoval[] = [];
-    const { cooldownMs, pendingRetentionMs } = this.options;
-    for (let e = this.active.peek(); e !== undefined && e.lastAlertAt + cooldownMs <= this.watermark; e = this.active.peek()) {
-      this.active.shift();
-      const state = this.live(e);
-      if (state === undefined) continue;
-      if (state.suppressed > 0) {
-        this.pending.push(e);
-      } else {
-        this.store.delete(e.customerId);
-        removals.push({ customerId: e.customerId, cause: 'expired', unreportedSuppressed: 0 });
-      }
-    }
-    for (let e = this.pending.peek(); e !== undefined && e.lastAlertAt + cooldownMs + pendingRetentionMs <= this.watermark; e = this.pending.peek()) {
-      this.pending.shift();
-      this.remove(e, 'expired', removals);
-    }
-    this.evictOverflow(removals);
-    return removals;
+    return this.states.expire(eventTime).map(toRemoval);
   }
+}
 
-  private evictOverflow(removals: CoolDownRemoval[]): void {
-    while (this.store.size > this.options.maxEntries) {
-      const e = this.pending.shift() ?? this.active.shift();
-      if (e === undefined) return;
-      this.remove(e, 'evicted', removals);
-    }
-  }
-
-  private remove(e: Entry, cause: CoolDownRemoval['cause'], removals: CoolDownRemoval[]): void {
-    const state = this.live(e);
-    if (state === undefined) return;
-    this.store.delete(e.customerId);
-    removals.push({ customerId: e.customerId, cause, unreportedSuppressed: state.suppressed });
-  }
-
-  /** The stored state when the queue entry still describes it (a newer alert makes older entries stale). */
-  private live(e: Entry): CoolDownState | undefined {
-    const state = this.store.get(e.customerId);
-    return state !== undefined && state.last_alert_at === e.lastAlertAt ? state : undefined;
-  }
+function toRemoval(removal: IndexRemoval<CoolDownState>): CoolDownRemoval {
+  return { customerId: removal.id, cause: removal.cause, unreportedSuppressed: removal.value.suppressed };
 }
