@@ -1,7 +1,5 @@
 import {
-  MinHeap,
   OrderedBuffer,
-  compareOrder,
   type BufferMap,
   type EventOrder,
   type FeatureVector,
@@ -9,6 +7,7 @@ import {
   type Label,
   type LabelledExample,
 } from '@sluice/shared';
+import { ExpiringIndex, perKeyLayout } from '@sluice/shared/collections';
 import { PendingFeatures, type PendingFeaturesOptions } from './label-join.js';
 
 /** What the join reads: a vector (transactions.features) or a label (labels.valid), both keyed by customer. */
@@ -47,12 +46,6 @@ export interface EventTimeJoinStores {
 
 export type EventTimeJoinOptions = PendingFeaturesOptions & { maxEarlyLabels: number };
 
-interface EarlyEntry {
-  order: EventOrder;
-  id: string;
-  label: Label;
-}
-
 /**
  * The learner's label join, decided in event time. Events are buffered as
  * they arrive and applied by `releaseThrough(frontier)` in `joinOrder` once
@@ -71,24 +64,27 @@ interface EarlyEntry {
 export class EventTimeJoin {
   private readonly buffer: OrderedBuffer<JoinEvent>;
   private readonly pending: PendingFeatures;
-  /** Early labels, oldest (label time, id) first, for eviction; entries of labels since taken are skipped. */
-  private readonly earlyByAge = new MinHeap<EarlyEntry>((a, b) => compareOrder(a.order, b.order) < 0);
-  /** The same, by the time of the transaction they wait for, for expiry. */
-  private readonly earlyByTransaction = new MinHeap<EarlyEntry>((a, b) =>
-    a.label.tx_event_time !== b.label.tx_event_time ? a.label.tx_event_time < b.label.tx_event_time : a.id < b.id,
-  );
+  /**
+   * Early labels: evicted oldest (labeled_at, transaction id) first, expired
+   * once the order passes the transaction they wait for (tx_event_time). Both
+   * read from the stored labels, so a restored join evicts alike (an order of
+   * arrival, as a Map's, is not what a changelog restores).
+   */
+  private readonly early: ExpiringIndex<Label>;
   /** The frontier applied so far: an event at or before it arriving now is late. */
   private released = -Infinity;
 
   constructor(
     private readonly options: EventTimeJoinOptions,
-    private readonly stores: EventTimeJoinStores,
+    stores: EventTimeJoinStores,
     released: number = -Infinity,
   ) {
     this.buffer = new OrderedBuffer(stores.buffer, joinOrder);
-    this.pending = new PendingFeatures({ ttlMs: options.ttlMs, maxEntries: options.maxEntries });
-    for (const [, vector] of stores.pending.entries()) this.pending.addVector(vector);
-    for (const [id, label] of stores.early.entries()) this.queueEarly(id, label);
+    this.pending = new PendingFeatures({ ttlMs: options.ttlMs, maxEntries: options.maxEntries }, stores.pending);
+    this.early = new ExpiringIndex<Label>(
+      { maxEntries: options.maxEarlyLabels, time: (label) => label.labeled_at, expiry: { at: (label) => label.tx_event_time } },
+      perKeyLayout(stores.early),
+    );
     this.released = released;
   }
 
@@ -138,24 +134,18 @@ export class EventTimeJoin {
 
   private applyVector(vector: FeatureVector, at: number, decision: JoinDecision): void {
     decision.examples.push({ kind: 'unlabelled', label_source: 'none', is_fraud: false, labeled_at: null, decided_at: at, vector });
-    const early = this.stores.early.get(vector.transaction_id);
+    const early = this.early.delete(vector.transaction_id);
     if (early !== undefined) {
-      this.stores.early.delete(vector.transaction_id);
       decision.outcomes.push('matched');
       decision.examples.push({ kind: 'labelled', label_source: 'label', is_fraud: early.is_fraud, labeled_at: early.labeled_at, decided_at: at, vector });
       return;
     }
-    const added = this.pending.addVector(vector);
-    if (added.status === 'added') {
-      this.stores.pending.put(vector.transaction_id, vector);
-      if (added.evicted) this.stores.pending.delete(added.evicted.transaction_id);
-    }
+    this.pending.addVector(vector);
   }
 
   private applyLabel(label: Label, at: number, decision: JoinDecision): void {
     const vector = this.pending.takeForLabel(label);
     if (vector !== undefined) {
-      this.stores.pending.delete(label.transaction_id);
       decision.outcomes.push('matched');
       decision.examples.push({ kind: 'labelled', label_source: 'label', is_fraud: label.is_fraud, labeled_at: label.labeled_at, decided_at: at, vector });
       return;
@@ -166,54 +156,18 @@ export class EventTimeJoin {
       return;
     }
     decision.outcomes.push('early');
-    this.stores.early.put(label.transaction_id, label);
-    this.queueEarly(label.transaction_id, label);
-    while (this.stores.early.size > this.options.maxEarlyLabels) {
-      const oldest = this.popLive(this.earlyByAge);
-      if (oldest === undefined) break;
-      this.stores.early.delete(oldest.id);
-      decision.outcomes.push('early_evicted');
-    }
+    // A second label of the same transaction replaces the first.
+    for (let evicted = this.early.set(label.transaction_id, label).length; evicted > 0; evicted--) decision.outcomes.push('early_evicted');
   }
 
   /** Horizons at or before `time`: vectors trained as genuine; early labels whose transaction time passed without the vector. */
   private expire(time: number, decision: JoinDecision): void {
     for (const expired of this.pending.expire(time)) {
-      this.stores.pending.delete(expired.transaction_id);
       decision.outcomes.push('horizon_passed');
       const horizon = expired.event_time + this.options.ttlMs;
       decision.examples.push({ kind: 'labelled', label_source: 'label_horizon_passed', is_fraud: false, labeled_at: null, decided_at: horizon, vector: expired });
     }
     // An early label waits for a vector at its tx_event_time; once the order is past that time, the vector cannot come in order.
-    for (let top = this.peekLive(this.earlyByTransaction); top !== undefined && top.label.tx_event_time <= time; top = this.peekLive(this.earlyByTransaction)) {
-      this.earlyByTransaction.pop();
-      this.stores.early.delete(top.id);
-      decision.outcomes.push('early_expired');
-    }
-  }
-
-  private queueEarly(id: string, label: Label): void {
-    const entry: EarlyEntry = { order: { time: label.labeled_at, rank: 1, id }, id, label };
-    this.earlyByAge.push(entry);
-    this.earlyByTransaction.push(entry);
-    // Labels taken by their vector leave entries behind: bounded at twice the live ones.
-    const live = (e: EarlyEntry) => this.stores.early.get(e.id) === e.label;
-    if (this.earlyByAge.size > 2 * this.stores.early.size + 64) this.earlyByAge.retain(live);
-    if (this.earlyByTransaction.size > 2 * this.stores.early.size + 64) this.earlyByTransaction.retain(live);
-  }
-
-  /** The heap's first entry still in the store as it was queued (a label taken, evicted or expired since leaves a stale entry). */
-  private peekLive(heap: MinHeap<EarlyEntry>): EarlyEntry | undefined {
-    for (let top = heap.peek(); top !== undefined; top = heap.peek()) {
-      if (this.stores.early.get(top.id) === top.label) return top;
-      heap.pop();
-    }
-    return undefined;
-  }
-
-  private popLive(heap: MinHeap<EarlyEntry>): EarlyEntry | undefined {
-    const top = this.peekLive(heap);
-    if (top !== undefined) heap.pop();
-    return top;
+    for (const removal of this.early.expire(time)) decision.outcomes.push(removal.cause === 'expired' ? 'early_expired' : 'early_evicted');
   }
 }

@@ -1,5 +1,6 @@
-import type { FeatureVector, Label } from '@sluice/shared';
-import { MinHeap, SluiceError, withDefaults } from '@sluice/shared';
+import type { FeatureVector, KeyValueStore, Label } from '@sluice/shared';
+import { SluiceError, withDefaults } from '@sluice/shared';
+import { ExpiringIndex, perKeyLayout } from '@sluice/shared/collections';
 import { z } from 'zod';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -17,22 +18,20 @@ export const PENDING_FEATURES_DEFAULTS: PendingFeaturesOptions = {
 };
 
 /**
- * - `added`: stored; `evicted` is the vector dropped to make room, if any.
+ * - `added`: stored; `evicted` are the vectors dropped to make room (one at
+ *   most, unless the bound shrank since the store was written).
  * - `duplicate`: a vector with this transaction_id is already waiting; the
  *   first one is kept (it is the one the transaction was scored on).
- * - `evicted`: the store is full and this vector is older than everything in
- *   it, so it is the one dropped.
- * Every drop must also be tombstoned in the service's changelog.
+ * - `evicted`: the store is full and this vector is older, in (event time,
+ *   transaction id), than everything in it, so it is the one dropped.
  */
 export type AddResult =
-  | { status: 'added'; evicted: FeatureVector | undefined }
+  | { status: 'added'; evicted: FeatureVector[] }
   | { status: 'duplicate' }
   | { status: 'evicted' };
 
 export interface PendingFeaturesStats {
   size: number;
-  /** Expiry-queue length including entries already taken by labels: memory, bounded by 2 · size + 64. */
-  queued: number;
   added: number;
   duplicates: number;
   matched: number;
@@ -41,26 +40,13 @@ export interface PendingFeaturesStats {
   evicted: number;
 }
 
-interface Waiting {
-  vector: FeatureVector;
-  seq: number;
-}
-
-interface QueueEntry {
-  eventTime: number;
-  seq: number;
-  id: string;
-}
-
 /**
- * Feature vectors waiting for their (late) label, keyed by transaction_id.
- *
- * A Map gives O(1) lookup for labels; a min-heap on (event time, arrival)
- * gives expiry and eviction in event-time order in O(log n) although vectors
- * arrive out of order. Entries taken by a label are removed from the Map only
- * and left in the heap as tombstones (recognised by their sequence number);
- * the heap is compacted when tombstones outnumber live entries, so memory
- * stays O(maxEntries) and every operation is amortised O(log n).
+ * Feature vectors waiting for their (late) label, keyed by transaction_id, in
+ * a changelogged store (one entry per vector) held by shared's ExpiringIndex:
+ * lookup by id for labels, expiry at event_time + TTL and eviction of the
+ * oldest, both in (event time, transaction id) order, in O(log n) although
+ * vectors arrive out of order. The order is read from the stored vectors
+ * alone, so a store rebuilt from its changelog expires and evicts alike.
  *
  * Policy for vectors whose TTL passes without a label: `expire` hands them
  * back and the learner trains them as genuine (label 0). Labels arrive late
@@ -74,101 +60,56 @@ interface QueueEntry {
  */
 export class PendingFeatures {
   readonly options: PendingFeaturesOptions;
-  private readonly waiting = new Map<string, Waiting>();
-  // Ties by id, not arrival: a store rebuilt from its changelog (another insertion order) must expire and evict alike.
-  private readonly queue = new MinHeap<QueueEntry>((a, b) =>
-    a.eventTime !== b.eventTime ? a.eventTime < b.eventTime : a.id !== b.id ? a.id < b.id : a.seq < b.seq,
-  );
-  private seq = 0;
+  private readonly vectors: ExpiringIndex<FeatureVector>;
   private readonly counters = { added: 0, duplicates: 0, matched: 0, unknownLabels: 0, expired: 0, evicted: 0 };
 
-  constructor(options: Partial<PendingFeaturesOptions> = {}) {
+  /** Takes over `store` (typically just restored from its changelog); only this class may write to it. */
+  constructor(options: Partial<PendingFeaturesOptions>, store: KeyValueStore<FeatureVector>) {
     const o = withDefaults(PENDING_FEATURES_DEFAULTS, options);
     if (!(o.ttlMs > 0) || !Number.isInteger(o.maxEntries) || o.maxEntries < 1) {
       throw new SluiceError('invalid_learner_options', `pending features need ttlMs > 0 and maxEntries ≥ 1, got ${o.ttlMs} and ${o.maxEntries}`);
     }
     this.options = o;
+    this.vectors = new ExpiringIndex({ maxEntries: o.maxEntries, time: (v) => v.event_time, expiry: { horizonMs: o.ttlMs } }, perKeyLayout(store));
   }
 
   get size(): number {
-    return this.waiting.size;
+    return this.vectors.size;
   }
 
   stats(): PendingFeaturesStats {
-    return { size: this.waiting.size, queued: this.queue.size, ...this.counters };
+    return { size: this.vectors.size, ...this.counters };
   }
 
-  /** Also the restore path: replaying the changelog's entries rebuilds the store. */
   addVector(vector: FeatureVector): AddResult {
-    if (this.waiting.has(vector.transaction_id)) {
+    const added = this.vectors.add(vector.transaction_id, vector);
+    if (added.kind === 'duplicate') {
       this.counters.duplicates += 1;
       return { status: 'duplicate' };
     }
-    let evicted: FeatureVector | undefined;
-    if (this.waiting.size >= this.options.maxEntries) {
-      const oldest = this.peekLive() as QueueEntry;
-      if (vector.event_time < oldest.eventTime) {
-        this.counters.evicted += 1;
-        return { status: 'evicted' };
-      }
-      evicted = this.popLive();
-      this.counters.evicted += 1;
-    }
-    const seq = this.seq++;
-    this.waiting.set(vector.transaction_id, { vector, seq });
-    this.queue.push({ eventTime: vector.event_time, seq, id: vector.transaction_id });
+    this.counters.evicted += added.removals.length;
+    if (added.kind === 'refused') return { status: 'evicted' };
     this.counters.added += 1;
-    return { status: 'added', evicted };
+    return { status: 'added', evicted: added.removals.map((r) => r.value) };
   }
 
   /** The vector the labelled transaction was scored on, removed; undefined when unknown (never seen, expired or evicted). */
   takeForLabel(label: Pick<Label, 'transaction_id'>): FeatureVector | undefined {
-    const entry = this.waiting.get(label.transaction_id);
-    if (entry === undefined) {
-      this.counters.unknownLabels += 1;
-      return undefined;
-    }
-    this.waiting.delete(label.transaction_id);
-    this.counters.matched += 1;
-    this.compactIfSparse();
-    return entry.vector;
+    const vector = this.vectors.delete(label.transaction_id);
+    if (vector === undefined) this.counters.unknownLabels += 1;
+    else this.counters.matched += 1;
+    return vector;
   }
 
-  /** Removes and returns, oldest first, the vectors with event_time + ttlMs ≤ watermarkMs. */
+  /** Removes and returns, oldest first, the vectors with event_time + ttlMs ≤ watermarkMs (the highest passed so far). */
   expire(watermarkMs: number): FeatureVector[] {
     const out: FeatureVector[] = [];
-    const cutoff = watermarkMs - this.options.ttlMs;
-    for (let top = this.peekLive(); top !== undefined && top.eventTime <= cutoff; top = this.peekLive()) {
-      out.push(this.popLive() as FeatureVector);
+    for (const removal of this.vectors.expire(watermarkMs)) {
+      if (removal.cause === 'expired') out.push(removal.value);
+      else this.counters.evicted += 1;
     }
     this.counters.expired += out.length;
     return out;
-  }
-
-  private isLive(entry: QueueEntry): boolean {
-    return this.waiting.get(entry.id)?.seq === entry.seq;
-  }
-
-  private peekLive(): QueueEntry | undefined {
-    let top = this.queue.peek();
-    while (top !== undefined && !this.isLive(top)) {
-      this.queue.pop();
-      top = this.queue.peek();
-    }
-    return top;
-  }
-
-  private popLive(): FeatureVector | undefined {
-    const top = this.peekLive();
-    if (top === undefined) return undefined;
-    this.queue.pop();
-    const entry = this.waiting.get(top.id) as Waiting;
-    this.waiting.delete(top.id);
-    return entry.vector;
-  }
-
-  private compactIfSparse(): void {
-    if (this.queue.size > 2 * this.waiting.size + 64) this.queue.retain((e) => this.isLive(e));
   }
 }
 

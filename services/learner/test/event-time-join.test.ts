@@ -80,7 +80,7 @@ const byOrder = (a: JoinEvent, b: JoinEvent) => {
  * `choices`; the frontier is the minimum of the sources' watermarks and the newest label less 1 ms.
  * `crashAt`: after that many steps the join is rebuilt from a restored copy of its stores.
  */
-function run(scenario: Scenario, options: EventTimeJoinOptions, choices: number[], crashAt: number): LabelledExample[] {
+function run(scenario: Scenario, options: EventTimeJoinOptions, choices: number[], crashAt: number, restore = restoredCopy, outcomes: string[] = []): LabelledExample[] {
   const queues: JoinEvent[][] = [0, 1, 2].map((s) => scenario.vectors.filter((v) => v.source === s).map((v) => v.event).sort(byOrder));
   queues.push([...scenario.labels].sort(byOrder));
   let stores = newStores();
@@ -93,19 +93,25 @@ function run(scenario: Scenario, options: EventTimeJoinOptions, choices: number[
     const nonEmpty = queues.map((q, i) => i).filter((i) => queues[i]!.length > 0);
     const source = nonEmpty[(choices[c % Math.max(1, choices.length)] ?? 0) % nonEmpty.length]!;
     const event = queues[source]!.shift()!;
-    out.push(...join.add(event).examples);
+    const added = join.add(event);
+    out.push(...added.examples);
+    outcomes.push(...added.outcomes);
     if (source < 3) {
       const next = queues[source]![0];
       clocks.observe({ source, sources: 3, time: next ? joinOrder(next).time - 1 : 1_000, idle: false });
     } else labelsNewest = joinOrder(event).time;
-    out.push(...join.releaseThrough(Math.min(clocks.frontier, queues[3]!.length === 0 ? 1_000 : labelsNewest - 1)).examples);
+    const released = join.releaseThrough(Math.min(clocks.frontier, queues[3]!.length === 0 ? 1_000 : labelsNewest - 1));
+    out.push(...released.examples);
+    outcomes.push(...released.outcomes);
     if (++step === crashAt) {
-      stores = restoredCopy(stores);
+      stores = restore(stores);
       join = new EventTimeJoin(options, stores, join.frontier);
     }
   }
   for (let s = 0; s < 3; s++) clocks.observe({ source: s, sources: 3, time: 1_000, idle: false });
-  out.push(...join.releaseThrough(1_000).examples);
+  const last = join.releaseThrough(1_000);
+  outcomes.push(...last.outcomes);
+  out.push(...last.examples);
   return out;
 }
 
@@ -166,6 +172,31 @@ const describeExample = (e: LabelledExample) =>
       ? `label/${e.vector.transaction_id}/${e.is_fraud}@${e.decided_at}`
       : `horizon/${e.vector.transaction_id}@${e.decided_at}`;
 
+/** Labels mostly established before their transaction (early), on a coarse grid of times so that ties are common. */
+const earlyScenarioArb = fc
+  .array(fc.record({ time: fc.integer({ min: 0, max: 12 }), labelDelay: fc.integer({ min: -8, max: 2 }), fraud: fc.boolean(), source: fc.integer({ min: 0, max: 2 }) }), {
+    maxLength: 30,
+  })
+  .map(
+    (txs): Scenario => ({
+      vectors: txs.map((tx, i) => ({ event: { kind: 'vector', vector: vector(`tx${i}`, tx.time) }, source: tx.source })),
+      labels: txs.map((tx, i) => ({ kind: 'label', label: label(`tx${i}`, tx.time, tx.time + tx.labelDelay, tx.fraud) })),
+    }),
+  );
+
+/** A restore from a compacted changelog: the same entries in an order picked by `shuffle`. */
+const shuffledCopy = (shuffle: number[]) => (stores: Stores): Stores => {
+  const copy = <T>(store: MapStore<T>) => {
+    const entries = [...store.entries()];
+    for (let i = entries.length - 1; i > 0; i--) {
+      const j = (shuffle[i % Math.max(1, shuffle.length)] ?? 0) % (i + 1);
+      [entries[i], entries[j]] = [entries[j]!, entries[i]!];
+    }
+    return new MapStore<T>(entries);
+  };
+  return { buffer: copy(stores.buffer), pending: copy(stores.pending), early: copy(stores.early) };
+};
+
 const unbounded: EventTimeJoinOptions = { ttlMs: TTL, maxEntries: 1_000, maxEarlyLabels: 1_000 };
 
 describe('EventTimeJoin', () => {
@@ -194,6 +225,48 @@ describe('EventTimeJoin', () => {
           for (let i = 1; i < reference.length; i++) expect(reference[i]!.decided_at!).toBeGreaterThanOrEqual(reference[i - 1]!.decided_at!);
         },
       ),
+    );
+  });
+
+  it('early labels: rebuilt from restored stores at any step, in any entry order, the join evicts, expires and matches them as the original', () => {
+    fc.assert(
+      fc.property(
+        earlyScenarioArb,
+        fc.array(fc.nat(), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 1, max: 60 }),
+        fc.array(fc.nat()),
+        fc.integer({ min: 1, max: 3 }),
+        (scenario, choices, crashAt, shuffle, maxEarlyLabels) => {
+          const options = { ttlMs: TTL, maxEntries: 1_000, maxEarlyLabels };
+          const outcomes: string[] = [];
+          const reference = run(scenario, options, choices, -1, restoredCopy, outcomes);
+          const restoredOutcomes: string[] = [];
+          expect(run(scenario, options, choices, crashAt, shuffledCopy(shuffle), restoredOutcomes).map(describeExample)).toEqual(reference.map(describeExample));
+          expect(restoredOutcomes).toEqual(outcomes);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('pending vectors: rebuilt from restored stores at any step, in any entry order, the join evicts and expires them as the original', () => {
+    fc.assert(
+      fc.property(
+        scenarioArb,
+        fc.array(fc.nat(), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 1, max: 60 }),
+        fc.array(fc.nat()),
+        fc.integer({ min: 1, max: 4 }),
+        (scenario, choices, crashAt, shuffle, maxEntries) => {
+          const options = { ttlMs: TTL, maxEntries, maxEarlyLabels: 1_000 };
+          const outcomes: string[] = [];
+          const reference = run(scenario, options, choices, -1, restoredCopy, outcomes);
+          const restoredOutcomes: string[] = [];
+          expect(run(scenario, options, choices, crashAt, shuffledCopy(shuffle), restoredOutcomes).map(describeExample)).toEqual(reference.map(describeExample));
+          expect(restoredOutcomes).toEqual(outcomes);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 
