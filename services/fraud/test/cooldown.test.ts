@@ -118,8 +118,10 @@ describe('CoolDown', () => {
   });
 
   it('rebuilt from its changelog at any commit, in any record order, decides like the original', () => {
+    // Whole minutes, so that alerts at the same instant (ties) are common.
+    const coarseArb = fc.array(fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 3 }).map((m) => m * MIN)), { maxLength: 200 });
     fc.assert(
-      fc.property(streamArb, streamArb, fc.integer({ min: 1, max: 10 }), fc.array(fc.nat()), (before, after, batch, shuffle) => {
+      fc.property(coarseArb, coarseArb, fc.integer({ min: 1, max: 10 }), fc.array(fc.nat()), (before, after, batch, shuffle) => {
         const options = { cooldownMs: 5 * MIN, pendingRetentionMs: 20 * MIN, maxEntries: 4 };
         const { coolDown: original, backing } = newCoolDown(options);
         const stream = toStream([...before, ...after]);

@@ -80,7 +80,7 @@ const byOrder = (a: JoinEvent, b: JoinEvent) => {
  * `choices`; the frontier is the minimum of the sources' watermarks and the newest label less 1 ms.
  * `crashAt`: after that many steps the join is rebuilt from a restored copy of its stores.
  */
-function run(scenario: Scenario, options: EventTimeJoinOptions, choices: number[], crashAt: number, restore = restoredCopy, outcomes: string[] = []): LabelledExample[] {
+function run(scenario: Scenario, options: EventTimeJoinOptions, choices: number[], crashAt: number, restore = restoredCopy, outcomes: string[] = [], held: string[] = []): LabelledExample[] {
   const queues: JoinEvent[][] = [0, 1, 2].map((s) => scenario.vectors.filter((v) => v.source === s).map((v) => v.event).sort(byOrder));
   queues.push([...scenario.labels].sort(byOrder));
   let stores = newStores();
@@ -103,6 +103,7 @@ function run(scenario: Scenario, options: EventTimeJoinOptions, choices: number[
     const released = join.releaseThrough(Math.min(clocks.frontier, queues[3]!.length === 0 ? 1_000 : labelsNewest - 1));
     out.push(...released.examples);
     outcomes.push(...released.outcomes);
+    held.push(`${[...stores.pending.keys()].sort().join()}|${[...stores.early.keys()].sort().join()}`);
     if (++step === crashAt) {
       stores = restore(stores);
       join = new EventTimeJoin(options, stores, join.frontier);
@@ -172,17 +173,19 @@ const describeExample = (e: LabelledExample) =>
       ? `label/${e.vector.transaction_id}/${e.is_fraud}@${e.decided_at}`
       : `horizon/${e.vector.transaction_id}@${e.decided_at}`;
 
-/** Labels mostly established before their transaction (early), on a coarse grid of times so that ties are common. */
-const earlyScenarioArb = fc
-  .array(fc.record({ time: fc.integer({ min: 0, max: 12 }), labelDelay: fc.integer({ min: -8, max: 2 }), fraud: fc.boolean(), source: fc.integer({ min: 0, max: 2 }) }), {
-    maxLength: 30,
-  })
-  .map(
-    (txs): Scenario => ({
-      vectors: txs.map((tx, i) => ({ event: { kind: 'vector', vector: vector(`tx${i}`, tx.time) }, source: tx.source })),
-      labels: txs.map((tx, i) => ({ kind: 'label', label: label(`tx${i}`, tx.time, tx.time + tx.labelDelay, tx.fraud) })),
-    }),
-  );
+/** Every transaction labelled, `delay` after it, on a coarse grid of times so that ties are common. */
+const coarseScenarioArb = (maxTime: number, minDelay: number, maxDelay: number) =>
+  fc
+    .array(
+      fc.record({ time: fc.integer({ min: 0, max: maxTime }), labelDelay: fc.integer({ min: minDelay, max: maxDelay }), fraud: fc.boolean(), source: fc.integer({ min: 0, max: 2 }) }),
+      { minLength: 4, maxLength: 40 },
+    )
+    .map(
+      (txs): Scenario => ({
+        vectors: txs.map((tx, i) => ({ event: { kind: 'vector', vector: vector(`tx${i}`, tx.time) }, source: tx.source })),
+        labels: txs.map((tx, i) => ({ kind: 'label', label: label(`tx${i}`, tx.time, tx.time + tx.labelDelay, tx.fraud) })),
+      }),
+    );
 
 /** A restore from a compacted changelog: the same entries in an order picked by `shuffle`. */
 const shuffledCopy = (shuffle: number[]) => (stores: Stores): Stores => {
@@ -231,17 +234,20 @@ describe('EventTimeJoin', () => {
   it('early labels: rebuilt from restored stores at any step, in any entry order, the join evicts, expires and matches them as the original', () => {
     fc.assert(
       fc.property(
-        earlyScenarioArb,
+        // Labels mostly established before their transaction (early).
+        coarseScenarioArb(4, -4, 1),
         fc.array(fc.nat(), { minLength: 1, maxLength: 40 }),
         fc.integer({ min: 1, max: 60 }),
         fc.array(fc.nat()),
         fc.integer({ min: 1, max: 3 }),
         (scenario, choices, crashAt, shuffle, maxEarlyLabels) => {
           const options = { ttlMs: TTL, maxEntries: 1_000, maxEarlyLabels };
-          const outcomes: string[] = [];
-          const reference = run(scenario, options, choices, -1, restoredCopy, outcomes);
-          const restoredOutcomes: string[] = [];
-          expect(run(scenario, options, choices, crashAt, shuffledCopy(shuffle), restoredOutcomes).map(describeExample)).toEqual(reference.map(describeExample));
+          const [outcomes, held, restoredOutcomes, restoredHeld]: string[][] = [[], [], [], []];
+          const reference = run(scenario, options, choices, -1, restoredCopy, outcomes, held);
+          const restored = run(scenario, options, choices, crashAt, shuffledCopy(shuffle), restoredOutcomes, restoredHeld);
+          // Which vectors and labels are held after every step, then what was decided.
+          expect(restoredHeld).toEqual(held);
+          expect(restored.map(describeExample)).toEqual(reference.map(describeExample));
           expect(restoredOutcomes).toEqual(outcomes);
         },
       ),
@@ -252,17 +258,20 @@ describe('EventTimeJoin', () => {
   it('pending vectors: rebuilt from restored stores at any step, in any entry order, the join evicts and expires them as the original', () => {
     fc.assert(
       fc.property(
-        scenarioArb,
+        // Labels established after their transaction, some past its horizon.
+        coarseScenarioArb(5, 0, 2 * TTL),
         fc.array(fc.nat(), { minLength: 1, maxLength: 40 }),
         fc.integer({ min: 1, max: 60 }),
         fc.array(fc.nat()),
         fc.integer({ min: 1, max: 4 }),
         (scenario, choices, crashAt, shuffle, maxEntries) => {
           const options = { ttlMs: TTL, maxEntries, maxEarlyLabels: 1_000 };
-          const outcomes: string[] = [];
-          const reference = run(scenario, options, choices, -1, restoredCopy, outcomes);
-          const restoredOutcomes: string[] = [];
-          expect(run(scenario, options, choices, crashAt, shuffledCopy(shuffle), restoredOutcomes).map(describeExample)).toEqual(reference.map(describeExample));
+          const [outcomes, held, restoredOutcomes, restoredHeld]: string[][] = [[], [], [], []];
+          const reference = run(scenario, options, choices, -1, restoredCopy, outcomes, held);
+          const restored = run(scenario, options, choices, crashAt, shuffledCopy(shuffle), restoredOutcomes, restoredHeld);
+          // Which vectors and labels are held after every step, then what was decided.
+          expect(restoredHeld).toEqual(held);
+          expect(restored.map(describeExample)).toEqual(reference.map(describeExample));
           expect(restoredOutcomes).toEqual(outcomes);
         },
       ),
