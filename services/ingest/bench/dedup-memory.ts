@@ -1,7 +1,10 @@
 /**
  * Heap bytes per remembered id in the de-duplication store, as ingest holds it
- * (a DedupStore over the processor's PartitionStore, after each batch's
- * changelog records were written): prints figures, asserts nothing.
+ * (a DedupStore — shared's ExpiringIndex in segments — over the processor's
+ * PartitionStore, after each batch's changelog records were written): prints
+ * figures, asserts nothing. 500,000 ids, batches of 500 (loaded machine): 116 /
+ * 149 bytes per id (short / UUID ids) with the hand-rolled store, 100 / 132 on
+ * the shared index; 1,000 changelog records either way.
  *   node --expose-gc --conditions=sluice-source --import tsx services/ingest/bench/dedup-memory.ts [ids] [batch] [short|uuid]
  * Ids look like the simulator's (`<seed>-<n>`, ~8 characters) or UUIDs (36); one kind per run, so
  * that nothing of an earlier store is still on the heap.
