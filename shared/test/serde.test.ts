@@ -66,7 +66,10 @@ describe('AvroSerde', () => {
   it('fails as the client does: an invalid record with its validation error, bad bytes as UNDECODABLE_AVRO with its reason', async () => {
     const { serde, registry, ids } = await serdeFor(['Transaction']);
     const invalid = { transaction_id: 7 };
-    const clientError = await registry.encode(ids.get('Transaction')!, invalid).catch((error: unknown) => error as Error);
+    const clientError = await registry.encode(ids.get('Transaction')!, invalid).then(
+      () => new Error('the client encoded an invalid record'),
+      (error: unknown) => error as Error,
+    );
     await expect(serde.encode('topic-Transaction', invalid)).rejects.toThrow(clientError.message);
     const good = await serde.encode('topic-Transaction', (await registry.getSchema(ids.get('Transaction')!) as unknown as RandomSchema).random());
     for (const [bytes, reason] of [
