@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import {
   bootstrapService,
-  changelogTopic,
+  createProcessor,
   GlobalTableFollower,
   loadConfig,
   runService,
@@ -9,7 +9,6 @@ import {
   snapshotToModel,
   SluiceError,
   SourceClocks,
-  StreamProcessor,
   type ServiceRuntime,
   type ModelSnapshot,
 } from '@sluice/shared';
@@ -18,8 +17,9 @@ import { fraudConfigSchema } from './config.js';
 import { FraudMetrics } from './fraud-metrics.js';
 import { labelClockOf, ModelSelection, type OfferResult } from './model-selection.js';
 import { DEFAULT_RULES, parseRules } from './rules.js';
-import { COOLDOWN_STORE, SCORING_BUFFER_STORE, SCORING_CLOCKS_STORE, Scoring, type AlertMode } from './scoring.js';
+import { Scoring, type AlertMode } from './scoring.js';
 import { modelReadyThrough } from './scoring-order.js';
+import { fraudTopology } from './topology.js';
 
 const PUNCTUATE_INTERVAL_MS = 250;
 
@@ -42,12 +42,9 @@ runService('fraud', async () => {
     : config.FRAUD_RULES_JSON
       ? parseRules(config.FRAUD_RULES_JSON, 'FRAUD_RULES_JSON')
       : [...DEFAULT_RULES];
-  const runtime = await bootstrapService('fraud', config, (topics) => ({
-    [topics.fraudScores]: 'Score',
-    [topics.fraudAlerts]: 'Alert',
-  }));
+  const topology = fraudTopology(config);
+  const runtime = await bootstrapService(config, topology);
   const { topics, logger } = runtime;
-  const prefix = config.SLUICE_TOPIC_PREFIX;
   const pin = config.FRAUD_MODEL_PIN ?? null;
   const selection = new ModelSelection({ defaultModel: config.FRAUD_MODEL_NAME, pin }, snapshotToModel, { delayMs: config.FRAUD_MODEL_DELAY_MS, maxSnapshots: config.FRAUD_MODEL_MAX_SNAPSHOTS });
   const metrics = new FraudMetrics(runtime.metrics, () => selection.newest?.snapshot.created_at ?? null);
@@ -93,7 +90,7 @@ runService('fraud', async () => {
     topics.modelUpdates,
     (_key, snapshot) => offer(snapshot),
     logger,
-    `${prefix}sluice-fraud-models`,
+    `${topology.processors.fraud.groupId}-models`,
     () => metrics.refusals.inc({ reason: 'undecodable' }),
     runtime.recovery,
     (mark) => progress.observe(mark),
@@ -116,24 +113,16 @@ runService('fraud', async () => {
   );
   // Only a vector tells which features the models must have.
   let featuresKnown = false;
-  const processor = new StreamProcessor({
-    recovery: runtime.recovery,
-    service: 'fraud',
-    kafka: runtime.kafka,
-    serde: runtime.serde,
-    logger,
-    metrics: runtime.metrics,
-    groupId: `${prefix}sluice-fraud`,
-    transactionalIdPrefix: `${prefix}sluice-fraud`,
-    inputs: [{ topic: topics.transactionsFeatures, format: 'avro', deadLetterTopic: topics.transactionsDlq, watermarks: true }],
-    stores: [COOLDOWN_STORE, SCORING_BUFFER_STORE, SCORING_CLOCKS_STORE].map((name) => ({ name, changelogTopic: changelogTopic(prefix, 'fraud', name) })),
-    process: (message, context) => {
-      if (!featuresKnown && message.watermark === undefined) {
+  const processor = createProcessor(runtime, topology.processors.fraud, {
+    process: (record, context) => {
+      if (!featuresKnown && record.watermark === undefined) {
         featuresKnown = true;
-        for (const result of selection.expectFeatures((message.value as { feature_names: string[] }).feature_names)) refused(result);
+        for (const result of selection.expectFeatures(record.value.feature_names)) refused(result);
       }
-      scoring.process(message, context);
+      scoring.process(record, context);
     },
+    onRestored: (task) => scoring.onRestored(task),
+    onRevoked: (task) => scoring.onRevoked(task),
     afterBatch: (context) => scoring.advance(context),
     // Waits end and the learner's progress arrives without any input: look for what they release this often.
     punctuate: { intervalMs: PUNCTUATE_INTERVAL_MS, run: (context) => scoring.advance(context) },

@@ -1,4 +1,4 @@
-import { flowDecision, type FeatureVector, type InputMessage, type KeyValueStore, type ProcessingContext, type Score } from '@sluice/shared';
+import { flowDecision, type FeatureVector, type KeyValueStore, type ProcessingContext, type RestoredTask, type Score, type TaskInfo } from '@sluice/shared';
 import { AlertBudget, budgetShare, type AlertBudgetState } from './alert-budget.js';
 import { CoolDown, type CoolDownOptions, type CoolDownState } from './cooldown.js';
 import { decide } from './decision.js';
@@ -7,10 +7,7 @@ import type { FraudMetrics } from './fraud-metrics.js';
 import type { ModelSelection, ServedSelection } from './model-selection.js';
 import { evaluateRules, vectorFields, type Rule, type Severity } from './rules.js';
 import { ScoringOrder, type HeldVector, type ReleasedVector, type StoredScoringClocks } from './scoring-order.js';
-
-export const COOLDOWN_STORE = 'cooldown';
-export const SCORING_BUFFER_STORE = 'buffer';
-export const SCORING_CLOCKS_STORE = 'clocks';
+import { COOLDOWN_STORE, SCORING_BUFFER_STORE, SCORING_CLOCKS_STORE, type FraudRecord } from './topology.js';
 /** The alert budget's state lives in the clocks store (the task's event-time progress), under this key. */
 const ALERT_BUDGET_KEY = 'alert-budget';
 /** A stalled learner is worth one warning a minute, with the count since the last. */
@@ -37,6 +34,14 @@ export interface ScoringSettings {
   maxHeld: number;
 }
 
+/** What one task scores with, over its restored stores. */
+interface TaskScoring {
+  order: ScoringOrder;
+  cooldown: CoolDown;
+  /** Budget mode only: the task's share of the budget, its store, and its state as last written there. */
+  budget: { budget: AlertBudget; store: KeyValueStore<AlertBudgetState>; saved: string } | null;
+}
+
 /**
  * Scores feature vectors: rules, model (the snapshot the selection gives for
  * the vector's event time), decision, cool-down, explanation. Vectors are
@@ -46,11 +51,15 @@ export interface ScoringSettings {
  * alert goes to fraud.alerts.
  */
 export class Scoring {
-  private readonly cooldowns = new WeakMap<KeyValueStore<CoolDownState>, CoolDown>();
-  private readonly orders = new WeakMap<KeyValueStore<HeldVector>, ScoringOrder>();
-  /** Per task on this instance: the oldest event time it may still score, and how many vectors it holds. */
+  /** Each task's order, cool-down and budget, rebuilt from what the changelogs restored (onRestored). */
+  private readonly tasks = new Map<TaskInfo, TaskScoring>();
+  /**
+   * Per partition on this instance: the oldest event time its task may still
+   * score, and how many vectors it holds. By partition, and kept when the task
+   * is revoked: a partition handed back after a rebalance restores vectors
+   * that old, and the model table must still hold their snapshots.
+   */
   private readonly pending = new Map<number, { oldest: number; held: number }>();
-  private readonly budgets = new WeakMap<KeyValueStore<AlertBudgetState>, { budget: AlertBudget; saved: string }>();
   /** The model that scored the newest vector in event time on this instance (committed), for the champion gauge and log. */
   private served: { name: string; selection: ServedSelection; eventTime: number } | null = null;
   private expiredUnlogged = 0;
@@ -65,16 +74,29 @@ export class Scoring {
     private readonly modelReady: () => number,
   ) {}
 
+  onRestored(task: RestoredTask): void {
+    const { alert } = this.settings;
+    this.tasks.set(task.task, {
+      order: new ScoringOrder({ buffer: task.store<HeldVector>(SCORING_BUFFER_STORE), clocks: task.store<StoredScoringClocks>(SCORING_CLOCKS_STORE) }, this.settings.modelWaitMaxMs),
+      cooldown: new CoolDown(this.settings.cooldown, task.store<CoolDownState>(COOLDOWN_STORE)),
+      budget: alert.mode === 'threshold' ? null : this.restoreBudget(task, alert),
+    });
+  }
+
+  onRevoked(task: TaskInfo): void {
+    this.tasks.delete(task);
+  }
+
   /** Buffers a vector (a late one is scored at once), or takes a terminal stage's watermark. */
-  process(message: InputMessage, context: ProcessingContext): void {
-    const order = this.orderFor(context);
-    if (message.watermark !== undefined) order.observeWatermark(message.watermark);
-    else this.scoreAll(context, order.add(message.value as FeatureVector, context.now));
+  process(record: FraudRecord, context: ProcessingContext): void {
+    const { order } = this.taskOf(context);
+    if (record.watermark !== undefined) order.observeWatermark(record.watermark);
+    else this.scoreAll(context, order.add(record.value, context.now));
   }
 
   /** After a batch, and periodically with no input (a wait running out, the model stream moving on): scores what the order releases, and bounds the hold. */
   advance(context: ProcessingContext): void {
-    const order = this.orderFor(context);
+    const { order } = this.taskOf(context);
     const modelReady = this.modelReady();
     this.scoreAll(context, order.advance(modelReady, context.now));
     this.boundHold(context, order, modelReady);
@@ -151,7 +173,7 @@ export class Scoring {
     let outcome: Score['decision'] = decision;
     let transactionCount = 1;
     if (decision === 'alert') {
-      const admitted = this.cooldownFor(context.store<CoolDownState>(COOLDOWN_STORE)).admit(vector.customer_id, vector.event_time);
+      const admitted = this.taskOf(context).cooldown.admit(vector.customer_id, vector.event_time);
       if (admitted.outcome.decision === 'suppressed') outcome = 'suppressed';
       else transactionCount = admitted.outcome.transactionCount;
     }
@@ -205,26 +227,26 @@ export class Scoring {
    * in the scoring order.
    */
   private thresholdFor(context: ProcessingContext, vector: FeatureVector, score: number | null): number {
-    const { alert } = this.settings;
-    if (alert.mode === 'threshold') return this.settings.threshold;
-    const store = context.store<AlertBudgetState>(SCORING_CLOCKS_STORE);
-    let entry = this.budgets.get(store);
-    if (!entry) {
-      const options = { cardsPerDay: budgetShare(alert.cardsPerDay, alert.partitions, context.partition), dayMs: alert.dayMs, fallbackThreshold: this.settings.threshold };
-      const state = store.get(ALERT_BUDGET_KEY);
-      entry = { budget: new AlertBudget(options, state), saved: state ? JSON.stringify(state) : '' };
-      this.budgets.set(store, entry);
-    }
+    const entry = this.taskOf(context).budget;
+    if (entry === null) return this.settings.threshold;
     const { threshold } = entry.budget.decide(vector.event_time, vector.customer_id, score);
     const state = entry.budget.toState();
     const saved = JSON.stringify(state);
     if (saved !== entry.saved) {
-      store.put(ALERT_BUDGET_KEY, state);
+      entry.store.put(ALERT_BUDGET_KEY, state);
       entry.saved = saved;
       const partition = String(context.partition);
       context.afterCommit(() => this.metrics.alertThreshold.set({ partition }, threshold));
     }
     return threshold;
+  }
+
+  /** The task's share of the investigators' budget, as its clocks store last kept it. */
+  private restoreBudget(task: RestoredTask, alert: Extract<AlertMode, { mode: 'budget' }>): TaskScoring['budget'] {
+    const store = task.store<AlertBudgetState>(SCORING_CLOCKS_STORE);
+    const options = { cardsPerDay: budgetShare(alert.cardsPerDay, alert.partitions, task.partition), dayMs: alert.dayMs, fallbackThreshold: this.settings.threshold };
+    const state = store.get(ALERT_BUDGET_KEY);
+    return { budget: new AlertBudget(options, state), store, saved: state ? JSON.stringify(state) : '' };
   }
 
   /**
@@ -246,23 +268,9 @@ export class Scoring {
     );
   }
 
-  /** A new store object means a new assignment: rebuild the order from what the changelogs restored. */
-  private orderFor(context: ProcessingContext): ScoringOrder {
-    const buffer = context.store<HeldVector>(SCORING_BUFFER_STORE);
-    let order = this.orders.get(buffer);
-    if (!order) {
-      order = new ScoringOrder({ buffer, clocks: context.store<StoredScoringClocks>(SCORING_CLOCKS_STORE) }, this.settings.modelWaitMaxMs);
-      this.orders.set(buffer, order);
-    }
-    return order;
-  }
-
-  private cooldownFor(store: KeyValueStore<CoolDownState>): CoolDown {
-    let cooldown = this.cooldowns.get(store);
-    if (!cooldown) {
-      cooldown = new CoolDown(this.settings.cooldown, store);
-      this.cooldowns.set(store, cooldown);
-    }
-    return cooldown;
+  private taskOf(context: ProcessingContext): TaskScoring {
+    const task = this.tasks.get(context.task);
+    if (task === undefined) throw new Error(`fraud: partition ${context.partition}'s task was not restored before its work`);
+    return task;
   }
 }

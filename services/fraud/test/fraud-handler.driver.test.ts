@@ -1,13 +1,15 @@
-import { Registry, SourceClocks, topicNames, type Alert, type FeatureVector, type ModelSnapshot, type ProcessorDefinition, type Score } from '@sluice/shared';
+import { Registry, SourceClocks, topicNames, type Alert, type FeatureVector, type ModelSnapshot, type Score, type TypedHandler } from '@sluice/shared';
 import { TopologyTestDriver } from '@sluice/shared/testing';
 import { describe, expect, it } from 'vitest';
 import { FraudMetrics } from '../src/fraud-metrics.js';
 import { ModelSelection, type Scorer } from '../src/model-selection.js';
 import { DEFAULT_RULES } from '../src/rules.js';
-import { COOLDOWN_STORE, SCORING_BUFFER_STORE, SCORING_CLOCKS_STORE, Scoring } from '../src/scoring.js';
+import { Scoring } from '../src/scoring.js';
 import { modelReadyThrough } from '../src/scoring-order.js';
+import { fraudTopology, type FraudInputs } from '../src/topology.js';
 
 const topics = topicNames('');
+const topology = fraudTopology({ SLUICE_TOPIC_PREFIX: '', TOPIC_PARTITIONS: 2 }).processors.fraud;
 const FEATURES = ['a', 'b'];
 const DELAY = 5;
 
@@ -33,11 +35,11 @@ const scorer = (s: ModelSnapshot): Scorer => {
 };
 
 /**
- * The fraud processor as main.ts wires it, over a model table fed as the model.updates follower would (a
+ * The fraud handlers as main.ts wires them, over a model table fed as the model.updates follower would (a
  * restarted instance reads model.updates whole before it processes anything: here the same snapshots and
  * learner progress again).
  */
-function fraud(): ProcessorDefinition {
+function fraud(): TypedHandler<FraudInputs> {
   const selection = new ModelSelection({ defaultModel: 'fraud-lr', pin: null }, scorer, { delayMs: DELAY, maxSnapshots: 1_000 });
   const progress = new SourceClocks();
   selection.offer(snapshot(1, 0, 8));
@@ -59,10 +61,9 @@ function fraud(): ProcessorDefinition {
     () => modelReadyThrough(progress, DELAY),
   );
   return {
-    service: 'fraud',
-    inputs: [{ topic: topics.transactionsFeatures, format: 'avro', deadLetterTopic: topics.transactionsDlq, watermarks: true }],
-    stores: [COOLDOWN_STORE, SCORING_BUFFER_STORE, SCORING_CLOCKS_STORE].map((name) => ({ name, changelogTopic: `sluice.fraud.${name}.changelog` })),
-    process: (message, context) => scoring.process(message, context),
+    process: (record, context) => scoring.process(record, context),
+    onRestored: (task) => scoring.onRestored(task),
+    onRevoked: (task) => scoring.onRevoked(task),
     afterBatch: (context) => scoring.advance(context),
     punctuate: { intervalMs: 500, run: (context) => scoring.advance(context) },
   };
@@ -101,7 +102,7 @@ const alerts = (driver: TopologyTestDriver) => driver.outputs(topics.fraudAlerts
 
 describe('fraud handlers through the test driver', () => {
   it('scores each vector once its watermark has passed, and alerts above the threshold', async () => {
-    const driver = new TopologyTestDriver(fraud, { partitions: 2 });
+    const driver = new TopologyTestDriver(topology, fraud, { partitions: 2 });
     feed(driver, 0, 20);
     await driver.run();
     const scored = driver.outputs(topics.fraudScores).map((record) => record.value as Score);
@@ -111,12 +112,12 @@ describe('fraud handlers through the test driver', () => {
   });
 
   it('decides after a crash (held vectors, clocks and cool-downs restored from the changelogs) as an instance that never crashed', async () => {
-    const reference = new TopologyTestDriver(fraud, { partitions: 2 });
+    const reference = new TopologyTestDriver(topology, fraud, { partitions: 2 });
     feed(reference, 0, 15);
     feed(reference, 15, 30);
     await reference.run();
 
-    const driver = new TopologyTestDriver(fraud, { partitions: 2, maxBatchSize: 4 });
+    const driver = new TopologyTestDriver(topology, fraud, { partitions: 2, maxBatchSize: 4 });
     // Vectors without their mark yet: held in the buffer store when the instance crashes.
     for (let n = 0; n < 15; n++) driver.pipe(topics.transactionsFeatures, [{ key: vector(n).customer_id, value: vector(n) }]);
     await driver.run();

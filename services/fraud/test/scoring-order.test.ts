@@ -6,16 +6,17 @@ import {
   Registry,
   SourceClocks,
   type FeatureVector,
-  type InputMessage,
   type ModelSnapshot,
   type ProcessingContext,
+  type TaskInfo,
   type WatermarkMark,
 } from '@sluice/shared';
 import { FraudMetrics } from '../src/fraud-metrics.js';
 import { ModelSelection, type Scorer } from '../src/model-selection.js';
 import { DEFAULT_RULES } from '../src/rules.js';
-import { COOLDOWN_STORE, SCORING_BUFFER_STORE, SCORING_CLOCKS_STORE, Scoring, type AlertMode } from '../src/scoring.js';
+import { Scoring, type AlertMode } from '../src/scoring.js';
 import { modelReadyThrough, ScoringOrder, type HeldVector, type StoredScoringClocks } from '../src/scoring-order.js';
+import { COOLDOWN_STORE, SCORING_BUFFER_STORE, SCORING_CLOCKS_STORE, type FraudRecord } from '../src/topology.js';
 
 const FEATURES = ['a', 'b'];
 const logger = createLogger('scoring-order-test', 'silent');
@@ -105,13 +106,15 @@ function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: num
     new FraudMetrics(registry, () => null),
     () => modelReadyThrough(progress, options.delayMs),
   );
+  const task: TaskInfo = { partition: 0, lagAtAssignment: new Map() };
+  const store = <V>(name: string) => stores.get(name) as unknown as PartitionStore<V>;
   const context = (now: number): ProcessingContext => ({
     partition: 0,
     logger,
     now,
     batch: undefined,
-    task: { partition: 0, lagAtAssignment: new Map() },
-    store: <V>(name: string) => stores.get(name) as unknown as PartitionStore<V>,
+    task,
+    store,
     send: (topic, _key, record) => outputs.push({ topic, record: { ...(record as Record<string, unknown>) } }),
     sendBytes: () => {
       throw new Error('not used');
@@ -133,26 +136,19 @@ function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: num
       throw new Error('nothing should be dead-lettered');
     },
   });
-  const message = (value: FeatureVector | null, watermark?: WatermarkMark): InputMessage => ({
-    topic: 'transactions.features',
-    partition: 0,
-    offset: '0',
-    timestamp: '0',
-    key: null,
-    value,
-    rawValue: null,
-    headers: {},
-    ...(watermark ? { watermark } : {}),
-  });
+  const received = { input: 'features', topic: 'transactions.features', partition: 0, offset: '0', timestamp: '0', key: null, rawValue: null, headers: {} } as const;
+  const vectorRecord = (vector: FeatureVector): FraudRecord => ({ ...received, value: vector });
+  const markRecord = (watermark: WatermarkMark): FraudRecord => ({ ...received, value: null, watermark });
   const feed = (event: Event, now = 0) => {
-    if (event.kind === 'vector') scoring.process(message(event.vector), context(now));
-    else if (event.kind === 'features-mark') scoring.process(message(null, event.mark), context(now));
+    if (event.kind === 'vector') scoring.process(vectorRecord(event.vector), context(now));
+    else if (event.kind === 'features-mark') scoring.process(markRecord(event.mark), context(now));
     else if (event.kind === 'snapshot') selection.offer(event.snapshot);
     else if (event.kind === 'progress') progress.observe({ source: 0, sources: 1, time: event.time, idle: event.idle });
     else scoring.advance(context(now));
   };
   // A restarted instance reads model.updates whole before it processes anything.
   for (const event of modelEvents) feed(event);
+  scoring.onRestored({ partition: 0, task, logger, store });
   return { feed, outputs, stores, selection, flow, registry };
 }
 
