@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { FraudMetrics } from '../src/fraud-metrics.js';
 import { ModelSelection, type Scorer } from '../src/model-selection.js';
 import { DEFAULT_RULES } from '../src/rules.js';
-import { Scoring } from '../src/scoring.js';
+import { Scoring, type AlertMode } from '../src/scoring.js';
 import { modelReadyThrough } from '../src/scoring-order.js';
 import { fraudTopology, type FraudInputs } from '../src/topology.js';
 
@@ -39,7 +39,7 @@ const scorer = (s: ModelSnapshot): Scorer => {
  * restarted instance reads model.updates whole before it processes anything: here the same snapshots and
  * learner progress again).
  */
-function fraud(): TypedHandler<FraudInputs> {
+function fraud(alert: AlertMode = { mode: 'threshold' }): TypedHandler<FraudInputs> {
   const selection = new ModelSelection({ defaultModel: 'fraud-lr', pin: null }, scorer, { delayMs: DELAY, maxSnapshots: 1_000 });
   const progress = new SourceClocks();
   selection.offer(snapshot(1, 0, 8));
@@ -49,7 +49,7 @@ function fraud(): TypedHandler<FraudInputs> {
     selection,
     {
       threshold: 0.7,
-      alert: { mode: 'threshold' },
+      alert,
       minRuleSeverity: 'high',
       rules: DEFAULT_RULES,
       topFeatures: 1,
@@ -126,6 +126,45 @@ describe('fraud handlers through the test driver', () => {
     for (let partition = 0; partition < 2; partition++) driver.pipeWatermark(topics.transactionsFeatures, partition, { source: 0, sources: 1, time: 150, idle: false });
     feed(driver, 15, 30);
     await driver.run();
+    expect(scores(driver)).toEqual(scores(reference));
+    expect(alerts(driver)).toEqual(alerts(reference));
+  });
+
+  // Two cards a day of 100 ms per partition: the thresholds come from the tasks' budgets, kept in the clocks store.
+  const budget: AlertMode = { mode: 'budget', cardsPerDay: 4, partitions: 2, dayMs: 100 };
+  /** Vectors 0..40 four at a time, each group followed by its marks: most batches release vectors. */
+  const groups = Array.from({ length: 10 }, (_, i) => [4 * i, 4 * i + 4] as const);
+
+  async function referenceRun(): Promise<TopologyTestDriver> {
+    const reference = new TopologyTestDriver(topology, () => fraud(budget), { partitions: 2 });
+    for (const [from, to] of groups) feed(reference, from, to);
+    await reference.run();
+    expect(new Set(scores(reference).map((score) => (JSON.parse(score) as Score).threshold)).size).toBeGreaterThan(1);
+    return reference;
+  }
+
+  it('decides across reassignments (tasks revoked, then restored from the changelogs) and a crash after them as one instance that kept its tasks', async () => {
+    const reference = await referenceRun();
+    const driver = new TopologyTestDriver(topology, () => fraud(budget), { partitions: 2, maxBatchSize: 3 });
+    for (const [from, to] of groups) {
+      feed(driver, from, to);
+      await driver.run();
+      // What the revoked tasks held must not outlive them, nor keep taking writes their changelogs never see.
+      if (from === 24) driver.crash();
+      else driver.reassign();
+    }
+    expect(scores(driver)).toEqual(scores(reference));
+    expect(alerts(driver)).toEqual(alerts(reference));
+  });
+
+  it('redoes an aborted batch on restored state: each vector scored once, as without the failures', async () => {
+    const reference = await referenceRun();
+    const driver = new TopologyTestDriver(topology, () => fraud(budget), { partitions: 2, maxBatchSize: 4 });
+    for (const [from, to] of groups) {
+      feed(driver, from, to);
+      driver.failNextCommits(1);
+      await driver.run();
+    }
     expect(scores(driver)).toEqual(scores(reference));
     expect(alerts(driver)).toEqual(alerts(reference));
   });
