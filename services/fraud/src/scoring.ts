@@ -8,6 +8,7 @@ import type { ModelSelection, ServedSelection } from './model-selection.js';
 import { evaluateRules, vectorFields, type Rule, type Severity } from './rules.js';
 import { ScoringOrder, type HeldVector, type ReleasedVector, type StoredScoringClocks } from './scoring-order.js';
 import { COOLDOWN_STORE, SCORING_BUFFER_STORE, SCORING_CLOCKS_STORE, type FraudRecord } from './topology.js';
+
 /** The alert budget's state lives in the clocks store (the task's event-time progress), under this key. */
 const ALERT_BUDGET_KEY = 'alert-budget';
 /** A stalled learner is worth one warning a minute, with the count since the last. */
