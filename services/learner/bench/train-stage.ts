@@ -7,9 +7,10 @@
  * Run: node --conditions=sluice-source --import tsx services/learner/bench/train-stage.ts
  */
 import { performance } from 'node:perf_hooks';
-import { createLogger, PartitionStore, Random, Registry, type FeatureVector, type InputMessage, type LabelledExample, type ProcessingContext } from '@sluice/shared';
+import { createLogger, PartitionStore, Random, Registry, type FeatureVector, type InputRecord, type LabelledExample, type ProcessingContext } from '@sluice/shared';
 import { LearnerMetrics } from '../src/learner-metrics.js';
-import { exampleOrder, MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE, TrainStage } from '../src/train-stage.js';
+import { MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE, type TrainInputs } from '../src/topology.js';
+import { exampleOrder, TrainStage } from '../src/train-stage.js';
 
 const NAMES = Array.from({ length: 15 }, (_, i) => `F${i}`);
 const EXAMPLES = 60_000;
@@ -59,6 +60,9 @@ async function run(examples: LabelledExample[], batchSize: number, metricsWindow
     async () => new Map(),
   );
   const stores = new Map([MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE].map((name) => [name, new PartitionStore<unknown>({ name, changelogTopic: 'changelog' }, 0)]));
+  const store = <V>(name: string) => stores.get(name) as unknown as PartitionStore<V>;
+  const task = { partition: 0, lagAtAssignment: new Map() };
+  stage.onRestored({ partition: 0, task, logger, store });
   let changelogBytes = 0;
   let snapshots = 0;
   const context = (now: number): ProcessingContext => ({
@@ -66,8 +70,8 @@ async function run(examples: LabelledExample[], batchSize: number, metricsWindow
     logger,
     now,
     batch: undefined,
-    task: { partition: 0, lagAtAssignment: new Map() },
-    store: <V>(name: string) => stores.get(name) as unknown as PartitionStore<V>,
+    task,
+    store,
     sendWatermark: () => undefined,
     send: () => void (snapshots += 1),
     sendBytes: () => undefined,
@@ -83,13 +87,13 @@ async function run(examples: LabelledExample[], batchSize: number, metricsWindow
   for (let i = 0; i < examples.length; i += batchSize) {
     const ctx = context(i);
     for (const [j, example] of examples.slice(i, i + batchSize).entries()) {
-      const message: InputMessage = { topic: 'learner.examples', partition: 0, offset: String(i + j), timestamp: '0', key: null, value: example, rawValue: null, headers: {} };
+      const message: InputRecord<TrainInputs> = { input: 'examples', topic: 'learner.examples', partition: 0, offset: String(i + j), timestamp: '0', key: null, value: example, rawValue: null, headers: {} };
       stage.process(message, ctx);
     }
     // One join task whose watermark follows its batch: everything read is released and trained.
     const last = examples[Math.min(i + batchSize, examples.length) - 1]!;
     const time = exampleOrder(last).time;
-    stage.process({ topic: 'learner.examples', partition: 0, offset: '0', timestamp: '0', key: null, value: null, rawValue: null, headers: {}, watermark: { source: 0, sources: 1, time, idle: false } }, ctx);
+    stage.process({ input: 'examples', topic: 'learner.examples', partition: 0, offset: '0', timestamp: '0', key: null, value: null, rawValue: null, headers: {}, watermark: { source: 0, sources: 1, time, idle: false } }, ctx);
     await stage.afterBatch(ctx);
     for (const store of stores.values()) for (const record of store.drainChanges()) changelogBytes += record.value?.length ?? 0;
   }

@@ -11,21 +11,20 @@ import {
   type InputWatermarkMode,
   SourceClocks,
   type FeatureVector,
-  type InputMessage,
+  type InputRecord,
   type KeyValueStore,
   type Label,
   type LabelledExample,
   type ProcessingContext,
   type Progress,
+  type RestoredTask,
   type SourceClocksState,
+  type TaskInfo,
 } from '@sluice/shared';
 import { EventTimeJoin, type EventTimeJoinOptions, type JoinDecision, type JoinEvent } from './event-time-join.js';
 import type { LearnerMetrics } from './learner-metrics.js';
+import { EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE, PENDING_STORE, type JoinInputs } from './topology.js';
 
-export const PENDING_STORE = 'pending';
-export const EARLY_LABELS_STORE = 'early-labels';
-export const JOIN_BUFFER_STORE = 'join-buffer';
-export const JOIN_CLOCKS_STORE = 'join-clocks';
 const CLOCKS_KEY = 'clocks';
 
 /** The join's clocks as they live in the changelog, beside the buffer they release. */
@@ -79,7 +78,8 @@ interface PartitionJoin {
  * learner.examples, which the training stage merges over the join tasks.
  */
 export class JoinStage {
-  private readonly joins = new WeakMap<KeyValueStore<FeatureVector>, PartitionJoin>();
+  /** Each task's join and clocks, rebuilt from what the changelogs restored (onRestored). */
+  private readonly joins = new Map<TaskInfo, PartitionJoin>();
 
   constructor(
     private readonly topics: { transactionsFeatures: string; labelsValid: string; learnerExamples: string },
@@ -87,35 +87,68 @@ export class JoinStage {
     private readonly metrics: LearnerMetrics,
     /** Where the training task, when this instance has it, shows how far it has got (watermark alignment). */
     private readonly training?: AlignmentBoard,
+    /** Processing time (the processor's clock), read when a task is restored: a quiet labels partition's spell starts then (arrival mode). */
+    private readonly clock: () => number = Date.now,
   ) {}
 
-  process(message: InputMessage, context: ProcessingContext): void {
-    const partition = this.joinFor(context);
-    if (message.watermark !== undefined) {
-      if (message.topic === this.topics.labelsValid) partition.labels.observeMark(message.watermark);
-      else partition.features.observe(message.watermark);
+  /** A new assignment, or a task started afresh: the join and its clocks from what the changelogs restored. */
+  onRestored(task: RestoredTask): void {
+    const clocks = task.store<StoredJoinClocks>(JOIN_CLOCKS_STORE);
+    const stored = clocks.get(CLOCKS_KEY);
+    const now = this.clock();
+    const labels = new InputWatermark(
+      { mode: this.options.labelsWatermarks, disorderMs: this.options.labelsMaxDisorderMs, idleTimeoutMs: this.options.labelsIdleMs },
+      now,
+      caughtUpAtAssignment(task.task, this.topics.labelsValid),
+      stored?.labels_clocks,
+    );
+    if (stored?.labels_newest != null) labels.observeEvent(stored.labels_newest, now);
+    this.joins.set(task.task, {
+      join: new EventTimeJoin(
+        this.options,
+        { buffer: task.store<JoinEvent>(JOIN_BUFFER_STORE), pending: task.store<FeatureVector>(PENDING_STORE), early: task.store<Label>(EARLY_LABELS_STORE) },
+        stored?.released ?? -Infinity,
+      ),
+      features: stored ? SourceClocks.restore(stored.features) : new SourceClocks(),
+      labels,
+      clocks,
+      savedClocks: stored ? JSON.stringify(stored) : '',
+      sentMark: '',
+      held: { features: false, labels: false },
+      aligned: false,
+    });
+  }
+
+  onRevoked(task: TaskInfo): void {
+    this.joins.delete(task);
+  }
+
+  process(record: InputRecord<JoinInputs>, context: ProcessingContext): void {
+    const partition = this.joinOf(context);
+    if (record.watermark !== undefined) {
+      if (record.input === 'labels') partition.labels.observeMark(record.watermark);
+      else partition.features.observe(record.watermark);
       return;
     }
     let event: JoinEvent;
-    if (message.topic === this.topics.transactionsFeatures) event = { kind: 'vector', vector: message.value as FeatureVector };
+    if (record.input === 'features') event = { kind: 'vector', vector: record.value };
     else {
-      const label = message.value as Label;
-      partition.labels.observeEvent(label.labeled_at, context.now);
-      event = { kind: 'label', label };
+      partition.labels.observeEvent(record.value.labeled_at, context.now);
+      event = { kind: 'label', label: record.value };
     }
     this.emit(context, partition.join.add(event));
   }
 
   /** After a batch: note whether the labels partition is caught up, then release what the frontier allows. */
   afterBatch(context: ProcessingContext): void {
-    const partition = this.joinFor(context);
+    const partition = this.joinOf(context);
     if (context.batch?.topic === this.topics.labelsValid) partition.labels.endOfBatch(context.batch.lag, context.now);
     this.advance(context, partition);
   }
 
   /** Periodically, input or not: a labels partition that went idle lets the frontier move on. */
   punctuate(context: ProcessingContext): void {
-    this.advance(context, this.joinFor(context));
+    this.advance(context, this.joinOf(context));
   }
 
   private advance(context: ProcessingContext, partition: PartitionJoin): void {
@@ -191,37 +224,7 @@ export class JoinStage {
     context.send(this.topics.learnerExamples, example.vector.transaction_id, example);
   }
 
-  /** A new store object means a new assignment: rebuild the join and its clocks from what the changelogs restored. */
-  private joinFor(context: ProcessingContext): PartitionJoin {
-    const pending = context.store<FeatureVector>(PENDING_STORE);
-    let partition = this.joins.get(pending);
-    if (!partition) {
-      const clocks = context.store<StoredJoinClocks>(JOIN_CLOCKS_STORE);
-      const stored = clocks.get(CLOCKS_KEY);
-      const caughtUp = caughtUpAtAssignment(context.task, this.topics.labelsValid);
-      const labels = new InputWatermark(
-        { mode: this.options.labelsWatermarks, disorderMs: this.options.labelsMaxDisorderMs, idleTimeoutMs: this.options.labelsIdleMs },
-        context.now,
-        caughtUp,
-        stored?.labels_clocks,
-      );
-      if (stored?.labels_newest != null) labels.observeEvent(stored.labels_newest, context.now);
-      partition = {
-        join: new EventTimeJoin(
-          this.options,
-          { buffer: context.store<JoinEvent>(JOIN_BUFFER_STORE), pending, early: context.store<Label>(EARLY_LABELS_STORE) },
-          stored?.released ?? -Infinity,
-        ),
-        features: stored ? SourceClocks.restore(stored.features) : new SourceClocks(),
-        labels,
-        clocks,
-        savedClocks: stored ? JSON.stringify(stored) : '',
-        sentMark: '',
-        held: { features: false, labels: false },
-        aligned: false,
-      };
-      this.joins.set(pending, partition);
-    }
-    return partition;
+  private joinOf(context: ProcessingContext): PartitionJoin {
+    return this.joins.get(context.task)!;
   }
 }

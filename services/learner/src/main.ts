@@ -1,31 +1,21 @@
-import { AlignmentBoard, bootstrapService, changelogTopic, loadConfig, runService, serveMetrics, StreamProcessor } from '@sluice/shared';
+import { AlignmentBoard, bootstrapService, createProcessor, loadConfig, runService, serveMetrics, type ProcessingContext } from '@sluice/shared';
 import { checkLearnerConfig, learnerConfigSchema } from './config.js';
-import { EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE, JoinStage, PENDING_STORE } from './join-stage.js';
+import { JoinStage } from './join-stage.js';
 import { LearnerMetrics } from './learner-metrics.js';
 import { readLatestSnapshots, withAttempts } from './snapshot-source.js';
-import { MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE, TrainStage } from './train-stage.js';
+import { learnerTopology, PENDING_STORE } from './topology.js';
+import { TrainStage } from './train-stage.js';
 
 const WATERMARK_PUNCTUATION_MS = 200;
 
 runService('learner', async () => {
   const config = loadConfig(learnerConfigSchema);
   checkLearnerConfig(config);
-  const runtime = await bootstrapService('learner', config, (topics) => ({
-    [topics.learnerExamples]: 'LabelledExample',
-    [topics.modelUpdates]: 'ModelSnapshot',
-  }));
+  const topology = learnerTopology(config);
+  const runtime = await bootstrapService(config, topology);
   const { topics, logger } = runtime;
-  const prefix = config.SLUICE_TOPIC_PREFIX;
   // Read at scrape time, once the join processor below exists.
   const metrics: LearnerMetrics = new LearnerMetrics(runtime.metrics, (): number => joinProcessor.storeEntries(PENDING_STORE));
-  const common = {
-    service: 'learner',
-    kafka: runtime.kafka,
-    serde: runtime.serde,
-    logger,
-    metrics: runtime.metrics,
-    sessionTimeoutMs: config.LEARNER_SESSION_TIMEOUT_MS,
-  };
 
   // The training task, when this instance has it, shows the join tasks how far it has got (bounded buffers); not
   // heard from for 30 s (revoked, or a batch that long), it no longer counts.
@@ -44,23 +34,19 @@ runService('learner', async () => {
     metrics,
     trainingBoard,
   );
-  const joinProcessor = new StreamProcessor({
-    recovery: runtime.recovery,
-    ...common,
-    groupId: `${prefix}sluice-learner-join`,
-    maxBytesPerPartition: config.LEARNER_FETCH_MAX_BYTES,
-    transactionalIdPrefix: `${prefix}sluice-learner-join`,
-    inputs: [
-      { topic: topics.transactionsFeatures, format: 'avro', deadLetterTopic: topics.transactionsDlq, watermarks: true },
-      { topic: topics.labelsValid, format: 'avro', deadLetterTopic: topics.labelsDlq, watermarks: true },
-    ],
-    stores: [PENDING_STORE, EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE].map((name) => ({ name, changelogTopic: changelogTopic(prefix, 'learner', name) })),
-    process: (message, context) => join.process(message, context),
-    afterBatch: (context) => join.afterBatch(context),
-    // Often enough that a labels partition going idle lets the frontier on promptly; it commits only when something moved.
-    punctuate: { intervalMs: WATERMARK_PUNCTUATION_MS, run: (context) => join.punctuate(context) },
-    watermarkOutputs: [topics.learnerExamples],
-  });
+  const joinProcessor = createProcessor(
+    runtime,
+    topology.processors['learner-join'],
+    {
+      process: (record, context) => join.process(record, context),
+      onRestored: (task) => join.onRestored(task),
+      onRevoked: (task) => join.onRevoked(task),
+      afterBatch: (context) => join.afterBatch(context),
+      // Often enough that a labels partition going idle lets the frontier on promptly; it commits only when something moved.
+      punctuate: { intervalMs: WATERMARK_PUNCTUATION_MS, run: (context) => join.punctuate(context) },
+    },
+    { sessionTimeoutMs: config.LEARNER_SESSION_TIMEOUT_MS, maxBytesPerPartition: config.LEARNER_FETCH_MAX_BYTES },
+  );
 
   // For the one-shot read of model.updates when a model has no changelog state.
   const admin = runtime.kafka.admin();
@@ -94,29 +80,29 @@ runService('learner', async () => {
       },
     }),
   );
-  const trainProcessor = new StreamProcessor({
-    recovery: runtime.recovery,
-    ...common,
-    groupId: `${prefix}sluice-learner-train`,
-    transactionalIdPrefix: `${prefix}sluice-learner-train`,
-    inputs: [{ topic: topics.learnerExamples, format: 'avro', deadLetterTopic: topics.transactionsDlq, watermarks: true }],
-    stores: [MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE].map((name) => ({ name, changelogTopic: changelogTopic(prefix, 'learner', name) })),
-    process: (message, context) => train.process(message, context),
-    afterBatch: async (context) => {
-      await train.afterBatch(context);
-      if (context.batch !== undefined) trainingLag = context.batch.lag;
-      publishTraining(context.partition, context.now);
+  const trainProcessor = createProcessor(
+    runtime,
+    topology.processors['learner-train'],
+    {
+      process: (record, context) => train.process(record, context),
+      onRestored: (task) => train.onRestored(task),
+      onRevoked: (task) => train.onRevoked(task),
+      afterBatch: async (context) => {
+        await train.afterBatch(context);
+        if (context.batch !== undefined) trainingLag = context.batch.lag;
+        publishTraining(context);
+      },
+      // Changes nothing (no transaction): keeps the training task on the board while the join tasks ahead are paused.
+      punctuate: { intervalMs: WATERMARK_PUNCTUATION_MS * 5, run: (context) => publishTraining(context) },
     },
-    // Changes nothing (no transaction): keeps the training task on the board while the join tasks ahead are paused.
-    punctuate: { intervalMs: WATERMARK_PUNCTUATION_MS * 5, run: (context) => publishTraining(context.partition, context.now) },
-    partitionsConsumedConcurrently: 1,
-  });
+    { sessionTimeoutMs: config.LEARNER_SESSION_TIMEOUT_MS, partitionsConsumedConcurrently: 1 },
+  );
 
   /** Examples left unread in learner.examples after the training task's last batch: they will be held too. */
   let trainingLag = 0;
-  function publishTraining(partition: number, now: number): void {
-    const state = train.readerState;
-    if (state !== undefined) trainingBoard.publish(partition, { clocks: state.clocks, get buffered() { return state.buffered + trainingLag; } }, now);
+  function publishTraining(context: ProcessingContext): void {
+    const state = train.readerState(context.task);
+    if (state !== undefined) trainingBoard.publish(context.partition, { clocks: state.clocks, get buffered() { return state.buffered + trainingLag; } }, context.now);
   }
 
   runtime.shutdown.register('join', () => joinProcessor.stop());

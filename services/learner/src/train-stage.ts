@@ -9,7 +9,7 @@ import {
   type EventOrder,
   type SourceClocksState,
   type Algorithm,
-  type InputMessage,
+  type InputRecord,
   type KeyValueStore,
   type LabelledExample,
   type Logger,
@@ -17,17 +17,17 @@ import {
   type ModelSnapshot,
   type ProcessingContext,
   type ReaderState,
+  type RestoredTask,
   type GradientBoostedTreesOptions,
+  type TaskInfo,
 } from '@sluice/shared';
 import { decideChampion, type ChampionDecision, type ChampionRule } from './champion-rule.js';
 import type { DriftDetectorConfig } from './drift.js';
 import type { LearnerMetrics } from './learner-metrics.js';
 import { createSupervisedModel, type ModelDeclaration } from './model-declarations.js';
 import { OnlineLearner, type DriftEvent, type DriftReaction, type OnlineLearnerOptions, type OnlineLearnerState, type StableModelState } from './online-learner.js';
+import { MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE, type TrainInputs } from './topology.js';
 
-export const MODEL_STORE = 'model';
-export const TRAIN_BUFFER_STORE = 'train-buffer';
-export const TRAIN_CLOCKS_STORE = 'train-clocks';
 const CLOCKS_KEY = 'clocks';
 /** The snapshot rounds' state, beside the clocks in the same store (one changelog, same transaction). */
 const ROUNDS_KEY = 'rounds';
@@ -141,6 +141,27 @@ interface Rounds {
   saved: string;
 }
 
+interface Models {
+  supervised: LiveModel[];
+  anomaly: LiveModel;
+  rounds: Rounds;
+}
+
+/** The training task's state: its order, rebuilt when it is restored; its models, resumed on its first example. */
+interface TrainTask {
+  store: KeyValueStore<StoredModel>;
+  buffer: OrderedBuffer<LabelledExample>;
+  sources: SourceClocks;
+  released: number;
+  position: number;
+  /** Examples that came at or before the frontier already trained through: trained at once, at the frontier. */
+  late: LabelledExample[];
+  savedClocks: string;
+  sentProgress: string;
+  /** Undefined until the task's first example: the models are built for its feature names (`resume`). */
+  models?: Models;
+}
+
 /** Where a model resumes after an assignment; see `resumePoint`. */
 export type ResumePoint =
   | { source: 'changelog'; stored: StoredModel }
@@ -220,18 +241,7 @@ export function resumePoint(stored: StoredModel | undefined, snapshot: ModelSnap
  * snapshot of it, training resumes from that snapshot (`resumePoint`).
  */
 export class TrainStage {
-  private models?: { store: KeyValueStore<StoredModel>; supervised: LiveModel[]; anomaly: LiveModel; rounds: Rounds };
-  private order?: {
-    store: KeyValueStore<StoredModel>;
-    buffer: OrderedBuffer<LabelledExample>;
-    sources: SourceClocks;
-    released: number;
-    position: number;
-    /** Examples that came at or before the frontier already trained through: trained at once, at the frontier. */
-    late: LabelledExample[];
-    savedClocks: string;
-    sentProgress: string;
-  };
+  private readonly tasks = new Map<TaskInfo, TrainTask>();
   private readonly driftLog = new LogThrottle(DRIFT_LOG_INTERVAL_MS);
 
   constructor(
@@ -244,23 +254,42 @@ export class TrainStage {
     if (settings.models.length === 0) throw new SluiceError('invalid_learner_options', 'the train stage needs at least one supervised model');
   }
 
-  /** The training task's view of the join tasks and its buffer, for their watermark alignment (undefined before its first batch). */
-  get readerState(): ReaderState | undefined {
-    const order = this.order;
-    return order && { clocks: order.sources, get buffered() { return order.buffer.size; } };
+  /** The training task's view of the join tasks and its buffer, for their watermark alignment (undefined once it is revoked). */
+  readerState(task: TaskInfo): ReaderState | undefined {
+    const training = this.tasks.get(task);
+    return training && { clocks: training.sources, get buffered() { return training.buffer.size; } };
+  }
+
+  /** A new assignment, or a task started afresh: the order's buffer and clocks from what the changelogs restored. */
+  onRestored(task: RestoredTask): void {
+    const stored = task.store<StoredTrainClocks>(TRAIN_CLOCKS_STORE).get(CLOCKS_KEY);
+    this.tasks.set(task.task, {
+      store: task.store<StoredModel>(MODEL_STORE),
+      buffer: new OrderedBuffer(task.store<LabelledExample>(TRAIN_BUFFER_STORE), exampleOrder),
+      sources: stored ? SourceClocks.restore(stored.sources) : new SourceClocks(),
+      released: stored?.released ?? -Infinity,
+      position: stored?.position ?? -Infinity,
+      late: [],
+      savedClocks: stored ? JSON.stringify(stored) : '',
+      sentProgress: '',
+    });
+  }
+
+  onRevoked(task: TaskInfo): void {
+    this.tasks.delete(task);
   }
 
   /** Buffers an example, or takes a join task's watermark. */
-  process(message: InputMessage, context: ProcessingContext): void {
-    const order = this.orderFor(context);
-    if (message.watermark !== undefined) {
-      order.sources.observe(message.watermark);
+  process(record: InputRecord<TrainInputs>, context: ProcessingContext): void {
+    const task = this.taskOf(context);
+    if (record.watermark !== undefined) {
+      task.sources.observe(record.watermark);
       return;
     }
-    const example = message.value as LabelledExample;
-    if (exampleOrder(example).time > order.released) order.buffer.add(example);
+    const example = record.value;
+    if (exampleOrder(example).time > task.released) task.buffer.add(example);
     else {
-      order.late.push(example);
+      task.late.push(example);
       context.afterCommit(() => this.metrics.labels.inc({ outcome: 'late_example' }));
     }
   }
@@ -272,27 +301,27 @@ export class TrainStage {
    * the first example after an assignment when a model has no changelog state.
    */
   async afterBatch(context: ProcessingContext): Promise<void> {
-    const order = this.orderFor(context);
-    const store = context.store<StoredModel>(MODEL_STORE);
-    const frontier = order.sources.frontier;
-    const late = order.late.splice(0);
-    const released = frontier > order.released ? order.buffer.releaseThrough(frontier) : [];
+    const task = this.taskOf(context);
+    const { store } = task;
+    const frontier = task.sources.frontier;
+    const late = task.late.splice(0);
+    const released = frontier > task.released ? task.buffer.releaseThrough(frontier) : [];
     const first = late[0] ?? released[0];
-    if (first !== undefined && this.models?.store !== store) await this.resume(context, store, first);
-    for (const example of late) this.train(context, example, order.released);
+    if (first !== undefined && task.models === undefined) task.models = await this.resume(context, store, first);
+    for (const example of late) this.train(context, task, example, task.released);
     for (const example of released) {
       const time = exampleOrder(example).time;
-      this.roundAtBoundary(context, Math.floor((time - 1) / this.settings.snapshotIntervalMs) * this.settings.snapshotIntervalMs);
-      this.train(context, example, time);
+      this.roundAtBoundary(context, task, Math.floor((time - 1) / this.settings.snapshotIntervalMs) * this.settings.snapshotIntervalMs);
+      this.train(context, task, example, time);
     }
-    if (frontier > order.released) {
-      order.released = frontier;
-      this.roundAtBoundary(context, Math.floor(frontier / this.settings.snapshotIntervalMs) * this.settings.snapshotIntervalMs);
+    if (frontier > task.released) {
+      task.released = frontier;
+      this.roundAtBoundary(context, task, Math.floor(frontier / this.settings.snapshotIntervalMs) * this.settings.snapshotIntervalMs);
     }
-    if (this.models?.store === store) {
-      const { rounds } = this.models;
+    if (task.models !== undefined) {
+      const { rounds } = task.models;
       const snapshotClock = Number.isFinite(rounds.snapshotClock) ? rounds.snapshotClock : null;
-      for (const model of [...this.models.supervised, this.models.anomaly]) {
+      for (const model of [...task.models.supervised, task.models.anomaly]) {
         const { state, stable } = model.learner.toStateApart();
         if (stable !== null && stable.revision !== model.stableRevision) {
           (store as KeyValueStore<unknown>).put(stableStateKey(model.name), stable);
@@ -316,36 +345,35 @@ export class TrainStage {
         rounds.saved = saved;
       }
     }
-    this.saveClocks(context, order);
+    this.saveClocks(context, task);
   }
 
-  private saveClocks(context: ProcessingContext, order: NonNullable<TrainStage['order']>): void {
+  private saveClocks(context: ProcessingContext, task: TrainTask): void {
     const finite = (time: number) => (Number.isFinite(time) ? time : null);
-    const stored: StoredTrainClocks = { sources: order.sources.toState(), released: finite(order.released), position: finite(order.position) };
+    const stored: StoredTrainClocks = { sources: task.sources.toState(), released: finite(task.released), position: finite(task.position) };
     const saved = JSON.stringify(stored);
-    if (saved !== order.savedClocks) {
+    if (saved !== task.savedClocks) {
       context.store<StoredTrainClocks>(TRAIN_CLOCKS_STORE).put(CLOCKS_KEY, stored);
-      order.savedClocks = saved;
+      task.savedClocks = saved;
     }
-    const idle = order.sources.allIdle;
-    if (!Number.isFinite(order.released) && !idle) return;
-    const mark = encodeWatermark({ source: 0, sources: 1, time: order.released, idle });
-    if (mark === order.sentProgress) return;
+    const idle = task.sources.allIdle;
+    if (!Number.isFinite(task.released) && !idle) return;
+    const mark = encodeWatermark({ source: 0, sources: 1, time: task.released, idle });
+    if (mark === task.sentProgress) return;
     context.sendBytes(this.modelUpdatesTopic, MODEL_PROGRESS_KEY, Buffer.from(mark), { headers: { [WATERMARK_HEADER]: mark } });
-    order.sentProgress = mark;
+    task.sentProgress = mark;
   }
 
   /** A round when labels were learned since the last one, at an interval boundary all of whose labels were learned. */
-  private roundAtBoundary(context: ProcessingContext, boundary: number): void {
-    const order = this.order!;
-    if (!this.models || !(boundary >= order.position)) return;
-    const { rounds } = this.models;
-    if (rounds.labelsSinceSnapshot > 0 && boundary > rounds.snapshotClock) this.publishRound(context, boundary);
+  private roundAtBoundary(context: ProcessingContext, task: TrainTask, boundary: number): void {
+    if (!task.models || !(boundary >= task.position)) return;
+    const { rounds } = task.models;
+    if (rounds.labelsSinceSnapshot > 0 && boundary > rounds.snapshotClock) this.publishRound(context, task.models, boundary);
   }
 
   /** The champion rule on the supervised models' rolling metrics, then a snapshot of every model naming its decision. */
-  private publishRound(context: ProcessingContext, labelClock: number): void {
-    const { supervised, anomaly, rounds } = this.models!;
+  private publishRound(context: ProcessingContext, models: Models, labelClock: number): void {
+    const { supervised, anomaly, rounds } = models;
     const metrics = supervised.map((model) => model.learner.metrics());
     const decision = decideChampion(
       this.settings.champion,
@@ -389,9 +417,9 @@ export class TrainStage {
     });
   }
 
-  private train(context: ProcessingContext, example: LabelledExample, time: number): void {
-    const models = this.models!;
-    this.order!.position = Math.max(this.order!.position, time);
+  private train(context: ProcessingContext, task: TrainTask, example: LabelledExample, time: number): void {
+    const models = task.models!;
+    task.position = Math.max(task.position, time);
     if (example.kind === 'unlabelled') {
       models.anomaly.learner.observeUnlabelled(example.vector);
       return;
@@ -406,7 +434,7 @@ export class TrainStage {
       });
     }
     models.rounds.labelsSinceSnapshot += 1;
-    if (models.rounds.labelsSinceSnapshot >= this.settings.snapshotEveryLabels) this.publishRound(context, time);
+    if (models.rounds.labelsSinceSnapshot >= this.settings.snapshotEveryLabels) this.publishRound(context, models, time);
   }
 
   private driftDetected(now: number, model: string, drift: DriftEvent): void {
@@ -416,34 +444,18 @@ export class TrainStage {
     this.logger.info({ model, detections: suppressed + 1, ...drift }, 'drift detected on the error stream (detections since the last line; all in sluice_learner_drift_detections_total)');
   }
 
-  /** A new model store object means a new assignment: the order's buffer and clocks are rebuilt from what the changelogs restored. */
-  private orderFor(context: ProcessingContext): NonNullable<TrainStage['order']> {
-    const store = context.store<StoredModel>(MODEL_STORE);
-    if (this.order?.store !== store) {
-      const stored = context.store<StoredTrainClocks>(TRAIN_CLOCKS_STORE).get(CLOCKS_KEY);
-      this.order = {
-        store,
-        buffer: new OrderedBuffer(context.store<LabelledExample>(TRAIN_BUFFER_STORE), exampleOrder),
-        sources: stored ? SourceClocks.restore(stored.sources) : new SourceClocks(),
-        released: stored?.released ?? -Infinity,
-        position: stored?.position ?? -Infinity,
-        late: [],
-        savedClocks: stored ? JSON.stringify(stored) : '',
-        sentProgress: '',
-      };
-    }
-    return this.order;
+  private taskOf(context: ProcessingContext): TrainTask {
+    return this.tasks.get(context.task)!;
   }
 
-  /** A new store object means a new assignment: rebuild from what the changelog restored, or else from the newest snapshot. */
-  private async resume(context: ProcessingContext, store: KeyValueStore<StoredModel>, example: LabelledExample): Promise<void> {
+  /** The models of a new task, on its first example: from what the changelog restored, or else from the newest snapshot. */
+  private async resume(context: ProcessingContext, store: KeyValueStore<StoredModel>, example: LabelledExample): Promise<Models> {
     const names = example.vector.feature_names;
     const featureSetVersion = example.vector.feature_set_version;
     const { models: declared, anomalyModelName } = this.settings;
     const missing = [...declared.map((d) => d.name), anomalyModelName].filter((name) => !store.has(name));
     // Only read model.updates when some state is missing: when present, the changelog is never behind it.
     const snapshots = missing.length > 0 ? await this.snapshots() : new Map<string, ModelSnapshot>();
-    if (this.models?.store === store) return;
     const reaction = { driftReaction: this.settings.driftReaction, shrinkKeep: this.settings.shrinkKeep };
     const options: Partial<OnlineLearnerOptions> = { metricsWindow: this.settings.metricsWindow, drift: this.settings.drift, ...reaction };
     /** Where each model resumed: the rounds' state falls back on it when the changelog has none (older states, or a lost changelog). */
@@ -507,6 +519,6 @@ export class TrainStage {
           champion: resumed.find((r) => r.champion !== null)?.champion ?? null,
           saved: '',
         };
-    this.models = { store, supervised, anomaly, rounds };
+    return { supervised, anomaly, rounds };
   }
 }

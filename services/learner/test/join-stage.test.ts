@@ -1,10 +1,13 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { AlignmentBoard, createLogger, PartitionStore, type FeatureVector, type InputMessage, type Label, type ProcessingContext } from '@sluice/shared';
-import { EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE, JoinStage, PENDING_STORE, type JoinStageOptions } from '../src/join-stage.js';
+import { AlignmentBoard, createLogger, PartitionStore, type FeatureVector, type InputRecord, type Label, type ProcessingContext } from '@sluice/shared';
+import { JoinStage, type JoinStageOptions } from '../src/join-stage.js';
 import { LearnerMetrics } from '../src/learner-metrics.js';
+import { EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE, PENDING_STORE, type JoinInputs } from '../src/topology.js';
 
 const TOPICS = { transactionsFeatures: 'transactions.features', labelsValid: 'labels.valid', learnerExamples: 'learner.examples' };
+const TOPIC_OF = { features: TOPICS.transactionsFeatures, labels: TOPICS.labelsValid };
+type JoinRecord = InputRecord<JoinInputs>;
 const DAY_MS = 86_400_000;
 const OPTIONS: JoinStageOptions = {
   ttlMs: 30 * DAY_MS,
@@ -36,9 +39,11 @@ const label = (i: number, txTime: number): Label => ({
   labeled_at: txTime + 7 * DAY_MS,
   ingested_at: 0,
 });
-const data = (topic: string, value: object): InputMessage => ({ topic, partition: 0, offset: '0', timestamp: '0', key: null, value, rawValue: null, headers: {} });
-/** The one upstream source's mark on `topic` (a terminal task on transactions.features, an ingest task on labels.valid). */
-const mark = (topic: string, time: number): InputMessage => ({ ...data(topic, {}), value: null, watermark: { source: 0, sources: 1, time, idle: false } });
+const at = { partition: 0, offset: '0', timestamp: '0', key: null, rawValue: null, headers: {} };
+const vectorRecord = (value: FeatureVector): JoinRecord => ({ ...at, input: 'features', topic: TOPICS.transactionsFeatures, value });
+const labelRecord = (value: Label): JoinRecord => ({ ...at, input: 'labels', topic: TOPICS.labelsValid, value });
+/** The one upstream source's mark on an input (a terminal task on transactions.features, an ingest task on labels.valid). */
+const mark = (input: JoinRecord['input'], time: number): JoinRecord => ({ ...at, input, topic: TOPIC_OF[input], value: null, watermark: { source: 0, sources: 1, time, idle: false } });
 
 /** One join task over in-memory stores, with the processor's flow control recorded. */
 function harness(board?: AlignmentBoard) {
@@ -46,14 +51,17 @@ function harness(board?: AlignmentBoard) {
   const paused = new Set<string>();
   const examples: string[] = [];
   const task = { partition: 0, lagAtAssignment: new Map() };
-  const stage = new JoinStage(TOPICS, OPTIONS, new LearnerMetrics(new Registry()), board);
+  const store = <V>(name: string) => stores.get(name) as unknown as PartitionStore<V>;
+  const logger = createLogger('test', 'silent');
+  const stage = new JoinStage(TOPICS, OPTIONS, new LearnerMetrics(new Registry()), board, () => 0);
+  stage.onRestored({ partition: 0, task, logger, store });
   const context = (): ProcessingContext => ({
     partition: 0,
-    logger: createLogger('test', 'silent'),
+    logger,
     now: 0,
     batch: undefined,
     task,
-    store: <V>(name: string) => stores.get(name) as unknown as PartitionStore<V>,
+    store,
     send: (_topic, key, record) => examples.push(`${key}:${(record as { kind: string }).kind}`),
     sendBytes: () => undefined,
     sendWatermark: () => undefined,
@@ -65,7 +73,7 @@ function harness(board?: AlignmentBoard) {
       throw new Error('nothing should be dead-lettered');
     },
   });
-  const batch = (messages: InputMessage[]) => {
+  const batch = (messages: JoinRecord[]) => {
     const ctx = context();
     for (const message of messages) stage.process(message, ctx);
     stage.afterBatch(ctx);
@@ -77,15 +85,15 @@ describe('JoinStage bounded buffer', () => {
   it('pauses labels running a week ahead of the vectors once past the limit, and reads them again once the vectors catch up', () => {
     const join = harness();
     // The vectors' input has reached day 0; labels of days 0-1 arrive, established a week later.
-    join.batch([data(TOPICS.transactionsFeatures, vector(0, 0)), mark(TOPICS.transactionsFeatures, 0)]);
+    join.batch([vectorRecord(vector(0, 0)), mark('features', 0)]);
     const labels = Array.from({ length: 12 }, (_, i) => label(i, i * 3_600_000));
-    join.batch([...labels.map((l) => data(TOPICS.labelsValid, l)), mark(TOPICS.labelsValid, labels.at(-1)!.labeled_at)]);
+    join.batch([...labels.map(labelRecord), mark('labels', labels.at(-1)!.labeled_at)]);
     expect(join.buffered()).toBe(12);
     expect([...join.paused]).toEqual([TOPICS.labelsValid]);
 
     // The vectors come within half the distance of the labels: what was held is released, labels flow again.
     const vectors = Array.from({ length: 12 }, (_, i) => vector(i, i * 3_600_000));
-    join.batch([...vectors.slice(1).map((v) => data(TOPICS.transactionsFeatures, v)), mark(TOPICS.transactionsFeatures, labels.at(-1)!.labeled_at)]);
+    join.batch([...vectors.slice(1).map(vectorRecord), mark('features', labels.at(-1)!.labeled_at)]);
     expect(join.buffered()).toBe(0);
     expect([...join.paused]).toEqual([]);
     expect(join.examples.filter((e) => e.endsWith(':labelled'))).toHaveLength(12);
@@ -94,8 +102,8 @@ describe('JoinStage bounded buffer', () => {
   it('never pauses the input the frontier waits for', () => {
     const join = harness();
     // Vectors run ahead of labels this time: the vectors wait, and it is their input that stops.
-    join.batch([mark(TOPICS.labelsValid, 0)]);
-    join.batch([...Array.from({ length: 12 }, (_, i) => data(TOPICS.transactionsFeatures, vector(i, DAY_MS + i))), mark(TOPICS.transactionsFeatures, DAY_MS + 11)]);
+    join.batch([mark('labels', 0)]);
+    join.batch([...Array.from({ length: 12 }, (_, i) => vectorRecord(vector(i, DAY_MS + i))), mark('features', DAY_MS + 11)]);
     expect(join.buffered()).toBe(12);
     expect([...join.paused]).toEqual([TOPICS.transactionsFeatures]);
   });
@@ -105,7 +113,7 @@ describe('JoinStage bounded buffer', () => {
     const training = { clocks: { expected: 2, bySource: new Map([[0, { time: DAY_MS, idle: false }], [1, { time: 0, idle: false }]]) }, buffered: 11 };
     board.publish(0, training, 0);
     const join = harness(board);
-    join.batch([mark(TOPICS.labelsValid, 2 * DAY_MS), data(TOPICS.transactionsFeatures, vector(0, 2 * DAY_MS)), mark(TOPICS.transactionsFeatures, 2 * DAY_MS)]);
+    join.batch([mark('labels', 2 * DAY_MS), vectorRecord(vector(0, 2 * DAY_MS)), mark('features', 2 * DAY_MS)]);
     expect(join.paused).toEqual(new Set([TOPICS.transactionsFeatures, TOPICS.labelsValid]));
     // The slowest join task catches up: this one reads again.
     training.clocks.bySource.set(1, { time: 2 * DAY_MS, idle: false });

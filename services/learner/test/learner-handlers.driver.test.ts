@@ -1,18 +1,20 @@
-import { createLogger, loadConfig, Random, Registry, topicNames, type FeatureVector, type Label, type LabelledExample, type ModelSnapshot, type ProcessorDefinition } from '@sluice/shared';
+import { createLogger, loadConfig, Random, Registry, topicNames, type FeatureVector, type Label, type LabelledExample, type ModelSnapshot, type TypedHandler } from '@sluice/shared';
 import { InMemoryTopics, TopologyTestDriver } from '@sluice/shared/testing';
 import { describe, expect, it } from 'vitest';
 import { learnerConfigSchema } from '../src/config.js';
-import { EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE, JoinStage, PENDING_STORE } from '../src/join-stage.js';
+import { JoinStage } from '../src/join-stage.js';
 import { LearnerMetrics } from '../src/learner-metrics.js';
-import { MODEL_PROGRESS_KEY, MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE, TrainStage, type TrainSettings } from '../src/train-stage.js';
+import { learnerTopology, type JoinInputs, type TrainInputs } from '../src/topology.js';
+import { MODEL_PROGRESS_KEY, TrainStage, type TrainSettings } from '../src/train-stage.js';
 
 const topics = topicNames('');
+const PARTITIONS = 2;
+const topology = learnerTopology({ SLUICE_TOPIC_PREFIX: '', TOPIC_PARTITIONS: PARTITIONS });
 // The defaults, but a snapshot every 20 labels (500 by default) and one supervised model: a short stream shows them.
 const config = { ...loadConfig(learnerConfigSchema, {}), LEARNER_SNAPSHOT_EVERY_LABELS: 20, LEARNER_MODELS: [{ name: 'fraud-lr', algorithm: 'logistic_regression' as const }] };
-const changelog = (name: string) => `sluice.learner.${name}.changelog`;
 
-/** The join stage as main.ts wires it (without the in-process alignment board: no bounded-buffer flow control here). */
-function joinStage(): ProcessorDefinition {
+/** The join stage's handlers as main.ts wires them (without the in-process alignment board: no bounded-buffer flow control here), on the driver's clock. */
+function joinStage(clock: () => number): TypedHandler<JoinInputs> {
   const join = new JoinStage(
     topics,
     {
@@ -24,23 +26,20 @@ function joinStage(): ProcessorDefinition {
       labelsIdleMs: config.LEARNER_LABELS_IDLE_MS,
     },
     new LearnerMetrics(new Registry(), () => 0),
+    undefined,
+    clock,
   );
   return {
-    service: 'learner',
-    inputs: [
-      { topic: topics.transactionsFeatures, format: 'avro', deadLetterTopic: topics.transactionsDlq, watermarks: true },
-      { topic: topics.labelsValid, format: 'avro', deadLetterTopic: topics.labelsDlq, watermarks: true },
-    ],
-    stores: [PENDING_STORE, EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE].map((name) => ({ name, changelogTopic: changelog(name) })),
-    process: (message, context) => join.process(message, context),
+    process: (record, context) => join.process(record, context),
+    onRestored: (task) => join.onRestored(task),
+    onRevoked: (task) => join.onRevoked(task),
     afterBatch: (context) => join.afterBatch(context),
     punctuate: { intervalMs: 200, run: (context) => join.punctuate(context) },
-    watermarkOutputs: [topics.learnerExamples],
   };
 }
 
-/** The training stage as main.ts wires it; at start it reads the newest snapshot of each model from model.updates (`latest`). */
-function trainStage(latest: () => ReadonlyMap<string, ModelSnapshot>, over: Partial<TrainSettings> = {}): ProcessorDefinition {
+/** The training stage's handlers as main.ts wires them; at start it reads the newest snapshot of each model from model.updates (`latest`). */
+function trainStage(latest: () => ReadonlyMap<string, ModelSnapshot>, over: Partial<TrainSettings> = {}): TypedHandler<TrainInputs> {
   const train = new TrainStage(
     topics.modelUpdates,
     {
@@ -62,17 +61,15 @@ function trainStage(latest: () => ReadonlyMap<string, ModelSnapshot>, over: Part
     async () => latest(),
   );
   return {
-    service: 'learner',
-    inputs: [{ topic: topics.learnerExamples, format: 'avro', deadLetterTopic: topics.transactionsDlq, watermarks: true }],
-    stores: [MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE].map((name) => ({ name, changelogTopic: changelog(name) })),
-    process: (message, context) => train.process(message, context),
+    process: (record, context) => train.process(record, context),
+    onRestored: (task) => train.onRestored(task),
+    onRevoked: (task) => train.onRevoked(task),
     afterBatch: (context) => train.afterBatch(context),
   };
 }
 
 const HOUR = 3_600_000;
 const START = Date.UTC(2018, 3, 1);
-const PARTITIONS = 2;
 const NAMES = ['a', 'b'];
 
 function vector(n: number): FeatureVector {
@@ -91,7 +88,7 @@ function label(n: number): Label {
  * feed sends: a mark at its time let the training stage close the round at that boundary without it, and the
  * crash-free and crashing runs then disagreed on fraud-hst's snapshot at that boundary.
  */
-function feed(driver: TopologyTestDriver, from: number, to: number): void {
+function feed(driver: TopologyTestDriver<JoinInputs>, from: number, to: number): void {
   for (let n = from; n < to; n++) {
     driver.pipe(topics.transactionsFeatures, [{ key: vector(n).customer_id, value: vector(n) }]);
     driver.pipe(topics.labelsValid, [{ key: label(n).customer_id, value: label(n) }]);
@@ -107,8 +104,8 @@ function pipeline(maxBatchSize?: number, over: Partial<TrainSettings> = {}) {
   const shared = new InMemoryTopics({ [topics.learnerExamples]: 1, [topics.modelUpdates]: 1 }, PARTITIONS);
   const snapshots = () => shared.all(topics.modelUpdates).filter((record) => record.key !== MODEL_PROGRESS_KEY && record.value !== null && !(record.value instanceof Buffer)).map((record) => record.value as ModelSnapshot);
   const latest = () => new Map(snapshots().map((snapshot) => [snapshot.model_name!, snapshot]));
-  const join = new TopologyTestDriver(joinStage, { topics: shared, maxBatchSize });
-  const train = new TopologyTestDriver(() => trainStage(latest, over), { topics: shared, maxBatchSize });
+  const join: TopologyTestDriver<JoinInputs> = new TopologyTestDriver(topology.processors['learner-join'], () => joinStage(() => join.now), { topics: shared, maxBatchSize });
+  const train = new TopologyTestDriver(topology.processors['learner-train'], () => trainStage(latest, over), { topics: shared, maxBatchSize });
   const run = async () => {
     while ((await join.run()) + (await train.run()) > 0);
   };

@@ -6,16 +6,18 @@ import {
   Registry,
   snapshotToModel,
   type FeatureVector,
-  type InputMessage,
+  type InputRecord,
   type LabelledExample,
   type ModelSnapshot,
   type ProcessingContext,
   type ChangelogRecord,
+  type TaskInfo,
 } from '@sluice/shared';
 import { LearnerMetrics } from '../src/learner-metrics.js';
 import { withAttempts } from '../src/snapshot-source.js';
 import fc from 'fast-check';
-import { exampleOrder, MODEL_PROGRESS_KEY, MODEL_STORE, resumePoint, stableStateKey, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE, TrainStage, type SnapshotSource, type StoredModel, type TrainSettings } from '../src/train-stage.js';
+import { MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE, type TrainInputs } from '../src/topology.js';
+import { exampleOrder, MODEL_PROGRESS_KEY, resumePoint, stableStateKey, TrainStage, type SnapshotSource, type StoredModel, type TrainSettings } from '../src/train-stage.js';
 
 const NAMES = ['a', 'b', 'c'];
 const TRUE_WEIGHTS = [2, -1.5, 0];
@@ -66,13 +68,15 @@ function examples(seed: number, count: number, names = NAMES, featureSet = 'v1')
   });
 }
 
-function message(example: LabelledExample, offset: number): InputMessage {
-  return { topic: 'learner.examples', partition: 0, offset: String(offset), timestamp: '0', key: null, value: example, rawValue: null, headers: {} };
+type TrainRecord = InputRecord<TrainInputs>;
+
+function message(example: LabelledExample, offset: number): TrainRecord {
+  return { input: 'examples', topic: 'learner.examples', partition: 0, offset: String(offset), timestamp: '0', key: null, value: example, rawValue: null, headers: {} };
 }
 
 /** A join task's watermark on learner.examples. */
-function watermark(source: number, sources: number, time: number): InputMessage {
-  return { topic: 'learner.examples', partition: 0, offset: '0', timestamp: '0', key: null, value: null, rawValue: null, headers: {}, watermark: { source, sources, time, idle: false } };
+function watermark(source: number, sources: number, time: number): TrainRecord {
+  return { input: 'examples', topic: 'learner.examples', partition: 0, offset: '0', timestamp: '0', key: null, value: null, rawValue: null, headers: {}, watermark: { source, sources, time, idle: false } };
 }
 
 interface Sent {
@@ -97,8 +101,8 @@ function restoredCopy(stores: Stores, only?: string): Stores {
   return copy;
 }
 
+/** The training stage on one task whose stores are `stores` (as restored); `reassign` gives it a new task on other stores. */
 function harness(snapshots: SnapshotSource, stores = newStores(), settings: TrainSettings = SETTINGS, log = logger, registry = new Registry()) {
-  const store = stores.get(MODEL_STORE) as PartitionStore<StoredModel>;
   const sent: Sent[] = [];
   const progress: string[] = [];
   let reads = 0;
@@ -106,13 +110,23 @@ function harness(snapshots: SnapshotSource, stores = newStores(), settings: Trai
     reads += 1;
     return snapshots();
   });
-  const context = (s: Stores, now = 1_000): ProcessingContext => ({
+  const restore = (to: Stores) => {
+    const task: TaskInfo = { partition: 0, lagAtAssignment: new Map() };
+    stage.onRestored({ partition: 0, task, logger, store: <V>(name: string) => to.get(name) as unknown as PartitionStore<V> });
+    return { task, stores: to };
+  };
+  let assigned = restore(stores);
+  const reassign = (to: Stores) => {
+    stage.onRevoked(assigned.task);
+    assigned = restore(to);
+  };
+  const context = (now = 1_000): ProcessingContext => ({
     partition: 0,
     logger,
     now,
     batch: undefined,
-    task: { partition: 0, lagAtAssignment: new Map() },
-    store: <V>(name: string) => s.get(name) as unknown as PartitionStore<V>,
+    task: assigned.task,
+    store: <V>(name: string) => assigned.stores.get(name) as unknown as PartitionStore<V>,
     send: (topic, key, record) => sent.push({ topic, key, record: record as ModelSnapshot }),
     sendBytes: (_topic, key, value) => {
       expect(key).toBe(MODEL_PROGRESS_KEY);
@@ -132,26 +146,26 @@ function harness(snapshots: SnapshotSource, stores = newStores(), settings: Trai
     },
   });
   /** Feeds the examples (in order, from one join task) in batches of `batch`, each followed by its watermark, as the processor would. */
-  const run = async (data: LabelledExample[], batch = 25, s = stores, now = 1_000) => {
+  const run = async (data: LabelledExample[], batch = 25, now = 1_000) => {
     for (let i = 0; i < data.length; i += batch) {
-      const ctx = context(s, now);
+      const ctx = context(now);
       const slice = data.slice(i, i + batch);
       for (const [j, example] of slice.entries()) stage.process(message(example, i + j), ctx);
       stage.process(watermark(0, 1, exampleOrder(slice.at(-1)!).time), ctx);
       await stage.afterBatch(ctx);
-      for (const store of s.values()) store.drainChanges();
+      for (const changed of assigned.stores.values()) changed.drainChanges();
     }
   };
   /** Feeds arbitrary messages, one batch each. */
-  const feed = async (messages: InputMessage[], s = stores) => {
+  const feed = async (messages: TrainRecord[]) => {
     for (const m of messages) {
-      const ctx = context(s);
+      const ctx = context();
       stage.process(m, ctx);
       await stage.afterBatch(ctx);
-      for (const store of s.values()) store.drainChanges();
+      for (const changed of assigned.stores.values()) changed.drainChanges();
     }
   };
-  return { stage, sent, progress, store, stores, context, run, feed, reads: () => reads };
+  return { stage, sent, progress, stores, context, reassign, run, feed, reads: () => reads };
 }
 
 const none: SnapshotSource = async () => new Map();
@@ -249,7 +263,8 @@ describe('TrainStage', () => {
     const h = harness(none);
     await h.run(examples(6, 40));
     const reassigned = newStores();
-    await h.stage.afterBatch(h.context(reassigned, 10_000_000_000)); // due by time, but the batch decoded nothing
+    h.reassign(reassigned);
+    await h.stage.afterBatch(h.context(10_000_000_000)); // due by time, but the batch decoded nothing
     expect(h.sent).toHaveLength(0);
     expect(reassigned.get(MODEL_STORE)!.size).toBe(0);
   });
@@ -304,11 +319,11 @@ describe('TrainStage', () => {
     const sources = 3;
     const bySource = (example: LabelledExample) => Number(example.vector.transaction_id.split('-')[1]) % sources;
     /** The messages of the three join tasks, each in its own order followed by its watermark, interleaved by `choices`. */
-    const arrival = (choices: number[]): InputMessage[] => {
+    const arrival = (choices: number[]): TrainRecord[] => {
       const queues = Array.from({ length: sources }, (_, s) =>
         data.filter((example) => bySource(example) === s).sort((a, b) => exampleOrder(a).time - exampleOrder(b).time),
       );
-      const out: InputMessage[] = [];
+      const out: TrainRecord[] = [];
       for (let c = 0; queues.some((q) => q.length > 0); c++) {
         const open = queues.map((_, s) => s).filter((s) => queues[s]!.length > 0);
         const s = open[choices[c % choices.length]! % open.length]!;
@@ -375,11 +390,11 @@ describe('TrainStage', () => {
     const counted = async () => (await registry.getSingleMetric('sluice_learner_drift_detections_total')!.get()).values.find((v) => v.labels.model === 'lr')?.value ?? 0;
     const logged = () => lines.filter((l) => l.msg.startsWith('drift detected') && l.model === 'lr');
     // Processing time stands still for the first 1,500 labels, then moves on by a minute.
-    await h.run(data.slice(0, 1_500), 100, h.stores, 1_000);
+    await h.run(data.slice(0, 1_500), 100, 1_000);
     const firstHalf = await counted();
     expect(firstHalf).toBeGreaterThan(1);
     expect(logged().map((l) => l.detections)).toEqual([1]);
-    await h.run(data.slice(1_500), 100, h.stores, 61_000);
+    await h.run(data.slice(1_500), 100, 61_000);
     const all = await counted();
     expect(all).toBeGreaterThan(firstHalf);
     // The second minute's one line, at its first detection, carries the first minute's unlogged ones and itself.
