@@ -7,13 +7,15 @@ import type { AvroSerde } from './serde.js';
 import { createConsumer, readiness, runConsumer } from './runtime/consumer.js';
 import type { InputDefinition, ProcessorDefinition } from './runtime/contract.js';
 import { countPausedInputs, resumeAllInputs } from './runtime/input-pauses.js';
-import type { ContextEnvironment } from './runtime/processing-context.js';
+import { storeOf, type ContextEnvironment } from './runtime/processing-context.js';
 import { ProcessorMetrics, publishShare } from './runtime/processor-metrics.js';
 import { runBatch, runPunctuation, type TaskWorkSettings } from './runtime/task-work.js';
 import { createTask, inTurn, prepareTasks, type Task, type TaskSettings } from './runtime/tasks.js';
 
 export type { InputDefinition, InputMessage, OutputOptions, ProcessingContext, ProcessorDefinition, ProcessorHandler, TaskInfo } from './runtime/contract.js';
+export type { RestoredTask } from './runtime/contract.js';
 export { headerValue } from './runtime/contract.js';
+export * from './runtime/topology.js';
 
 /** A processor's definition (runtime/contract.ts) and how it runs on Kafka. */
 export interface StreamProcessorOptions extends ProcessorDefinition {
@@ -210,12 +212,22 @@ export class StreamProcessor {
     this.updatePausedGauge();
     const prepared = closed.then(() => this.prepareTasks(fresh));
     for (const task of fresh) {
-      task.ready = prepared;
-      prepared.then(
-        () => (task.isReady = true),
-        () => undefined,
-      );
+      task.ready = prepared.then(() => this.restored(task));
+      task.ready.catch(() => undefined);
     }
+  }
+
+  /** The task's stores are restored: the handler hears of it before the task's first work (ProcessorHandler.onRestored). */
+  private restored(task: Task): void {
+    this.options.onRestored?.({ partition: task.partition, task: task.info, logger: this.options.logger, store: <V>(name: string) => storeOf<V>(task.stores, name) });
+    task.isReady = true;
+  }
+
+  /** The handler hears once that the task is gone (ProcessorHandler.onRevoked), if it heard that it was restored. */
+  private revoked(task: Task): void {
+    if (!task.isReady || task.revoked) return;
+    task.revoked = true;
+    this.options.onRevoked?.(task.info);
   }
 
   private createTask(partition: number): Task {
@@ -245,12 +257,16 @@ export class StreamProcessor {
       this.tasks.delete(task.partition);
       this.updatePausedGauge();
     }
+    // Called in the task's turn, by the work that failed: nothing else of it is in flight.
+    this.revoked(task);
     await this.closeTask(task);
     this.options.logger.warn({ err: error, partition: task.partition }, message);
   }
 
   private async closeTask(task: Task): Promise<void> {
     await task.ready.catch(() => undefined);
+    // After the work in flight (unless discardTask, in the task's turn, has already told the handler).
+    if (!task.revoked) await inTurn(task, async () => this.revoked(task));
     await task.producer.disconnect().catch(() => undefined);
   }
 
@@ -260,11 +276,8 @@ export class StreamProcessor {
       // A batch can arrive before its assignment event has been handled.
       task = this.createTask(partition);
       this.tasks.set(partition, task);
-      const prepared = this.prepareTasks([task]);
       const created = task;
-      task.ready = prepared.then(() => {
-        created.isReady = true;
-      });
+      task.ready = this.prepareTasks([task]).then(() => this.restored(created));
     }
     return task;
   }

@@ -7,7 +7,9 @@ import { createMetricsRegistry, startMetricsServer, type HealthChecks, type Metr
 import { AvroSerde, createSchemaRegistry } from './serde.js';
 import type { RecoveryPolicy } from './recovery.js';
 import { GracefulShutdown } from './shutdown.js';
-import { ensureTopics, pipelineTopics, topicNames, type TopicNames } from './topics.js';
+import { StreamProcessor, type StreamProcessorOptions } from './processor.js';
+import { bindHandler, type ProcessorTopology, type Topology, type TypedHandler } from './runtime/topology.js';
+import { ensureTopics, topicNames, type TopicNames } from './topics.js';
 
 /** What every service wires the same way: logger, Kafka, registry serde, metrics, topics, shutdown. */
 export interface ServiceRuntime {
@@ -24,28 +26,47 @@ export interface ServiceRuntime {
 }
 
 /**
- * Builds the runtime, creates any missing pipeline topic and registers the
- * schemas of the topics this service writes (topic → schema file name).
+ * Builds the runtime, creates the topics of the service's topology that are
+ * missing, waits until every one of them answers, and registers the schemas of
+ * the topics it writes.
  */
-export async function bootstrapService(name: string, config: CommonConfig, writes: (topics: TopicNames) => Record<string, string>): Promise<ServiceRuntime> {
+export async function bootstrapService(config: CommonConfig, topology: Topology): Promise<ServiceRuntime> {
   checkCommonConfig(config);
+  const name = topology.service;
   const logger = createLogger(name, config.LOG_LEVEL);
   const kafka = createKafka(config, `sluice-${name}`, logger);
   const topics = topicNames(config.SLUICE_TOPIC_PREFIX);
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const created = await ensureTopics(admin, pipelineTopics(config), config.TOPIC_REPLICATION_FACTOR);
+    const created = await ensureTopics(admin, topology.topics, config.TOPIC_REPLICATION_FACTOR);
     if (created.length > 0) logger.info({ topics: created }, 'created topics');
   } finally {
     await admin.disconnect();
   }
   const serde = new AvroSerde(createSchemaRegistry(config));
-  for (const [topic, schema] of Object.entries(writes(topics))) await serde.register(topic, schema);
+  for (const [topic, schema] of Object.entries(topology.schemas)) await serde.register(topic, schema);
   const shutdown = new GracefulShutdown(logger);
   shutdown.listen();
   const recovery: RecoveryPolicy = { deadlineMs: config.SLUICE_RECOVERY_DEADLINE_MS, giveUp: (reason, error) => shutdown.fail(reason, error) };
   return { name, config, logger, kafka, serde, metrics: createMetricsRegistry(name), topics, shutdown, recovery };
+}
+
+export type ProcessorTuning = Pick<StreamProcessorOptions, 'partitionsConsumedConcurrently' | 'readyMaxLag' | 'sessionTimeoutMs' | 'maxBytesPerPartition'>;
+
+/** The StreamProcessor of one processor of the service's topology, with its handlers: ids, inputs, stores and outputs derive from the topology. */
+export function createProcessor<I extends ProcessorTopology['inputs']>(runtime: ServiceRuntime, topology: ProcessorTopology<I>, handler: TypedHandler<I>, tuning: ProcessorTuning = {}): StreamProcessor {
+  return new StreamProcessor({
+    ...tuning,
+    ...bindHandler(topology, handler),
+    kafka: runtime.kafka,
+    serde: runtime.serde,
+    logger: runtime.logger,
+    metrics: runtime.metrics,
+    recovery: runtime.recovery,
+    groupId: topology.groupId,
+    transactionalIdPrefix: topology.transactionalIdPrefix,
+  });
 }
 
 /** Serves /metrics, /healthz and /readyz on METRICS_PORT until shutdown. */

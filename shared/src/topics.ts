@@ -39,13 +39,19 @@ export function topicNames(prefix: string): TopicNames {
   return names;
 }
 
-/** A service's state changelog: compacted, partitioned like the input it shadows. */
+/** A service's state changelog: compacted, partitioned like the input it shadows (runtime/topology.ts declares them). */
 export function changelogTopic(prefix: string, service: string, store: string): string {
   return `${prefix}sluice.${service}.${store}.changelog`;
 }
 
-/** Every topic of the pipeline, declared once: partitions, clean-up and retention. */
-export function pipelineTopics(config: Pick<CommonConfig, 'SLUICE_TOPIC_PREFIX' | 'TOPIC_PARTITIONS'>): TopicDeclaration[] {
+export type TopicsConfig = Pick<CommonConfig, 'SLUICE_TOPIC_PREFIX' | 'TOPIC_PARTITIONS'>;
+
+/**
+ * The topics services exchange records on, declared once: partitions,
+ * clean-up and retention. A service's own state topics are not here: its
+ * topology (runtime/topology.ts) derives them.
+ */
+export function contractTopics(config: TopicsConfig): TopicDeclaration[] {
   const names = topicNames(config.SLUICE_TOPIC_PREFIX);
   const partitions = config.TOPIC_PARTITIONS;
   const stream = (name: string, retentionDays: number): TopicDeclaration => ({
@@ -54,11 +60,6 @@ export function pipelineTopics(config: Pick<CommonConfig, 'SLUICE_TOPIC_PREFIX' 
     cleanupPolicy: 'delete',
     retentionMs: retentionDays * DAY_MS,
   });
-  const changelog = (service: string, store: string, count = partitions): TopicDeclaration => ({
-    name: changelogTopic(config.SLUICE_TOPIC_PREFIX, service, store),
-    partitions: count,
-    cleanupPolicy: 'compact',
-  });
   return [
     stream(names.transactionsRaw, 7),
     stream(names.labelsRaw, 7),
@@ -66,32 +67,16 @@ export function pipelineTopics(config: Pick<CommonConfig, 'SLUICE_TOPIC_PREFIX' 
     stream(names.labelsValid, 30),
     stream(names.transactionsDlq, 30),
     stream(names.labelsDlq, 30),
+    // Examples the training stage cannot decode or learn from (the learner's dead letters of learner.examples).
     stream(names.modelDlq, 30),
     stream(names.transactionsByTerminal, 7),
     stream(names.transactionsFeatures, 30),
-    // One partition each: one global model, trained by whichever learner instance owns partition 0.
+    // One partition: the learner's models are trained by whichever instance owns partition 0.
     { name: names.learnerExamples, partitions: 1, cleanupPolicy: 'delete', retentionMs: 30 * DAY_MS },
     // The model history is a single ordered log every fraud instance reads whole.
     { name: names.modelUpdates, partitions: 1, cleanupPolicy: 'compact' },
     stream(names.fraudScores, 30),
     stream(names.fraudAlerts, 30),
-    changelog('ingest', 'seen-transactions'),
-    changelog('ingest', 'seen-labels'),
-    changelog('features', 'customers'),
-    changelog('features', 'terminals'),
-    changelog('features', 'customer-clocks'),
-    changelog('features', 'terminal-buffer'),
-    changelog('features', 'terminal-clocks'),
-    changelog('learner', 'pending'),
-    changelog('learner', 'early-labels'),
-    changelog('learner', 'join-buffer'),
-    changelog('learner', 'join-clocks'),
-    changelog('learner', 'train-buffer', 1),
-    changelog('learner', 'train-clocks', 1),
-    changelog('learner', 'model', 1),
-    changelog('fraud', 'cooldown'),
-    changelog('fraud', 'buffer'),
-    changelog('fraud', 'clocks'),
   ];
 }
 

@@ -7,9 +7,9 @@ import {
   createSchemaRegistry,
   ensureTopics,
   isWatermarkRecord,
-  pipelineTopics,
   type TopicDeclaration,
 } from '@sluice/shared';
+import { pipelineTopics } from '../../tools/cli/src/pipeline-topology.js';
 
 export const testLogger = createLogger('test', process.env.TEST_LOG_LEVEL ?? 'warn');
 

@@ -15,7 +15,8 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
-import { ensureTopics, pipelineTopics, topicNames } from '@sluice/shared';
+import { ensureTopics, topicNames } from '@sluice/shared';
+import { ingestTopology } from '../src/topology.js';
 
 const RECORDS = Number(process.argv[2] ?? 100_000);
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -47,7 +48,7 @@ async function run(kind: 'valid' | 'bad'): Promise<void> {
   const topics = topicNames(prefix);
   const admin = kafka.admin();
   await admin.connect();
-  await ensureTopics(admin, pipelineTopics({ SLUICE_TOPIC_PREFIX: prefix, TOPIC_PARTITIONS: 6 }), 1);
+  await ensureTopics(admin, ingestTopology({ SLUICE_TOPIC_PREFIX: prefix, TOPIC_PARTITIONS: 6 }).topics, 1);
   await admin.disconnect();
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();

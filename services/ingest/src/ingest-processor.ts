@@ -1,8 +1,9 @@
-import type { InputMessage, KeyValueStore, Label, ProcessingContext, TopicNames, Transaction } from '@sluice/shared';
+import type { InputRecord, Label, ProcessingContext, RestoredTask, TaskInfo, TopicNames, Transaction } from '@sluice/shared';
 import { LogThrottle } from '@sluice/shared/log-throttle';
 import { DedupStore, type DedupOptions } from './dedup.js';
 import type { IngestWatermarks } from './ingest-watermarks.js';
 import type { IngestMetrics, RecordKind } from './ingest-metrics.js';
+import type { IngestInputs } from './topology.js';
 import { validateLabel, validateTransaction, type IngestErrorCode, type ValidationLimits, type ValidationResult } from './validation.js';
 
 interface BatchTally {
@@ -35,7 +36,8 @@ export interface IngestSettings {
  * not dead-lettered: a producer retry is expected behaviour, not bad input.
  */
 export class IngestProcessor {
-  private readonly dedupByStore = new WeakMap<KeyValueStore<unknown>, DedupStore>();
+  /** Each task's de-duplication over its restored stores (onRestored), by kind. */
+  private readonly dedups = new Map<TaskInfo, Record<RecordKind, DedupStore>>();
   /** Ids remembered per `kind/partition`, as of each partition's last batch (numbers only: no reference keeps a discarded store alive). */
   private readonly dedupSizes = new Map<string, number>();
   private readonly throttle = new LogThrottle();
@@ -48,9 +50,18 @@ export class IngestProcessor {
     private readonly watermarks?: IngestWatermarks,
   ) {}
 
-  process(message: InputMessage, context: ProcessingContext): void {
-    const kind: RecordKind = message.topic === this.topics.labelsRaw ? 'label' : 'transaction';
-    const bytes = message.rawValue ?? Buffer.alloc(0);
+  onRestored(task: RestoredTask): void {
+    const dedup = (name: string) => new DedupStore(this.settings.dedup, task.store(name));
+    this.dedups.set(task.task, { transaction: dedup(SEEN_TRANSACTIONS_STORE), label: dedup(SEEN_LABELS_STORE) });
+  }
+
+  onRevoked(task: TaskInfo): void {
+    this.dedups.delete(task);
+  }
+
+  process(message: InputRecord<IngestInputs>, context: ProcessingContext): void {
+    const kind: RecordKind = message.input === 'labels' ? 'label' : 'transaction';
+    const bytes = message.value ?? Buffer.alloc(0);
     const appendedAt = Number(message.timestamp);
     const tally = this.tallyOf(context)[kind];
     tally.bytes += bytes.length;
@@ -69,8 +80,8 @@ export class IngestProcessor {
       return;
     }
 
-    this.watermarks?.observe(context, kind, kind === 'transaction' ? (result.record as Transaction).event_time : (result.record as Label).labeled_at);
-    const dedup = this.dedupFor(context.store(kind === 'transaction' ? SEEN_TRANSACTIONS_STORE : SEEN_LABELS_STORE));
+    this.watermarks?.observe(context, kind, 'event_time' in result.record ? result.record.event_time : result.record.labeled_at);
+    const dedup = this.dedups.get(context.task)![kind];
     const id = result.record.transaction_id;
     if (dedup.seen(id, appendedAt)) {
       tally.duplicates += 1;
@@ -119,9 +130,8 @@ export class IngestProcessor {
    * ids, so the processor's own entry count is not the number of ids.
    */
   noteDedupSizes(context: ProcessingContext): void {
-    for (const [kind, name] of [['transaction', SEEN_TRANSACTIONS_STORE], ['label', SEEN_LABELS_STORE]] as const) {
-      this.dedupSizes.set(`${kind}/${context.partition}`, this.dedupFor(context.store(name)).size);
-    }
+    const dedups = this.dedups.get(context.task)!;
+    for (const kind of ['transaction', 'label'] as const) this.dedupSizes.set(`${kind}/${context.partition}`, dedups[kind].size);
   }
 
   /** Ids remembered on the partitions this instance has handled, as of their last batch. */
@@ -129,14 +139,5 @@ export class IngestProcessor {
     let total = 0;
     for (const [key, size] of this.dedupSizes) if (key.startsWith(`${kind}/`)) total += size;
     return total;
-  }
-
-  private dedupFor(store: KeyValueStore<unknown>): DedupStore {
-    let dedup = this.dedupByStore.get(store);
-    if (!dedup) {
-      dedup = new DedupStore(this.settings.dedup, store);
-      this.dedupByStore.set(store, dedup);
-    }
-    return dedup;
   }
 }

@@ -1,22 +1,20 @@
 import { readFileSync } from 'node:fs';
-import { bootstrapService, loadConfig, runService, serveMetrics, StreamProcessor, changelogTopic } from '@sluice/shared';
+import { bootstrapService, createProcessor, loadConfig, runService, serveMetrics } from '@sluice/shared';
 import { ingestConfigSchema } from './config.js';
 import { doorAccess } from './door-auth.js';
 import { HttpDoor } from './http-door.js';
 import { IngestMetrics } from './ingest-metrics.js';
-import { IngestProcessor, SEEN_LABELS_STORE, SEEN_TRANSACTIONS_STORE } from './ingest-processor.js';
+import { IngestProcessor } from './ingest-processor.js';
 import { IngestWatermarks } from './ingest-watermarks.js';
+import { ingestTopology } from './topology.js';
 
 runService('ingest', async () => {
   const config = loadConfig(ingestConfigSchema);
   // Read before connecting to anything: a bad key file or TLS setting fails start-up at once, naming the variable.
   const access = config.INGEST_HTTP_ENABLED ? doorAccess(config, (path) => readFileSync(path)) : undefined;
-  const runtime = await bootstrapService('ingest', config, (topics) => ({
-    [topics.transactionsValid]: 'Transaction',
-    [topics.labelsValid]: 'Label',
-  }));
+  const topology = ingestTopology(config);
+  const runtime = await bootstrapService(config, topology);
   const { topics, logger } = runtime;
-  const prefix = config.SLUICE_TOPIC_PREFIX;
   const limits = {
     maxMessageBytes: config.INGEST_MAX_MESSAGE_BYTES,
     maxDepth: config.INGEST_MAX_JSON_DEPTH,
@@ -27,32 +25,17 @@ runService('ingest', async () => {
   const watermarks = new IngestWatermarks(topics, { disorderMs: config.INGEST_WATERMARK_DISORDER_MS, idleTimeoutMs: config.INGEST_IDLE_TIMEOUT_MS });
   const ingest = new IngestProcessor(topics, { limits, dedup: { horizonMs: config.INGEST_DEDUP_HORIZON_MS, maxEntries: config.INGEST_DEDUP_MAX_ENTRIES } }, metrics, watermarks);
 
-  const processor = new StreamProcessor({
-    recovery: runtime.recovery,
-    service: 'ingest',
-    kafka: runtime.kafka,
-    serde: runtime.serde,
-    logger,
-    metrics: runtime.metrics,
-    groupId: `${prefix}sluice-ingest`,
-    transactionalIdPrefix: `${prefix}sluice-ingest`,
-    inputs: [
-      { topic: topics.transactionsRaw, format: 'bytes', deadLetterTopic: topics.transactionsDlq },
-      { topic: topics.labelsRaw, format: 'bytes', deadLetterTopic: topics.labelsDlq },
-    ],
-    stores: [
-      { name: SEEN_TRANSACTIONS_STORE, changelogTopic: changelogTopic(prefix, 'ingest', SEEN_TRANSACTIONS_STORE) },
-      { name: SEEN_LABELS_STORE, changelogTopic: changelogTopic(prefix, 'ingest', SEEN_LABELS_STORE) },
-    ],
-    process: (message, context) => ingest.process(message, context),
-    watermarkOutputs: [topics.transactionsValid, topics.labelsValid],
-    punctuate: { intervalMs: config.INGEST_WATERMARK_INTERVAL_MS, run: (context) => watermarks.send(context) },
-    afterBatch: (context) => {
-      watermarks.afterBatch(context);
-      ingest.noteDedupSizes(context);
-      metrics.dedupEntries.set({ kind: 'transaction' }, ingest.dedupEntries('transaction'));
-      metrics.dedupEntries.set({ kind: 'label' }, ingest.dedupEntries('label'));
-    },
+  const processor = createProcessor(runtime, topology.processors.ingest, {
+      process: (message, context) => ingest.process(message, context),
+      onRestored: (task) => ingest.onRestored(task),
+      onRevoked: (task) => ingest.onRevoked(task),
+      punctuate: { intervalMs: config.INGEST_WATERMARK_INTERVAL_MS, run: (context) => watermarks.send(context) },
+      afterBatch: (context) => {
+        watermarks.afterBatch(context);
+        ingest.noteDedupSizes(context);
+        metrics.dedupEntries.set({ kind: 'transaction' }, ingest.dedupEntries('transaction'));
+        metrics.dedupEntries.set({ kind: 'label' }, ingest.dedupEntries('label'));
+      },
   });
   runtime.shutdown.register('processor', () => processor.stop());
   await serveMetrics(runtime, { healthy: () => processor.healthy(), ready: () => processor.readiness() });

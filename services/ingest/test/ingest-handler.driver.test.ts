@@ -1,29 +1,26 @@
-import { changelogTopic, topicNames, type Label, type ProcessorDefinition, type Transaction } from '@sluice/shared';
+import { topicNames, type Label, type Transaction, type TypedHandler } from '@sluice/shared';
 import { TopologyTestDriver } from '@sluice/shared/testing';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DEDUP_OPTIONS } from '../src/dedup.js';
 import { IngestMetrics } from '../src/ingest-metrics.js';
-import { IngestProcessor, SEEN_LABELS_STORE, SEEN_TRANSACTIONS_STORE } from '../src/ingest-processor.js';
+import { IngestProcessor, SEEN_TRANSACTIONS_STORE } from '../src/ingest-processor.js';
 import { IngestWatermarks } from '../src/ingest-watermarks.js';
+import { ingestTopology, type IngestInputs } from '../src/topology.js';
 import { DEFAULT_VALIDATION_LIMITS } from '../src/validation.js';
 
 const topics = topicNames('');
+const topology = ingestTopology({ SLUICE_TOPIC_PREFIX: '', TOPIC_PARTITIONS: 3 }).processors.ingest;
 
-/** The ingest processor as main.ts wires it (a new instance per call: a crash loses it). */
-function ingest(): ProcessorDefinition {
+/** The ingest handlers as main.ts wires them (a new instance per call: a crash loses it). */
+function ingest(): TypedHandler<IngestInputs> {
   const metrics = new IngestMetrics(new Registry());
   const watermarks = new IngestWatermarks(topics, { disorderMs: 0, idleTimeoutMs: 10_000 });
   const processor = new IngestProcessor(topics, { limits: DEFAULT_VALIDATION_LIMITS, dedup: DEFAULT_DEDUP_OPTIONS }, metrics, watermarks);
   return {
-    service: 'ingest',
-    inputs: [
-      { topic: topics.transactionsRaw, format: 'bytes', deadLetterTopic: topics.transactionsDlq },
-      { topic: topics.labelsRaw, format: 'bytes', deadLetterTopic: topics.labelsDlq },
-    ],
-    stores: [SEEN_TRANSACTIONS_STORE, SEEN_LABELS_STORE].map((name) => ({ name, changelogTopic: changelogTopic('', 'ingest', name) })),
     process: (message, context) => processor.process(message, context),
-    watermarkOutputs: [topics.transactionsValid, topics.labelsValid],
+    onRestored: (task) => processor.onRestored(task),
+    onRevoked: (task) => processor.onRevoked(task),
     punctuate: { intervalMs: 1_000, run: (context) => watermarks.send(context) },
     afterBatch: (context) => {
       watermarks.afterBatch(context);
@@ -45,7 +42,7 @@ const range = (from: number, to: number) => Array.from({ length: to - from }, (_
 
 describe('ingest handlers through the test driver', () => {
   it('writes valid records by customer, dead-letters invalid ones with their code, drops duplicates, and marks its outputs', async () => {
-    const driver = new TopologyTestDriver(ingest, { partitions: 3, now: NOW });
+    const driver = new TopologyTestDriver(topology, ingest, { partitions: 3, now: NOW });
     driver.pipe(topics.transactionsRaw, [...range(0, 20).map(transaction), transaction(3), { key: 'c1', value: '{"transaction_id": ' }]);
     driver.pipe(topics.labelsRaw, range(0, 4).map(label));
     await driver.run();
@@ -60,7 +57,7 @@ describe('ingest handlers through the test driver', () => {
   });
 
   it('still recognises duplicates after a crash: the ids seen are restored from the changelog, with new handlers', async () => {
-    const driver = new TopologyTestDriver(ingest, { partitions: 3, now: NOW, maxBatchSize: 7 });
+    const driver = new TopologyTestDriver(topology, ingest, { partitions: 3, now: NOW, maxBatchSize: 7 });
     driver.pipe(topics.transactionsRaw, range(0, 30).map(transaction));
     await driver.run();
     const segments = () => [0, 1, 2].map((partition) => [...driver.store(partition, SEEN_TRANSACTIONS_STORE).keys()].sort());
@@ -75,7 +72,7 @@ describe('ingest handlers through the test driver', () => {
   });
 
   it('an aborted transaction is redone on restored state: each record written once', async () => {
-    const driver = new TopologyTestDriver(ingest, { partitions: 2, now: NOW, maxBatchSize: 4 });
+    const driver = new TopologyTestDriver(topology, ingest, { partitions: 2, now: NOW, maxBatchSize: 4 });
     driver.pipe(topics.transactionsRaw, range(0, 12).map(transaction));
     driver.failNextCommits(3);
     await driver.run();

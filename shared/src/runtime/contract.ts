@@ -22,9 +22,13 @@ export interface InputDefinition {
    * time never sees them.
    */
   watermarks?: boolean;
+  /** The input's name in its topology (runtime/topology.ts), handed to the handler as `InputMessage.input`. */
+  role?: string;
 }
 
 export interface InputMessage<T = unknown> {
+  /** The role of the input it came from (its topology's name for it; the topic when the definition names none). */
+  input: string;
   topic: string;
   partition: number;
   offset: string;
@@ -98,6 +102,9 @@ export interface TaskInfo {
   readonly lagAtAssignment: ReadonlyMap<string, number>;
 }
 
+/** What a store lifecycle hook may see of a task: its stores as restored. */
+export type RestoredTask = Pick<ProcessingContext, 'partition' | 'task' | 'logger' | 'store'>;
+
 /** The handlers of a processor: what runs for each input message, after each batch, and on the clock. */
 export interface ProcessorHandler {
   process(message: InputMessage, context: ProcessingContext): void | Promise<void>;
@@ -111,6 +118,17 @@ export interface ProcessorHandler {
    * quiet, e.g. telling downstream readers that this source is idle.
    */
   punctuate?: { intervalMs: number; run(context: ProcessingContext): void };
+  /**
+   * Runs once a task's stores are restored, before its first batch or
+   * punctuation: a new assignment, or a task started afresh after an aborted
+   * transaction. What a handler derives from the stores it builds here.
+   */
+  onRestored?(task: RestoredTask): void;
+  /**
+   * Runs once a task is revoked or discarded and its last work has settled:
+   * what the handler held for it (by `context.task`) can go.
+   */
+  onRevoked?(task: TaskInfo): void;
 }
 
 /** What a processor reads, keeps and writes watermarks to, and its handlers: all a test driver needs to run it. */

@@ -12,6 +12,7 @@ import { readWatermark } from './processing-context.js';
  */
 export async function decodeInput(serde: AvroSerde, message: KafkaMessage, topic: string, partition: number, input: InputDefinition, context: ProcessingContext): Promise<InputMessage | undefined> {
   const base: InputMessage = {
+    input: input.role ?? topic,
     topic,
     partition,
     offset: message.offset,

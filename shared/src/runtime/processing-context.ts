@@ -48,6 +48,13 @@ export interface OpenContext {
   deadLettered(): number;
 }
 
+/** A task's store by name; the handler names the type of its values (the topology declares them). */
+export function storeOf<V>(stores: ReadonlyMap<string, KeyValueStore<unknown>>, name: string): KeyValueStore<V> {
+  const store = stores.get(name);
+  if (!store) throw new SluiceError('UNKNOWN_STORE', `no store named ${name}`);
+  return store as KeyValueStore<V>;
+}
+
 /** A context for one batch (or punctuation) of a task: what it queues is committed, with the state's changes, in one transaction. */
 export function openContext(
   task: ContextTask,
@@ -65,11 +72,7 @@ export function openContext(
     now,
     batch,
     task: task.info,
-    store: <V>(name: string) => {
-      const store = task.stores.get(name);
-      if (!store) throw new SluiceError('UNKNOWN_STORE', `no store named ${name}`);
-      return store as KeyValueStore<V>;
-    },
+    store: <V>(name: string) => storeOf<V>(task.stores, name),
     send: (topic, key, record, options) => outputs.push({ topic, key, record, options }),
     sendBytes: (topic, key, bytes, options) => outputs.push({ topic, key, bytes, options }),
     sendWatermark: (topic, mark) => {

@@ -19,6 +19,8 @@ export interface Task {
   /** Settles once the task is fenced and restored. */
   ready: Promise<void>;
   isReady: boolean;
+  /** Set once the handler has been told the task is revoked (ProcessorHandler.onRevoked): it is told once. */
+  revoked: boolean;
   /** Settles when the batch in flight on this task has committed or aborted. */
   turn: Promise<void>;
 }
@@ -49,6 +51,7 @@ export function createTask(settings: TaskSettings, partition: number, fetcher: (
     inputs: new TaskInputs(partition, settings.inputs, () => fetcher(task)),
     ready: Promise.resolve(),
     isReady: false,
+    revoked: false,
     turn: Promise.resolve(),
   };
   return task;

@@ -3,8 +3,9 @@ import { decodeWatermark, encodeWatermark, WATERMARK_HEADER, type WatermarkMark 
 import type { Logger } from '../logger.js';
 import { PartitionStore } from '../state-store.js';
 import type { InputDefinition, InputMessage, ProcessorDefinition, TaskInfo } from '../runtime/contract.js';
+import { bindHandler, type ProcessorTopology, type TypedHandler } from '../runtime/topology.js';
 import { TaskInputs } from '../runtime/input-pauses.js';
-import { openContext, processOne, readWatermark, type ContextEnvironment, type QueuedOutput } from '../runtime/processing-context.js';
+import { openContext, processOne, readWatermark, storeOf, type ContextEnvironment, type QueuedOutput } from '../runtime/processing-context.js';
 import { InMemoryTopics, type TopicRecord } from './in-memory-topics.js';
 
 export interface DriverOptions {
@@ -43,8 +44,8 @@ interface DriverTask {
 }
 
 /**
- * Runs a processor's handlers (a ProcessorDefinition, as given to
- * StreamProcessor) on in-memory topics, through the same ProcessingContext as
+ * Runs a processor of a service's topology with its handlers (as main.ts binds
+ * them for StreamProcessor) on in-memory topics, through the same ProcessingContext as
  * the Kafka processor (runtime/processing-context.ts): records piped in are
  * delivered in batches, each batch's outputs, changelog records and input
  * offsets committed at once; punctuation runs as the clock advances. `crash`
@@ -53,10 +54,11 @@ interface DriverTask {
  * the committed offsets, as a restarted instance would (Kafka Streams'
  * TopologyTestDriver, with the restore).
  */
-export class TopologyTestDriver {
+export class TopologyTestDriver<I extends ProcessorTopology['inputs'] = ProcessorTopology['inputs']> {
   readonly topics: InMemoryTopics;
   now: number;
   private definition: ProcessorDefinition;
+  private readonly build: () => ProcessorDefinition;
   private readonly tasks = new Map<number, DriverTask>();
   private readonly committed = new Map<string, number>();
   private readonly inputs: Map<string, InputDefinition>;
@@ -66,11 +68,14 @@ export class TopologyTestDriver {
   private nextPunctuation: number | undefined;
   private failingCommits = 0;
 
+  /** `handler`: a factory builds new handlers after a `crash`, as a restarted instance would; an object is kept. */
   constructor(
-    private readonly build: ProcessorDefinition | (() => ProcessorDefinition),
+    topology: ProcessorTopology<I>,
+    handler: TypedHandler<I> | (() => TypedHandler<I>),
     options: DriverOptions = {},
   ) {
-    this.definition = typeof build === 'function' ? build() : build;
+    this.build = () => bindHandler(topology, typeof handler === 'function' ? handler() : handler);
+    this.definition = this.build();
     this.topics = options.topics ?? new InMemoryTopics({}, options.partitions ?? 1);
     for (const input of this.definition.inputs) this.topics.create(input.topic, this.topics.partitions(input.topic));
     this.now = options.now ?? Date.UTC(2026, 0, 1);
@@ -142,20 +147,20 @@ export class TopologyTestDriver {
     for (const task of this.assigned()) {
       const { context, outputs, effects } = openContext(task, this.environment, undefined, this.definition.inputs[0]!.deadLetterTopic, this.now);
       punctuate.run(context);
-      if (outputs.length === 0 && ![...task.stores.values()].some((store) => store.hasChanges)) continue;
-      if (this.commit(task, undefined, outputs)) for (const effect of effects) effect();
+      const nothingToCommit = outputs.length === 0 && ![...task.stores.values()].some((store) => store.hasChanges);
+      if (nothingToCommit || this.commit(task, undefined, outputs)) for (const effect of effects) effect();
     }
   }
 
   /** Loses what is held in memory: tasks and their stores, pauses, and the handlers when the driver was given a factory. */
   crash(): void {
     this.tasks.clear();
-    if (typeof this.build === 'function') this.definition = this.build();
+    this.definition = this.build();
   }
 
-  /** A new assignment of every partition to the same handlers: new tasks, stores restored from the changelogs. */
+  /** A new assignment of every partition to the same handlers: the tasks are revoked, new ones restored from the changelogs. */
   reassign(): void {
-    this.tasks.clear();
+    for (const task of [...this.tasks.values()]) this.discard(task);
   }
 
   /** The next `count` commits abort: their task is dropped and its batch redone on state restored from the changelog. */
@@ -213,7 +218,9 @@ export class TopologyTestDriver {
           stores.set(definition.name, store);
         }
         const lagAtAssignment = new Map([...inputs].map((topic) => [topic, this.topics.end(topic, partition) - this.offset(topic, partition)]));
-        this.tasks.set(partition, { partition, info: { partition, lagAtAssignment }, stores, inputs: new TaskInputs(partition, inputs, () => undefined) });
+        const task = { partition, info: { partition, lagAtAssignment }, stores, inputs: new TaskInputs(partition, inputs, () => undefined) };
+        this.tasks.set(partition, task);
+        this.definition.onRestored?.({ partition, task: task.info, logger: this.environment.logger, store: <V>(name: string) => storeOf<V>(stores, name) });
       }
     }
     return [...this.tasks.values()].sort((a, b) => a.partition - b.partition);
@@ -226,6 +233,7 @@ export class TopologyTestDriver {
     for (const record of records) {
       const raw = record.value instanceof Buffer ? record.value : record.value === null ? null : Buffer.from(JSON.stringify(record.value));
       const base: InputMessage = {
+        input: input.role ?? input.topic,
         topic: record.topic,
         partition: record.partition,
         offset: String(record.offset),
@@ -276,7 +284,9 @@ export class TopologyTestDriver {
 
   /** As the processor does after an abort: the task's state may hold the failed batch, so the partition starts afresh. */
   private discard(task: DriverTask): void {
-    if (this.tasks.get(task.partition) === task) this.tasks.delete(task.partition);
+    if (this.tasks.get(task.partition) !== task) return;
+    this.tasks.delete(task.partition);
+    this.definition.onRevoked?.(task.info);
   }
 
   private offset(topic: string, partition: number): number {

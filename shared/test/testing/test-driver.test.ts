@@ -2,20 +2,38 @@ import fc from 'fast-check';
 import { Partitioners } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { SluiceError } from '../../src/errors.js';
-import type { ProcessorDefinition } from '../../src/runtime/contract.js';
+import type { TaskInfo } from '../../src/runtime/contract.js';
+import { bytesInput, defineTopology, input, output, store, type TypedHandler } from '../../src/runtime/topology.js';
 import { murmur2 } from '../../src/testing/in-memory-topics.js';
 import { TopologyTestDriver } from '../../src/testing/test-driver.js';
+import type { TopicDeclaration } from '../../src/topics.js';
+
+const CONFIG = { SLUICE_TOPIC_PREFIX: '', TOPIC_PARTITIONS: 3 };
+const own = (...names: string[]): TopicDeclaration[] => names.map((name) => ({ name, partitions: 3, cleanupPolicy: 'delete' }));
+
+const { counting: countingTopology, flow: flowTopology, marks: marksTopology } = defineTopology(
+  CONFIG,
+  'test',
+  {
+    counting: { inputs: { events: bytesInput('in', { deadLetter: 'dlq' }) }, stores: { counts: store<number>() }, outputs: [output('out')] },
+    flow: { inputs: { a: bytesInput('a', { deadLetter: 'dlq' }), b: bytesInput('b', { deadLetter: 'dlq' }) }, outputs: [output('out')] },
+    marks: {
+      inputs: { marked: input<{ n: number }>('marked', { deadLetter: 'dlq', watermarks: true }), plain: input<{ n: number }>('plain', { deadLetter: 'dlq' }) },
+      outputs: [output('downstream', { watermarks: true })],
+    },
+  },
+  { internal: own('in', 'out', 'dlq', 'a', 'b', 'marked', 'plain', 'downstream') },
+).processors;
+
+type CountingHandler = TypedHandler<typeof countingTopology.inputs>;
 
 /** Counts events per key in a store (as test/integration/fixtures/counting-processor.ts): JSON {id, key} in, {id, key, seen_for_key} out. */
-function counting(effects: string[] = []): ProcessorDefinition {
+function counting(effects: string[] = []): CountingHandler {
   return {
-    service: 'counting',
-    inputs: [{ topic: 'in', format: 'bytes', deadLetterTopic: 'dlq' }],
-    stores: [{ name: 'counts', changelogTopic: 'counts-changelog' }],
     process(message, context) {
       let event: { id?: unknown; key?: unknown };
       try {
-        event = JSON.parse((message.value as Buffer).toString('utf8')) as typeof event;
+        event = JSON.parse((message.value ?? Buffer.alloc(0)).toString('utf8')) as typeof event;
       } catch {
         throw new SluiceError('MALFORMED_JSON', 'value is not JSON');
       }
@@ -50,19 +68,19 @@ describe('murmur2', () => {
 
 describe('TopologyTestDriver', () => {
   it('delivers piped records to the handler, commits its outputs by key partition and dead-letters what it refuses', async () => {
-    const driver = new TopologyTestDriver(counting(), { partitions: 3 });
+    const driver = new TopologyTestDriver(countingTopology, counting(), { partitions: 3 });
     driver.pipe('in', [...events(0, 10), { key: 'k1', value: Buffer.from([0x00, 0xff]) }]);
     await driver.run();
     const out = driver.outputs('out');
     expect(out.map((record) => (record.value as Counted).id).sort()).toEqual(events(0, 10).map((event) => JSON.parse(event.value).id).sort());
     for (const record of out) expect(record.partition).toBe((murmur2(record.key!) & 0x7fffffff) % 3);
-    expect(driver.deadLetters('dlq')).toMatchObject([{ error_code: 'MALFORMED_JSON', source_topic: 'in', original_value_base64: Buffer.from([0x00, 0xff]).toString('base64'), service: 'counting' }]);
+    expect(driver.deadLetters('dlq')).toMatchObject([{ error_code: 'MALFORMED_JSON', source_topic: 'in', original_value_base64: Buffer.from([0x00, 0xff]).toString('base64'), service: 'test' }]);
     expect(driver.committedOffset('in', 0) + driver.committedOffset('in', 1) + driver.committedOffset('in', 2)).toBe(11);
   });
 
   it('restores stores from their changelogs after a crash and goes on from the committed offsets', async () => {
     const effects: string[] = [];
-    const driver = new TopologyTestDriver(() => counting(effects), { partitions: 2, maxBatchSize: 3 });
+    const driver = new TopologyTestDriver(countingTopology, () => counting(effects), { partitions: 2, maxBatchSize: 3 });
     driver.pipe('in', events(0, 20));
     await driver.run();
     const before = [driver.store<number>(0, 'counts'), driver.store<number>(1, 'counts')];
@@ -85,7 +103,7 @@ describe('TopologyTestDriver', () => {
   it('reports the lag of each input when a task is assigned, and of each batch', async () => {
     const lags: number[] = [];
     const definition = counting();
-    const driver = new TopologyTestDriver({ ...definition, process: (message, context) => (lags.push(context.batch!.lag), definition.process(message, context)) }, { maxBatchSize: 4 });
+    const driver = new TopologyTestDriver(countingTopology, { ...definition, process: (message, context) => (lags.push(context.batch!.lag), definition.process(message, context)) }, { maxBatchSize: 4 });
     driver.pipe('in', events(0, 10));
     await driver.run();
     expect(driver.task(0)?.lagAtAssignment.get('in')).toBe(10);
@@ -97,7 +115,7 @@ describe('TopologyTestDriver', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(step, { maxLength: 12 }), fc.integer({ min: 1, max: 5 }), async (steps, maxBatchSize) => {
         const effects: string[] = [];
-        const driver = new TopologyTestDriver(() => counting(effects), { partitions: 2, maxBatchSize });
+        const driver = new TopologyTestDriver(countingTopology, () => counting(effects), { partitions: 2, maxBatchSize });
         let piped = 0;
         for (const action of steps) {
           if (action.kind === 'crash') driver.crash();
@@ -109,7 +127,7 @@ describe('TopologyTestDriver', () => {
           await driver.run();
         }
         await driver.run();
-        const reference = new TopologyTestDriver(counting(), { partitions: 2 });
+        const reference = new TopologyTestDriver(countingTopology, counting(), { partitions: 2 });
         reference.pipe('in', events(0, piped));
         await reference.run();
         const sorted = (records: { value: unknown }[]) => records.map((record) => JSON.stringify(record.value)).sort();
@@ -123,16 +141,11 @@ describe('TopologyTestDriver', () => {
 
   it('holds a paused input back while the other flows and punctuation runs, then delivers it', async () => {
     const punctuations: boolean[] = [];
-    const driver = new TopologyTestDriver({
-      service: 'flow',
-      inputs: [
-        { topic: 'a', format: 'bytes', deadLetterTopic: 'dlq' },
-        { topic: 'b', format: 'bytes', deadLetterTopic: 'dlq' },
-      ],
+    const driver = new TopologyTestDriver(flowTopology, {
       process(message, context) {
-        const value = (message.value as Buffer).toString();
+        const value = (message.value ?? Buffer.alloc(0)).toString();
         if (value === 'pause-a') context.pauseInput('a');
-        context.sendBytes('out', null, Buffer.from(`${message.topic}:${value}`));
+        context.sendBytes('out', null, Buffer.from(`${message.input}:${value}`));
       },
       punctuate: {
         intervalMs: 100,
@@ -157,15 +170,10 @@ describe('TopologyTestDriver', () => {
   it('hands watermark records to an input that declares them, writes its own to every partition, and skips them elsewhere', async () => {
     const seen: string[] = [];
     const driver = new TopologyTestDriver(
+      marksTopology,
       {
-        service: 'marks',
-        inputs: [
-          { topic: 'marked', format: 'avro', deadLetterTopic: 'dlq', watermarks: true },
-          { topic: 'plain', format: 'avro', deadLetterTopic: 'dlq' },
-        ],
-        watermarkOutputs: ['downstream'],
         process(message, context) {
-          seen.push(message.watermark === undefined ? `${message.topic}:${JSON.stringify(message.value)}` : `${message.topic}:mark ${message.watermark.time}`);
+          seen.push(message.watermark === undefined ? `${message.input}:${JSON.stringify(message.value)}` : `${message.input}:mark ${message.watermark.time}`);
           if (message.watermark !== undefined) context.sendWatermark('downstream', { time: message.watermark.time, idle: false });
         },
       },
@@ -180,5 +188,43 @@ describe('TopologyTestDriver', () => {
     expect(seen).toEqual(['marked:{"n":1}', 'marked:mark 5000']);
     expect(driver.watermarks('downstream')).toEqual([0, 1, 2].map((partition) => ({ source: 1, sources: 2, time: 5_000, idle: false, partition })));
     expect(driver.deadLetters('dlq').map((letter) => letter.error_code)).toEqual(['UNDECODABLE_AVRO']);
+  });
+  it('tells the handler once that a task is restored (with its stores as restored) and once that it is revoked', async () => {
+    const heard: string[] = [];
+    const withHooks = (): CountingHandler => {
+      const handler = counting();
+      const restored = new Map<TaskInfo, number>();
+      return {
+        process(message, context) {
+          // The hooks bracket the work: a task is processed only between its onRestored and its onRevoked.
+          if (!restored.has(context.task)) throw new Error(`partition ${context.partition} processed before onRestored`);
+          return handler.process(message, context);
+        },
+        onRestored(task) {
+          restored.set(task.task, task.partition);
+          heard.push(`restored ${task.partition} with ${[...task.store<number>('counts').entries()].reduce((sum, [, count]) => sum + count, 0)}`);
+        },
+        onRevoked(task) {
+          heard.push(`revoked ${restored.get(task)}`);
+          restored.delete(task);
+        },
+      };
+    };
+    const driver = new TopologyTestDriver(countingTopology, withHooks, { partitions: 1, maxBatchSize: 4 });
+    driver.pipe('in', events(0, 6));
+    await driver.run();
+    expect(heard).toEqual(['restored 0 with 0']);
+    driver.failNextCommits();
+    driver.pipe('in', events(6, 8));
+    await driver.run();
+    // The aborted batch's task is revoked; its successor is restored from the changelog (six counted), then redoes the batch.
+    expect(heard).toEqual(['restored 0 with 0', 'revoked 0', 'restored 0 with 6']);
+    driver.reassign();
+    expect(heard.at(-1)).toBe('revoked 0');
+    driver.crash();
+    driver.pipe('in', events(8, 9));
+    await driver.run();
+    expect(heard.at(-1)).toBe('restored 0 with 8');
+    expect(heard.filter((line) => line.startsWith('revoked'))).toHaveLength(2);
   });
 });

@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
-import { AvroSerde, createSchemaRegistry, pipelineTopics, type Score } from '@sluice/shared';
+import { AvroSerde, createSchemaRegistry, type Score } from '@sluice/shared';
 import { runCli, startCli } from '../../support/cli.js';
 import { consumeAll, createTopics, recordCount, uniquePrefix } from '../../support/kafka.js';
 import { startOwnStack, type OwnStack } from '../../support/own-stack.js';
 import { startService, stopAllServices, waitUntilReady, type RunningService, type ServiceName } from '../../support/services.js';
+import { pipelineTopics } from '../../../tools/cli/src/pipeline-topology.js';
 
 const SERVICES: ServiceName[] = ['ingest', 'features', 'learner', 'fraud'];
 const OUTAGE_MS = 18_000;

@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, Partitioners, type KafkaConfig } from 'kafkajs';
-import { AvroSerde, createSchemaRegistry, ensureTopics, pipelineTopics, type Score } from '@sluice/shared';
+import { AvroSerde, createSchemaRegistry, ensureTopics, type Score } from '@sluice/shared';
 import { aclRules, kafkaAcls, loadAclDefinition } from '../../../tools/cli/src/acl.js';
 import { runCli } from '../../support/cli.js';
 import { consumeAll, uniquePrefix } from '../../support/kafka.js';
 import { startOwnStack, type OwnStack } from '../../support/own-stack.js';
 import { startService, stopAllServices, waitUntilReady, type ServiceName } from '../../support/services.js';
+import { pipelineTopics } from '../../../tools/cli/src/pipeline-topology.js';
 
 const SERVICES: ServiceName[] = ['ingest', 'features', 'learner', 'fraud'];
 

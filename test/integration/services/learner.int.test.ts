@@ -2,7 +2,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AssignerProtocol, Partitioners, type Kafka, type Producer } from 'kafkajs';
 import {
   changelogTopic,
-  pipelineTopics,
   snapshotToModel,
   topicNames,
   type AvroSerde,
@@ -16,6 +15,7 @@ import { metricValue, scrape, startService, stopAllServices, waitUntilReady, typ
 import { TopicFollower } from '../../support/learner-follow.js';
 import { TestWatermarks } from '../../support/watermarks.js';
 import { exampleKey, FEATURE_NAMES, FEATURE_SET_VERSION, LearnerStream, TRUE_WEIGHTS, truthLogit, type StreamVector } from '../../support/learner-stream.js';
+import { pipelineTopics } from '../../../tools/cli/src/pipeline-topology.js';
 
 const followers: TopicFollower<unknown>[] = [];
 afterEach(async () => {

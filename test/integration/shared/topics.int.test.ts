@@ -1,8 +1,9 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { inject } from 'vitest';
 import { describe, expect, it } from 'vitest';
-import { ensureTopics, pipelineTopics } from '@sluice/shared';
+import { ensureTopics } from '@sluice/shared';
 import { uniquePrefix } from '../../support/kafka.js';
+import { pipelineTopics } from '../../../tools/cli/src/pipeline-topology.js';
 
 describe('ensureTopics against the real broker', () => {
   it('returns to each of four services creating the same topics at once only when every partition serves ListOffsets', async () => {

@@ -32,8 +32,9 @@ import { cpus, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { Kafka, logLevel, Partitioners, type Consumer, type Message, type Producer } from 'kafkajs';
-import { AvroSerde, createSchemaRegistry, ensureTopics, isWatermarkRecord, pipelineTopics, topicNames, type FeatureVector, type Score } from '@sluice/shared';
+import { AvroSerde, createSchemaRegistry, ensureTopics, isWatermarkRecord, topicNames, type FeatureVector, type Score } from '@sluice/shared';
 import { SERVICE_NAMES, startService, stopService, type BenchService } from './pipeline/services.js';
+import { pipelineTopics } from '../src/pipeline-topology.js';
 
 const whole = (name: string) => (value: string) => {
   const parsed = Number(value);

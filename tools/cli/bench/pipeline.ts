@@ -20,12 +20,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { Kafka, logLevel, Partitioners, type Consumer, type Message, type Producer } from 'kafkajs';
-import { AvroSerde, createSchemaRegistry, ensureTopics, pipelineTopics, topicNames, type Alert, type Score, type TopicNames } from '@sluice/shared';
+import { AvroSerde, createSchemaRegistry, ensureTopics, topicNames, type Alert, type Score, type TopicNames } from '@sluice/shared';
 import { Simulation, type SimulatedEvent } from '../src/simulator/index.js';
 import { kafkaToolsClassPath, measureBrokerCeiling, topicBytesOnDisk, type BrokerCeiling } from './pipeline/broker-ceiling.js';
 import { formatBreakdown, summariseProfile } from './pipeline/profile-summary.js';
 import { BufferSampler, EVENT_TIME_BUFFER_STORES } from './pipeline/buffer-sampler.js';
 import { cpuSeconds, peakRssMiB, scrapeMetrics, SERVICE_NAMES, startService, stopService, sumByLabel, type BenchService } from './pipeline/services.js';
+import { pipelineTopics } from '../src/pipeline-topology.js';
 
 const DAY_MS = 86_400_000;
 const PARTITIONS = 6;

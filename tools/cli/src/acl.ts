@@ -20,7 +20,7 @@ const principalSchema = z.object({
   describesGroups: names.default([]),
   /** Transactional-id prefixes (`<group>-<partition>`). */
   transactionalIds: names,
-  /** Describe on every pipeline topic (start-up's ListOffsets check, `sluice cli topics`). */
+  /** Describe on every pipeline topic (`sluice cli topics`); a service's own grants cover its topology's topics. */
   describesPipeline: z.boolean(),
 });
 
@@ -117,6 +117,6 @@ export function aclMarkdown(definition: AclDefinition): string {
     '|---|---|---|---|---|',
     ...rows,
     '',
-    `${describing.join(', ')} also get Describe on every other pipeline topic (\`shared/src/topics.ts\`), literal: a service checks at start-up that each one answers ListOffsets. No principal may create topics; an administrator creates them first.`,
+    `${describing.join(', ')} also get${describing.length === 1 ? 's' : ''} Describe on every other pipeline topic (the union of the services' topologies, \`tools/cli/src/pipeline-topology.ts\`), literal. A service needs Describe only on its own topology's topics, which its grants cover: it checks at start-up that each one answers ListOffsets. No principal may create topics; an administrator creates them first.`,
   ].join('\n');
 }

@@ -1,6 +1,6 @@
-import { pipelineTopics } from '@sluice/shared';
 import { aclMarkdown, aclRules, kafkaAcls, loadAclDefinition } from '../acl.js';
 import { connect } from '../connection.js';
+import { pipelineTopics } from '../pipeline-topology.js';
 
 /**
  * deploy/acl/acls.json for this deployment (SLUICE_TOPIC_PREFIX): `apply`
