@@ -48,10 +48,9 @@ runService('fraud', async () => {
   const pin = config.FRAUD_MODEL_PIN ?? null;
   const selection = new ModelSelection({ defaultModel: config.FRAUD_MODEL_NAME, pin }, snapshotToModel, { delayMs: config.FRAUD_MODEL_DELAY_MS, maxSnapshots: config.FRAUD_MODEL_MAX_SNAPSHOTS });
   const metrics = new FraudMetrics(runtime.metrics, () => selection.newest?.snapshot.created_at ?? null);
+  const partitions = await partitionCount(runtime.kafka, topics.transactionsFeatures);
   const alert: AlertMode =
-    config.FRAUD_ALERT_MODE === 'threshold'
-      ? { mode: 'threshold' }
-      : { mode: 'budget', cardsPerDay: config.FRAUD_ALERT_BUDGET_CARDS_PER_DAY, partitions: await partitionCount(runtime.kafka, topics.transactionsFeatures), dayMs: DAY_MS };
+    config.FRAUD_ALERT_MODE === 'threshold' ? { mode: 'threshold' } : { mode: 'budget', cardsPerDay: config.FRAUD_ALERT_BUDGET_CARDS_PER_DAY, partitions, dayMs: DAY_MS };
   if (alert.mode === 'budget' && alert.cardsPerDay < alert.partitions) {
     throw new SluiceError('CONFIG_INVALID', `FRAUD_ALERT_BUDGET_CARDS_PER_DAY=${alert.cardsPerDay} is below the ${alert.partitions} partitions of ${topics.transactionsFeatures}: each partition's task needs a share of at least one card`);
   }
@@ -65,6 +64,7 @@ runService('fraud', async () => {
       modelDelayMs: config.FRAUD_MODEL_DELAY_MS,
       modelWaitMaxMs: config.FRAUD_MODEL_WAIT_MAX_MS,
       maxHeld: config.FRAUD_MAX_HELD,
+      partitions,
     },
     'scoring configuration',
   );
@@ -107,6 +107,7 @@ runService('fraud', async () => {
       cooldown: { cooldownMs: config.FRAUD_COOLDOWN_MS, maxEntries: config.FRAUD_COOLDOWN_MAX_CUSTOMERS, pendingRetentionMs: 30 * 86_400_000 },
       modelWaitMaxMs: config.FRAUD_MODEL_WAIT_MAX_MS,
       maxHeld: config.FRAUD_MAX_HELD,
+      partitions,
     },
     metrics,
     () => modelReadyThrough(progress, config.FRAUD_MODEL_DELAY_MS),

@@ -33,6 +33,8 @@ export interface ScoringSettings {
   modelWaitMaxMs: number;
   /** Vectors a task may hold while the model stream is behind before it stops reading transactions.features (FRAUD_MAX_HELD). */
   maxHeld: number;
+  /** Partitions of transactions.features: the model table is pruned only once each has told how far it has scored. */
+  partitions: number;
 }
 
 /** What one task scores with, over its restored stores. */
@@ -101,16 +103,24 @@ export class Scoring {
     const modelReady = this.modelReady();
     this.scoreAll(context, order.advance(modelReady, context.now));
     this.boundHold(context, order, modelReady);
-    this.pending.set(context.partition, { oldest: order.oldestPending, held: order.size });
-    let oldest = Infinity;
-    let held = 0;
-    for (const task of this.pending.values()) {
-      oldest = Math.min(oldest, task.oldest);
-      held += task.held;
-    }
-    this.selection.prune(oldest);
-    this.metrics.heldVectors.set(held);
-    this.metrics.modelTableSize.set(this.selection.size);
+    const pending = { oldest: order.oldestPending, held: order.size };
+    // Only once committed: an aborted batch comes back from the changelog with the vectors it released, which must
+    // meet the snapshots they met the first time (a prune inside the batch outlived its abort).
+    context.afterCommit(() => {
+      this.pending.set(context.partition, pending);
+      let oldest = Infinity;
+      let held = 0;
+      for (const task of this.pending.values()) {
+        oldest = Math.min(oldest, task.oldest);
+        held += task.held;
+      }
+      // A partition not heard from yet may still bring vectors of any age (with two partitions, the first task to
+      // release pruned the snapshots the second's vectors needed: test/fraud-handler.driver.test.ts). An instance that
+      // never owns some partitions therefore never prunes: FRAUD_MODEL_MAX_SNAPSHOTS bounds its table instead.
+      if (this.pending.size >= this.settings.partitions) this.selection.prune(oldest);
+      this.metrics.heldVectors.set(held);
+      this.metrics.modelTableSize.set(this.selection.size);
+    });
   }
 
   /**

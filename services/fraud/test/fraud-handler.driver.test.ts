@@ -39,10 +39,10 @@ const scorer = (s: ModelSnapshot): Scorer => {
  * restarted instance reads model.updates whole before it processes anything: here the same snapshots and
  * learner progress again).
  */
-function fraud(alert: AlertMode = { mode: 'threshold' }): TypedHandler<FraudInputs> {
+function fraud(alert: AlertMode = { mode: 'threshold' }, snapshots = [snapshot(1, 0, 8)]): TypedHandler<FraudInputs> {
   const selection = new ModelSelection({ defaultModel: 'fraud-lr', pin: null }, scorer, { delayMs: DELAY, maxSnapshots: 1_000 });
   const progress = new SourceClocks();
-  selection.offer(snapshot(1, 0, 8));
+  for (const each of snapshots) selection.offer(each);
   progress.observe({ source: 0, sources: 1, time: 1_000, idle: false });
   const scoring = new Scoring(
     topics,
@@ -56,6 +56,7 @@ function fraud(alert: AlertMode = { mode: 'threshold' }): TypedHandler<FraudInpu
       cooldown: { cooldownMs: 10, maxEntries: 1_000, pendingRetentionMs: 1_000 },
       modelWaitMaxMs: 1_000,
       maxHeld: 1_000_000,
+      partitions: 2,
     },
     new FraudMetrics(new Registry(), () => null),
     () => modelReadyThrough(progress, DELAY),
@@ -128,6 +129,24 @@ describe('fraud handlers through the test driver', () => {
     await driver.run();
     expect(scores(driver)).toEqual(scores(reference));
     expect(alerts(driver)).toEqual(alerts(reference));
+  });
+
+  it('redoes an aborted batch with the snapshots its vectors met the first time (the model table is pruned only once committed)', async () => {
+    // Vectors before t = 105 are scored by version 1, later ones by version 2; releasing them all lets a prune drop version 1.
+    const handlers = () => fraud({ mode: 'threshold' }, [snapshot(1, 0, 8), snapshot(2, 100, -8)]);
+    const reference = new TopologyTestDriver(topology, handlers, { partitions: 2 });
+    feed(reference, 0, 30);
+    await reference.run();
+    const driver = new TopologyTestDriver(topology, handlers, { partitions: 2 });
+    feed(driver, 0, 30);
+    driver.failNextCommits(1);
+    await driver.run();
+    expect(scores(driver)).toEqual(scores(reference));
+    // Each vector by the newest snapshot whose clock is at most its event time minus the delay, on either partition.
+    for (const { value } of driver.outputs(topics.fraudScores)) {
+      const score = value as Score;
+      expect(score.model_version, score.transaction_id).toBe(score.event_time < DELAY ? null : score.event_time - DELAY < 100 ? 1 : 2);
+    }
   });
 
   // Two cards a day of 100 ms per partition: the thresholds come from the tasks' budgets, kept in the clocks store.

@@ -102,6 +102,7 @@ function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: num
       cooldown: { cooldownMs: options.cooldownMs, maxEntries: 1_000, pendingRetentionMs: 1_000 },
       modelWaitMaxMs: options.waitMaxMs,
       maxHeld: options.maxHeld ?? 1_000_000,
+      partitions: 1,
     },
     new FraudMetrics(registry, () => null),
     () => modelReadyThrough(progress, options.delayMs),

@@ -58,7 +58,11 @@ export async function runPunctuation(settings: TaskWorkSettings, task: Task, run
     // A failing handler may have changed part of the state: left in place, the next batch would commit it.
     return { ok: false, error, reason: 'punctuation failed: state will be restored from the changelog' };
   }
-  if (outputs.length === 0 && ![...task.stores.values()].some((store) => store.hasChanges)) return { ok: true, committed: false };
+  if (outputs.length === 0 && ![...task.stores.values()].some((store) => store.hasChanges)) {
+    // Nothing to write: what it saw is already committed, so its effects stand (a prune after a quiet punctuation is one).
+    for (const effect of effects) effect();
+    return { ok: true, committed: false };
+  }
   const committed = await commit(settings, task, undefined, outputs);
   if (committed.ok) for (const effect of effects) effect();
   return committed;
