@@ -219,7 +219,7 @@ export class StreamProcessor {
 
   /** The task's stores are restored: the handler hears of it before the task's first work (ProcessorHandler.onRestored). */
   private restored(task: Task): void {
-    this.options.onRestored?.({ partition: task.partition, task: task.info, logger: this.options.logger, store: <V>(name: string) => storeOf<V>(task.stores, name) });
+    this.options.onRestored?.({ partition: task.partition, task: task.info, logger: this.options.logger, now: Date.now(), store: <V>(name: string) => storeOf<V>(task.stores, name) });
     task.isReady = true;
   }
 

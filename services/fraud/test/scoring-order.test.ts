@@ -149,7 +149,7 @@ function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: num
   };
   // A restarted instance reads model.updates whole before it processes anything.
   for (const event of modelEvents) feed(event);
-  scoring.onRestored({ partition: 0, task, logger, store });
+  scoring.onRestored({ partition: 0, task, logger, now: 0, store });
   return { feed, outputs, stores, selection, flow, registry };
 }
 

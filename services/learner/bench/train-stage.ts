@@ -62,7 +62,7 @@ async function run(examples: LabelledExample[], batchSize: number, metricsWindow
   const stores = new Map([MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE].map((name) => [name, new PartitionStore<unknown>({ name, changelogTopic: 'changelog' }, 0)]));
   const store = <V>(name: string) => stores.get(name) as unknown as PartitionStore<V>;
   const task = { partition: 0, lagAtAssignment: new Map() };
-  stage.onRestored({ partition: 0, task, logger, store });
+  stage.onRestored({ partition: 0, task, logger, now: 0, store });
   let changelogBytes = 0;
   let snapshots = 0;
   const context = (now: number): ProcessingContext => ({

@@ -87,15 +87,14 @@ export class JoinStage {
     private readonly metrics: LearnerMetrics,
     /** Where the training task, when this instance has it, shows how far it has got (watermark alignment). */
     private readonly training?: AlignmentBoard,
-    /** Processing time (the processor's clock), read when a task is restored: a quiet labels partition's spell starts then (arrival mode). */
-    private readonly clock: () => number = Date.now,
   ) {}
 
   /** A new assignment, or a task started afresh: the join and its clocks from what the changelogs restored. */
   onRestored(task: RestoredTask): void {
     const clocks = task.store<StoredJoinClocks>(JOIN_CLOCKS_STORE);
     const stored = clocks.get(CLOCKS_KEY);
-    const now = this.clock();
+    // A quiet labels partition's spell starts when its task is restored (arrival mode).
+    const now = task.now;
     const labels = new InputWatermark(
       { mode: this.options.labelsWatermarks, disorderMs: this.options.labelsMaxDisorderMs, idleTimeoutMs: this.options.labelsIdleMs },
       now,
@@ -142,7 +141,7 @@ export class JoinStage {
   /** After a batch: note whether the labels partition is caught up, then release what the frontier allows. */
   afterBatch(context: ProcessingContext): void {
     const partition = this.joinOf(context);
-    if (context.batch?.topic === this.topics.labelsValid) partition.labels.endOfBatch(context.batch.lag, context.now);
+    if (context.batch?.input === 'labels') partition.labels.endOfBatch(context.batch.lag, context.now);
     this.advance(context, partition);
   }
 

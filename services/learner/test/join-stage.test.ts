@@ -53,8 +53,8 @@ function harness(board?: AlignmentBoard) {
   const task = { partition: 0, lagAtAssignment: new Map() };
   const store = <V>(name: string) => stores.get(name) as unknown as PartitionStore<V>;
   const logger = createLogger('test', 'silent');
-  const stage = new JoinStage(TOPICS, OPTIONS, new LearnerMetrics(new Registry()), board, () => 0);
-  stage.onRestored({ partition: 0, task, logger, store });
+  const stage = new JoinStage(TOPICS, OPTIONS, new LearnerMetrics(new Registry()), board);
+  stage.onRestored({ partition: 0, task, logger, now: 0, store });
   const context = (): ProcessingContext => ({
     partition: 0,
     logger,

@@ -13,8 +13,8 @@ const topology = learnerTopology({ SLUICE_TOPIC_PREFIX: '', TOPIC_PARTITIONS: PA
 // The defaults, but a snapshot every 20 labels (500 by default) and one supervised model: a short stream shows them.
 const config = { ...loadConfig(learnerConfigSchema, {}), LEARNER_SNAPSHOT_EVERY_LABELS: 20, LEARNER_MODELS: [{ name: 'fraud-lr', algorithm: 'logistic_regression' as const }] };
 
-/** The join stage's handlers as main.ts wires them (without the in-process alignment board: no bounded-buffer flow control here), on the driver's clock. */
-function joinStage(clock: () => number): TypedHandler<JoinInputs> {
+/** The join stage's handlers as main.ts wires them (without the in-process alignment board: no bounded-buffer flow control here). */
+function joinStage(): TypedHandler<JoinInputs> {
   const join = new JoinStage(
     topics,
     {
@@ -27,7 +27,6 @@ function joinStage(clock: () => number): TypedHandler<JoinInputs> {
     },
     new LearnerMetrics(new Registry(), () => 0),
     undefined,
-    clock,
   );
   return {
     process: (record, context) => join.process(record, context),
@@ -104,7 +103,7 @@ function pipeline(maxBatchSize?: number, over: Partial<TrainSettings> = {}) {
   const shared = new InMemoryTopics({ [topics.learnerExamples]: 1, [topics.modelUpdates]: 1 }, PARTITIONS);
   const snapshots = () => shared.all(topics.modelUpdates).filter((record) => record.key !== MODEL_PROGRESS_KEY && record.value !== null && !(record.value instanceof Buffer)).map((record) => record.value as ModelSnapshot);
   const latest = () => new Map(snapshots().map((snapshot) => [snapshot.model_name!, snapshot]));
-  const join: TopologyTestDriver<JoinInputs> = new TopologyTestDriver(topology.processors['learner-join'], () => joinStage(() => join.now), { topics: shared, maxBatchSize });
+  const join = new TopologyTestDriver(topology.processors['learner-join'], joinStage, { topics: shared, maxBatchSize });
   const train = new TopologyTestDriver(topology.processors['learner-train'], () => trainStage(latest, over), { topics: shared, maxBatchSize });
   const run = async () => {
     while ((await join.run()) + (await train.run()) > 0);

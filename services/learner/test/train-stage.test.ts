@@ -112,7 +112,7 @@ function harness(snapshots: SnapshotSource, stores = newStores(), settings: Trai
   });
   const restore = (to: Stores) => {
     const task: TaskInfo = { partition: 0, lagAtAssignment: new Map() };
-    stage.onRestored({ partition: 0, task, logger, store: <V>(name: string) => to.get(name) as unknown as PartitionStore<V> });
+    stage.onRestored({ partition: 0, task, logger, now: 0, store: <V>(name: string) => to.get(name) as unknown as PartitionStore<V> });
     return { task, stores: to };
   };
   let assigned = restore(stores);

@@ -74,8 +74,8 @@ export interface ProcessingContext {
   sendWatermark(topic: string, mark: { time: number; idle: boolean }): void;
   /** Wall-clock time of the batch (ms), read once so that a batch is handled as of one instant. */
   readonly now: number;
-  /** The input topic of this batch and the messages still behind it there; undefined in a punctuation. */
-  readonly batch: { topic: string; lag: number } | undefined;
+  /** The input of this batch (its role in the topology, and its topic) and the messages still behind it there; undefined in a punctuation. */
+  readonly batch: { input: string; topic: string; lag: number } | undefined;
   /** The task this batch belongs to: the same object until the partition is assigned again. */
   readonly task: TaskInfo;
   /**
@@ -103,7 +103,7 @@ export interface TaskInfo {
 }
 
 /** What a store lifecycle hook may see of a task: its stores as restored. */
-export type RestoredTask = Pick<ProcessingContext, 'partition' | 'task' | 'logger' | 'store'>;
+export type RestoredTask = Pick<ProcessingContext, 'partition' | 'task' | 'logger' | 'store' | 'now'>;
 
 /** The handlers of a processor: what runs for each input message, after each batch, and on the clock. */
 export interface ProcessorHandler {

@@ -27,7 +27,7 @@ export type WorkOutcome = { ok: true; committed: boolean } | { ok: false; error:
 export async function runBatch(settings: TaskWorkSettings, task: Task, batch: Batch): Promise<WorkOutcome> {
   const { definition, metrics } = settings;
   const input = settings.inputs.get(batch.topic)!;
-  const { context, outputs, effects, deadLettered } = openTaskContext(settings, task, { topic: batch.topic, lag: Number(batch.offsetLag()) }, input.deadLetterTopic);
+  const { context, outputs, effects, deadLettered } = openTaskContext(settings, task, { input: input.role ?? batch.topic, topic: batch.topic, lag: Number(batch.offsetLag()) }, input.deadLetterTopic);
   let marks = 0;
   for (const message of batch.messages) {
     const decoded = await decodeInput(settings.serde, message, batch.topic, batch.partition, input, context);

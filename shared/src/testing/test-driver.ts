@@ -220,7 +220,7 @@ export class TopologyTestDriver<I extends ProcessorTopology['inputs'] = Processo
         const lagAtAssignment = new Map([...inputs].map((topic) => [topic, this.topics.end(topic, partition) - this.offset(topic, partition)]));
         const task = { partition, info: { partition, lagAtAssignment }, stores, inputs: new TaskInputs(partition, inputs, () => undefined) };
         this.tasks.set(partition, task);
-        this.definition.onRestored?.({ partition, task: task.info, logger: this.environment.logger, store: <V>(name: string) => storeOf<V>(stores, name) });
+        this.definition.onRestored?.({ partition, task: task.info, logger: this.environment.logger, now: this.now, store: <V>(name: string) => storeOf<V>(stores, name) });
       }
     }
     return [...this.tasks.values()].sort((a, b) => a.partition - b.partition);
@@ -228,7 +228,7 @@ export class TopologyTestDriver<I extends ProcessorTopology['inputs'] = Processo
 
   private async processBatch(task: DriverTask, input: InputDefinition, records: readonly TopicRecord[]): Promise<void> {
     const last = records[records.length - 1]!;
-    const batch = { topic: input.topic, lag: this.topics.end(input.topic, task.partition) - last.offset - 1 };
+    const batch = { input: input.role ?? input.topic, topic: input.topic, lag: this.topics.end(input.topic, task.partition) - last.offset - 1 };
     const { context, outputs, effects } = openContext(task, this.environment, batch, input.deadLetterTopic, this.now);
     for (const record of records) {
       const raw = record.value instanceof Buffer ? record.value : record.value === null ? null : Buffer.from(JSON.stringify(record.value));
