@@ -19,7 +19,8 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
-import { AvroSerde, createSchemaRegistry, ensureTopics, isWatermarkRecord, pipelineTopics, topicNames, type FeatureVector, type Label, type Transaction } from '@sluice/shared';
+import { AvroSerde, createSchemaRegistry, ensureTopics, isWatermarkRecord, topicNames, type FeatureVector, type Label, type Transaction } from '@sluice/shared';
+import { featuresTopology } from '../src/topology.js';
 
 const TRANSACTIONS = Number(process.argv[2] ?? 100_000);
 const RATE = Number(process.argv[3] ?? 300);
@@ -57,7 +58,7 @@ async function setUp(): Promise<{ prefix: string; producer: Producer }> {
   const prefix = `bench-${randomUUID().slice(0, 6)}.`;
   const admin = kafka.admin();
   await admin.connect();
-  await ensureTopics(admin, pipelineTopics({ SLUICE_TOPIC_PREFIX: prefix, TOPIC_PARTITIONS: 6 }), 1);
+  await ensureTopics(admin, featuresTopology({ SLUICE_TOPIC_PREFIX: prefix, TOPIC_PARTITIONS: 6 }).topics, 1);
   await admin.disconnect();
   const topics = topicNames(prefix);
   await serde.register(topics.transactionsValid, 'Transaction');

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { commonEnvSchema, env, SluiceError } from '@sluice/shared';
 import { handbookFeatureSpec } from './handbook.js';
-import { compileSpec, type FeaturePlan } from './plan.js';
+import { compileSpec, CUSTOMER_KEY, TERMINAL_KEY, type FeaturePlan } from './plan.js';
 import type { FeatureSpec } from './spec.js';
 
 export const featuresConfigSchema = commonEnvSchema.extend({
@@ -48,10 +48,6 @@ export const featuresConfigSchema = commonEnvSchema.extend({
 });
 
 export type FeaturesConfig = z.infer<typeof featuresConfigSchema>;
-
-/** The entity keys the service can route: the customer (the input's key) and the terminal (repartitioned). */
-export const CUSTOMER_KEY = 'customer_id';
-export const TERMINAL_KEY = 'terminal_id';
 
 /** Loads and compiles the feature spec the configuration names; a bad spec fails start-up naming the variable. */
 export function loadFeaturePlan(config: FeaturesConfig): FeaturePlan {

@@ -16,6 +16,9 @@
  * the outputs and the input offsets commit in one transaction.
  */
 
+// Values from shared's Kafka-free entry points only: topology.ts, which names these stores, is loaded by tools without Kafka.
+import type { FeatureVector, InputRecord, KeyValueStore, Label, ProcessingContext, RestoredTask, RoutedEvent, TaskInfo, Transaction } from '@sluice/shared';
+import { SluiceError } from '@sluice/shared/errors';
 import {
   alignmentFlow,
   caughtUpAtAssignment,
@@ -23,33 +26,24 @@ import {
   inputFlow,
   pausedAfter,
   setInputPaused,
-  type AlignmentBoard,
-  type PeerMarks,
-  type FlowLimits,
   InputWatermark,
-  LogThrottle,
   OrderedBuffer,
-  WatermarkOutbox,
-  SluiceError,
   SourceClocks,
+  WatermarkOutbox,
+  type AlignmentBoard,
   type EventOrder,
+  type FlowLimits,
   type InputWatermarkSettings,
+  type PeerMarks,
   type Progress,
-  type FeatureVector,
-  type InputMessage,
-  type KeyValueStore,
-  type Label,
-  type ProcessingContext,
-  type RoutedEvent,
   type SourceClocksState,
-  type TaskInfo,
-  type Transaction,
-} from '@sluice/shared';
-import { CUSTOMER_KEY, TERMINAL_KEY } from './config.js';
+} from '@sluice/shared/event-time';
+import { LogThrottle } from '@sluice/shared/log-throttle';
 import type { EntityState } from './entity-state.js';
 import { EntityStore } from './entity-store.js';
 import type { FeatureStageName, FeaturesMetrics } from './features-metrics.js';
-import type { EntityPlan, FeaturePlan } from './plan.js';
+import { CUSTOMER_KEY, TERMINAL_KEY, type EntityPlan, type FeaturePlan } from './plan.js';
+import type { CustomerInputs, TerminalInputs } from './topology.js';
 import { assembleVector, eventFeatures } from './vector.js';
 
 export const CUSTOMERS_STORE = 'customers';
@@ -89,16 +83,17 @@ interface PartitionEntities {
   store: EntityStore;
   /** Newest event time on this partition: entities older than every window's reach from here are dropped. */
   watermark: number;
-  lastEvictionAt: number;
+  /** Undefined until the task's first eviction, due at its first batch: the restored states may have expired meanwhile. */
+  lastEvictionAt: number | undefined;
 }
 
 /**
  * One stage's entity stores, one per assigned partition, built on the
- * processor's changelogged store the first time a batch of that partition
- * arrives (after its restore), and forgotten with it.
+ * processor's changelogged store once it is restored, and forgotten with the
+ * task.
  */
 class StageEntities {
-  private readonly partitions = new WeakMap<KeyValueStore<EntityState>, PartitionEntities>();
+  private readonly tasks = new Map<TaskInfo, PartitionEntities>();
   private readonly bytesByPartition = new Map<number, number>();
   private readonly entitiesByPartition = new Map<number, number>();
   private newestEventTime = -Infinity;
@@ -111,15 +106,17 @@ class StageEntities {
     private readonly metrics: FeaturesMetrics,
   ) {}
 
-  of(context: ProcessingContext): PartitionEntities {
-    const kv = context.store<EntityState>(this.storeName);
-    let entities = this.partitions.get(kv);
-    if (entities === undefined) {
-      const store = new EntityStore(this.plan, kv);
-      entities = { store, watermark: store.watermark(), lastEvictionAt: context.now };
-      this.partitions.set(kv, entities);
-    }
-    return entities;
+  onRestored(task: RestoredTask): void {
+    const store = new EntityStore(this.plan, task.store<EntityState>(this.storeName));
+    this.tasks.set(task.task, { store, watermark: store.watermark(), lastEvictionAt: undefined });
+  }
+
+  onRevoked(task: TaskInfo): void {
+    this.tasks.delete(task);
+  }
+
+  private of(context: ProcessingContext): PartitionEntities {
+    return this.tasks.get(context.task)!;
   }
 
   update(context: ProcessingContext, transaction: Transaction): number[] {
@@ -142,7 +139,7 @@ class StageEntities {
   /** Drops the partition's expired entities (tombstones in the same transaction) at most once per interval. */
   maybeEvict(context: ProcessingContext): void {
     const entities = this.of(context);
-    if (context.now - entities.lastEvictionAt < this.evictIntervalMs && this.entitiesByPartition.has(context.partition)) return;
+    if (entities.lastEvictionAt !== undefined && context.now - entities.lastEvictionAt < this.evictIntervalMs) return;
     entities.lastEvictionAt = context.now;
     const evicted = entities.store.evictExpired(entities.watermark);
     if (evicted.length > 0) context.afterCommit(() => this.metrics.evicted.inc({ stage: this.stage }, evicted.length));
@@ -229,7 +226,7 @@ export class CustomerStage {
   private readonly customerUsesLabels: boolean;
   private readonly routesToTerminals: boolean;
   private readonly routesLabels: boolean;
-  private readonly clocks = new WeakMap<TaskInfo, CustomerPartitionClocks>();
+  private readonly clocks = new Map<TaskInfo, CustomerPartitionClocks>();
   private readonly throttle = new LogThrottle(UNHEARD_WARNING_MS);
 
   constructor(
@@ -253,43 +250,53 @@ export class CustomerStage {
     return this.routesToTerminals ? this.topics.transactionsByTerminal : this.topics.transactionsFeatures;
   }
 
-  private clocksOf(context: ProcessingContext): CustomerPartitionClocks {
-    let clocks = this.clocks.get(context.task);
-    if (clocks === undefined) {
-      const stored = context.store<SourceClocksState>(CUSTOMER_CLOCKS_STORE);
-      const input = (topic: string) =>
-        new InputWatermark(this.watermarks, context.now, caughtUpAtAssignment(context.task, topic), stored.get(topic));
-      clocks = {
-        transactions: input(this.topics.transactionsValid),
-        labels: input(this.topics.labelsValid),
-        outbox: new WatermarkOutbox(this.watermarkTopic),
-        unheardSince: undefined,
-        held: { transactions: false, labels: false },
-        aligned: false,
-      };
-      this.clocks.set(context.task, clocks);
-    }
-    return clocks;
+  /** The task's stores are restored: its entities, and its inputs' clocks (upstream clocks kept by topic). */
+  onRestored(task: RestoredTask): void {
+    this.customers?.onRestored(task);
+    const stored = task.store<SourceClocksState>(CUSTOMER_CLOCKS_STORE);
+    const input = (topic: string) => new InputWatermark(this.watermarks, task.now, caughtUpAtAssignment(task.task, topic), stored.get(topic));
+    this.clocks.set(task.task, {
+      transactions: input(this.topics.transactionsValid),
+      labels: input(this.topics.labelsValid),
+      outbox: new WatermarkOutbox(this.watermarkTopic),
+      unheardSince: undefined,
+      held: { transactions: false, labels: false },
+      aligned: false,
+    });
   }
 
-  process(message: InputMessage, context: ProcessingContext): void {
-    if (message.watermark !== undefined) {
-      const input = message.topic === this.topics.labelsValid ? 'labels' : 'transactions';
-      const clocks = this.clocksOf(context);
-      if (clocks[input].observeMark(message.watermark)) context.store<SourceClocksState>(CUSTOMER_CLOCKS_STORE).put(message.topic, clocks[input].state()!);
+  onRevoked(task: TaskInfo): void {
+    this.customers?.onRevoked(task);
+    this.clocks.delete(task);
+  }
+
+  private clocksOf(context: ProcessingContext): CustomerPartitionClocks {
+    return this.clocks.get(context.task)!;
+  }
+
+  process(record: InputRecord<CustomerInputs>, context: ProcessingContext): void {
+    if (record.watermark !== undefined) {
+      const clock = this.clocksOf(context)[record.input];
+      if (clock.observeMark(record.watermark)) context.store<SourceClocksState>(CUSTOMER_CLOCKS_STORE).put(record.topic, clock.state()!);
       return;
     }
-    if (message.topic === this.topics.labelsValid) {
-      const label = message.value as Label;
-      if (Number.isSafeInteger(label.labeled_at)) this.clocksOf(context).labels.observeEvent(label.labeled_at, context.now);
-      if (this.customerUsesLabels) this.customers!.applyLabel(context, label);
-      if (this.routesLabels) {
-        const routed: RoutedEvent = { feature_set_version: this.plan.version, transaction: null, label, event_values: [], customer_values: [] };
-        context.send(this.topics.transactionsByTerminal, label.terminal_id, routed);
-      }
+    if (record.input === 'labels') {
+      this.processLabel(context, record.value);
       return;
     }
-    const transaction = message.value as Transaction;
+    this.processTransaction(context, record.value);
+  }
+
+  private processLabel(context: ProcessingContext, label: Label): void {
+    if (Number.isSafeInteger(label.labeled_at)) this.clocksOf(context).labels.observeEvent(label.labeled_at, context.now);
+    if (this.customerUsesLabels) this.customers!.applyLabel(context, label);
+    if (this.routesLabels) {
+      const routed: RoutedEvent = { feature_set_version: this.plan.version, transaction: null, label, event_values: [], customer_values: [] };
+      context.send(this.topics.transactionsByTerminal, label.terminal_id, routed);
+    }
+  }
+
+  private processTransaction(context: ProcessingContext, transaction: Transaction): void {
     const eventValues = guard(() => eventFeatures(this.plan, transaction));
     this.clocksOf(context).transactions.observeEvent(transaction.event_time, context.now);
     const customerValues = this.customers ? this.customers.update(context, transaction) : [];
@@ -311,7 +318,7 @@ export class CustomerStage {
 
   afterBatch(context: ProcessingContext): void {
     const clocks = this.clocksOf(context);
-    if (context.batch !== undefined) (context.batch.topic === this.topics.labelsValid ? clocks.labels : clocks.transactions).endOfBatch(context.batch.lag, context.now);
+    if (context.batch !== undefined) (context.batch.input === 'labels' ? clocks.labels : clocks.transactions).endOfBatch(context.batch.lag, context.now);
     this.sendWatermark(context);
     this.regulate(context);
     this.customers?.maybeEvict(context);
@@ -429,7 +436,7 @@ interface TerminalPartition {
 export class TerminalStage {
   private readonly terminals: StageEntities;
 
-  private readonly partitions = new WeakMap<KeyValueStore<RoutedEvent>, TerminalPartition>();
+  private readonly tasks = new Map<TaskInfo, TerminalPartition>();
   private readonly bufferedByPartition = new Map<number, number>();
 
   constructor(
@@ -445,36 +452,40 @@ export class TerminalStage {
     this.terminals = new StageEntities('terminal', TERMINALS_STORE, terminalPlan, evictIntervalMs, metrics);
   }
 
-  /** The partition's buffer and clocks, built over its restored stores when its first batch arrives after an assignment. */
-  private partitionOf(context: ProcessingContext): TerminalPartition {
-    const store = context.store<RoutedEvent>(TERMINAL_BUFFER_STORE);
-    let partition = this.partitions.get(store);
-    if (partition === undefined) {
-      const clocksStore = context.store<SourceClocksState>(TERMINAL_CLOCKS_STORE);
-      const saved = clocksStore.get(CLOCKS_KEY);
-      partition = {
-        buffer: new OrderedBuffer(store, routedOrder),
-        clocks: saved ? SourceClocks.restore(saved) : new SourceClocks(),
-        clocksStore,
-        outbox: new WatermarkOutbox(this.topics.transactionsFeatures),
-        lag: 0,
-      };
-      this.partitions.set(store, partition);
-    }
-    return partition;
+  /** The task's stores are restored: its entities, and its buffer and clocks over their stores. */
+  onRestored(task: RestoredTask): void {
+    this.terminals.onRestored(task);
+    const clocksStore = task.store<SourceClocksState>(TERMINAL_CLOCKS_STORE);
+    const saved = clocksStore.get(CLOCKS_KEY);
+    this.tasks.set(task.task, {
+      buffer: new OrderedBuffer(task.store<RoutedEvent>(TERMINAL_BUFFER_STORE), routedOrder),
+      clocks: saved ? SourceClocks.restore(saved) : new SourceClocks(),
+      clocksStore,
+      outbox: new WatermarkOutbox(this.topics.transactionsFeatures),
+      lag: 0,
+    });
   }
 
-  process(message: InputMessage, context: ProcessingContext): void {
+  onRevoked(task: TaskInfo): void {
+    this.terminals.onRevoked(task);
+    this.tasks.delete(task);
+  }
+
+  private partitionOf(context: ProcessingContext): TerminalPartition {
+    return this.tasks.get(context.task)!;
+  }
+
+  process(record: InputRecord<TerminalInputs>, context: ProcessingContext): void {
     const partition = this.partitionOf(context);
-    if (message.watermark !== undefined) {
-      if (partition.clocks.observe(message.watermark)) {
+    if (record.watermark !== undefined) {
+      if (partition.clocks.observe(record.watermark)) {
         // Released at once, so that an event after this mark in the same batch and behind it counts as late.
         for (const routed of partition.buffer.releaseThrough(partition.clocks.frontier)) this.apply(context, routed);
       }
       partition.clocksStore.put(CLOCKS_KEY, partition.clocks.toState());
       return;
     }
-    const routed = this.checked(message.value as RoutedEvent);
+    const routed = this.checked(record.value);
     if (routedOrder(routed).time <= partition.clocks.frontier) {
       context.afterCommit(() => this.metrics.behindWatermark.inc({ stage: 'terminal' }));
       this.apply(context, routed);

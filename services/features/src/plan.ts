@@ -26,6 +26,10 @@ import {
   type WindowInput,
 } from './spec.js';
 
+/** The entity keys the service can route: the customer (the input's key) and the terminal (repartitioned). */
+export const CUSTOMER_KEY = 'customer_id';
+export const TERMINAL_KEY = 'terminal_id';
+
 /** Offsets of one field's quantities within a group; -1 when not kept. */
 export interface FieldSlots {
   /** Index of the field in its channel. */

@@ -1,10 +1,11 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { AlignmentBoard, createLogger, PeerMarks, PartitionStore, type InputMessage, type Label, type ProcessingContext, type Transaction } from '@sluice/shared';
+import { AlignmentBoard, createLogger, PeerMarks, PartitionStore, type InputRecord, type Label, type ProcessingContext, type Transaction } from '@sluice/shared';
 import { CUSTOMER_CLOCKS_STORE, CUSTOMERS_STORE, CustomerStage } from '../src/feature-stages.js';
 import { FeaturesMetrics } from '../src/features-metrics.js';
 import { handbookFeatureSpec } from '../src/handbook.js';
 import { compileSpec } from '../src/plan.js';
+import type { CustomerInputs } from '../src/topology.js';
 
 const TOPICS = { transactionsValid: 'transactions.valid', labelsValid: 'labels.valid', transactionsByTerminal: 'transactions.by-terminal', transactionsFeatures: 'transactions.features' };
 const DAY_MS = 86_400_000;
@@ -29,9 +30,13 @@ const label = (i: number, txTime: number): Label => ({
   labeled_at: txTime + 7 * DAY_MS,
   ingested_at: 0,
 });
-const data = (topic: string, value: object): InputMessage => ({ topic, partition: 0, offset: '0', timestamp: '0', key: null, value, rawValue: null, headers: {} });
-/** Ingest's mark (one ingest task) on `topic`. */
-const mark = (topic: string, time: number): InputMessage => ({ ...data(topic, {}), value: null, watermark: { source: 0, sources: 1, time, idle: false } });
+type CustomerRecord = InputRecord<CustomerInputs>;
+const at = { partition: 0, offset: '0', timestamp: '0', key: null, rawValue: null, headers: {} };
+const transactionRecord = (value: Transaction): CustomerRecord => ({ ...at, input: 'transactions', topic: TOPICS.transactionsValid, value });
+const labelRecord = (value: Label): CustomerRecord => ({ ...at, input: 'labels', topic: TOPICS.labelsValid, value });
+const TOPIC_OF = { transactions: TOPICS.transactionsValid, labels: TOPICS.labelsValid };
+/** Ingest's mark (one ingest task) on an input. */
+const mark = (input: keyof CustomerInputs, time: number): CustomerRecord => ({ ...at, input, topic: TOPIC_OF[input], value: null, watermark: { source: 0, sources: 1, time, idle: false } });
 
 /** Customer task 0 of 2 over in-memory stores, beside a terminal task whose view is set by hand on the board. */
 function harness() {
@@ -45,13 +50,16 @@ function harness() {
   const paused = new Set<string>();
   const marks: number[] = [];
   const task = { partition: 0, lagAtAssignment: new Map() };
+  const logger = createLogger('test', 'silent');
+  const store = <V>(name: string) => stores.get(name) as unknown as PartitionStore<V>;
+  stage.onRestored({ partition: 0, task, logger, store, now: 0 });
   const context = (): ProcessingContext => ({
     partition: 0,
-    logger: createLogger('test', 'silent'),
+    logger,
     now: 0,
     batch: undefined,
     task,
-    store: <V>(name: string) => stores.get(name) as unknown as PartitionStore<V>,
+    store,
     send: () => undefined,
     sendBytes: () => undefined,
     sendWatermark: (_topic, { time }) => marks.push(time),
@@ -63,7 +71,7 @@ function harness() {
       throw new Error('nothing should be dead-lettered');
     },
   });
-  const batch = (messages: InputMessage[]) => {
+  const batch = (messages: CustomerRecord[]) => {
     const ctx = context();
     for (const message of messages) stage.process(message, ctx);
     stage.afterBatch(ctx);
@@ -74,8 +82,8 @@ function harness() {
 describe('CustomerStage bounded terminal buffer', () => {
   it('pauses labels a week ahead of its transactions once the terminal buffer is past its limit, never the transactions', () => {
     const customer = harness();
-    customer.batch([data(TOPICS.transactionsValid, transaction(0, T0)), mark(TOPICS.transactionsValid, T0)]);
-    customer.batch([data(TOPICS.labelsValid, label(0, T0)), mark(TOPICS.labelsValid, T0 + 7 * DAY_MS)]);
+    customer.batch([transactionRecord(transaction(0, T0)), mark('transactions', T0)]);
+    customer.batch([labelRecord(label(0, T0)), mark('labels', T0 + 7 * DAY_MS)]);
     expect([...customer.paused]).toEqual([]);
     // The terminal task holds (or has unread) more than the limit: the labels, a week ahead, stop.
     customer.terminal.buffered = 101;
@@ -94,7 +102,7 @@ describe('CustomerStage bounded terminal buffer', () => {
     customer.terminal.clocks.bySource.set(0, { time: T0, idle: false });
     customer.terminal.clocks.bySource.set(1, { time: T0 - DAY_MS, idle: false });
     customer.terminal.buffered = 101;
-    customer.batch([mark(TOPICS.labelsValid, T0 + DAY_MS), data(TOPICS.transactionsValid, transaction(0, T0 + DAY_MS)), mark(TOPICS.transactionsValid, T0 + DAY_MS)]);
+    customer.batch([mark('labels', T0 + DAY_MS), transactionRecord(transaction(0, T0 + DAY_MS)), mark('transactions', T0 + DAY_MS)]);
     expect(customer.paused).toEqual(new Set([TOPICS.transactionsValid, TOPICS.labelsValid]));
     // Customer task 1 becomes the reader's slowest at T0 + 2 days: task 0 now holds the minimum and reads again.
     customer.terminal.clocks.bySource.set(1, { time: T0 + 2 * DAY_MS, idle: false });
@@ -107,7 +115,7 @@ describe('CustomerStage bounded terminal buffer', () => {
     // The terminal task has not been heard from for 30 s: only the peers remain.
     customer.board.publish(0, customer.terminal, -60_000);
     customer.peers.publish(1, { time: T0 - DAY_MS, idle: false }, 0);
-    customer.batch([mark(TOPICS.labelsValid, T0 + DAY_MS), data(TOPICS.transactionsValid, transaction(0, T0 + DAY_MS)), mark(TOPICS.transactionsValid, T0 + DAY_MS)]);
+    customer.batch([mark('labels', T0 + DAY_MS), transactionRecord(transaction(0, T0 + DAY_MS)), mark('transactions', T0 + DAY_MS)]);
     expect(customer.paused).toEqual(new Set([TOPICS.transactionsValid, TOPICS.labelsValid]));
     // The other task goes idle: this one is the slowest left, and reads again.
     customer.peers.publish(1, { time: T0 - DAY_MS, idle: true }, 0);

@@ -1,46 +1,37 @@
-import { topicNames, type FeatureVector, type Label, type ProcessorDefinition, type StoreDefinition, type Transaction } from '@sluice/shared';
+import { topicNames, type FeatureVector, type Label, type Transaction, type TypedHandler } from '@sluice/shared';
 import { InMemoryTopics, TopologyTestDriver } from '@sluice/shared/testing';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { CUSTOMER_KEY, TERMINAL_KEY } from '../src/config.js';
-import { entityStateCodec } from '../src/entity-store.js';
-import { CUSTOMER_CLOCKS_STORE, CUSTOMERS_STORE, CustomerStage, TERMINAL_BUFFER_STORE, TERMINAL_CLOCKS_STORE, TERMINALS_STORE, TerminalStage } from '../src/feature-stages.js';
+import { CustomerStage, TerminalStage } from '../src/feature-stages.js';
 import { FeaturesMetrics } from '../src/features-metrics.js';
 import { handbookFeatureSpec } from '../src/handbook.js';
 import { compileSpec } from '../src/plan.js';
+import { featuresTopology, type CustomerInputs, type TerminalInputs } from '../src/topology.js';
 
 const topics = topicNames('');
 const plan = compileSpec(handbookFeatureSpec());
-const changelog = (name: string) => `sluice.features.${name}.changelog`;
-const storeFor = (name: string, entity: string) => ({ name, changelogTopic: changelog(name), ...entityStateCodec(plan.entities.get(entity)!) }) as StoreDefinition<unknown>;
+const topology = featuresTopology({ SLUICE_TOPIC_PREFIX: '', TOPIC_PARTITIONS: 3 }, plan);
 
-/** The customer stage as main.ts wires it (without the in-process alignment board: no bounded-buffer flow control here). */
-function customerStage(): ProcessorDefinition {
+/** The customer stage's handlers as main.ts wires them (without the in-process alignment board: no bounded-buffer flow control here). */
+function customerStage(): TypedHandler<CustomerInputs> {
   const stage = new CustomerStage(plan, topics, 60_000, new FeaturesMetrics(new Registry()), { mode: 'upstream', disorderMs: 0, idleTimeoutMs: 10_000 });
   return {
-    service: 'features',
-    inputs: [
-      { topic: topics.transactionsValid, format: 'avro', deadLetterTopic: topics.transactionsDlq, watermarks: true },
-      { topic: topics.labelsValid, format: 'avro', deadLetterTopic: topics.labelsDlq, watermarks: true },
-    ],
-    stores: [storeFor(CUSTOMERS_STORE, CUSTOMER_KEY), { name: CUSTOMER_CLOCKS_STORE, changelogTopic: changelog(CUSTOMER_CLOCKS_STORE) }],
-    process: (message, context) => stage.process(message, context),
+    process: (record, context) => stage.process(record, context),
     afterBatch: (context) => stage.afterBatch(context),
-    watermarkOutputs: [stage.watermarkTopic],
     punctuate: { intervalMs: 1_000, run: (context) => stage.punctuate(context) },
+    onRestored: (task) => stage.onRestored(task),
+    onRevoked: (task) => stage.onRevoked(task),
   };
 }
 
-function terminalStage(): ProcessorDefinition {
+function terminalStage(): TypedHandler<TerminalInputs> {
   const stage = new TerminalStage(plan, topics, 60_000, new FeaturesMetrics(new Registry()));
   return {
-    service: 'features',
-    inputs: [{ topic: topics.transactionsByTerminal, format: 'avro', deadLetterTopic: topics.transactionsDlq, watermarks: true }],
-    stores: [storeFor(TERMINALS_STORE, TERMINAL_KEY), ...[TERMINAL_BUFFER_STORE, TERMINAL_CLOCKS_STORE].map((name) => ({ name, changelogTopic: changelog(name) }))],
-    watermarkOutputs: [topics.transactionsFeatures],
-    process: (message, context) => stage.process(message, context),
+    process: (record, context) => stage.process(record, context),
     afterBatch: (context) => stage.afterBatch(context),
     punctuate: { intervalMs: 1_000, run: (context) => stage.punctuate(context) },
+    onRestored: (task) => stage.onRestored(task),
+    onRevoked: (task) => stage.onRevoked(task),
   };
 }
 
@@ -58,7 +49,7 @@ function label(n: number): Label {
 }
 
 /** Ingest's part: transactions n in [from, to) and their labels, then every ingest task's (one per partition) marks on every partition. */
-function ingest(driver: TopologyTestDriver, from: number, to: number): void {
+function ingest(driver: TopologyTestDriver<CustomerInputs>, from: number, to: number): void {
   for (let n = from; n < to; n++) {
     driver.pipe(topics.transactionsValid, [{ key: transaction(n).customer_id, value: transaction(n) }]);
     driver.pipe(topics.labelsValid, [{ key: label(n).customer_id, value: label(n) }]);
@@ -74,8 +65,8 @@ function ingest(driver: TopologyTestDriver, from: number, to: number): void {
 /** Both stages over one set of topics, run until neither has anything left to read. */
 function pipeline(maxBatchSize?: number) {
   const shared = new InMemoryTopics({ [topics.transactionsByTerminal]: PARTITIONS, [topics.transactionsFeatures]: PARTITIONS }, PARTITIONS);
-  const customers = new TopologyTestDriver(customerStage, { topics: shared, maxBatchSize });
-  const terminals = new TopologyTestDriver(terminalStage, { topics: shared, maxBatchSize });
+  const customers = new TopologyTestDriver(topology.processors['features-customers'], customerStage, { topics: shared, maxBatchSize });
+  const terminals = new TopologyTestDriver(topology.processors['features-terminals']!, terminalStage, { topics: shared, maxBatchSize });
   const run = async () => {
     while ((await customers.run()) + (await terminals.run()) > 0);
   };
