@@ -110,4 +110,24 @@ describe('features handlers through the test driver', () => {
     expect(byId(crashing.vectors())).toEqual(byId(reference.vectors()));
     expect(crashing.vectors()).toHaveLength(80);
   });
+
+  it("computes the same vectors when transactions abort (each stage's tasks start afresh on their restored stores)", async () => {
+    const reference = pipeline();
+    ingest(reference.customers, 0, 60);
+    await reference.run();
+
+    const aborting = pipeline(5);
+    ingest(aborting.customers, 0, 30);
+    aborting.customers.failNextCommits(3);
+    await aborting.customers.run();
+    aborting.terminals.failNextCommits(3);
+    await aborting.run();
+    ingest(aborting.customers, 30, 60);
+    aborting.customers.failNextCommits(2);
+    aborting.terminals.failNextCommits(2);
+    await aborting.run();
+
+    expect(byId(aborting.vectors())).toEqual(byId(reference.vectors()));
+    expect(aborting.vectors()).toHaveLength(60);
+  });
 });
