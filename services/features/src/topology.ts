@@ -1,5 +1,5 @@
 import type { Label, RoutedEvent, Transaction } from '@sluice/shared/records';
-import { defineTopology, input, output, store, topicNames, type ProcessorTopology, type TopicNames, type TopicsConfig, type Topology, type TopologyStore } from '@sluice/shared/topology';
+import { defineTopology, input, output, store, topicNames, type ProcessorTopology, type TopicNames, type TopicsConfig, type Topology } from '@sluice/shared/topology';
 import { entityStateCodec } from './entity-store.js';
 import { CUSTOMER_CLOCKS_STORE, CUSTOMERS_STORE, TERMINAL_BUFFER_STORE, TERMINAL_CLOCKS_STORE, TERMINALS_STORE } from './feature-stages.js';
 import { handbookFeatureSpec } from './handbook.js';
@@ -51,8 +51,7 @@ function terminalInputs(topics: TopicNames) {
 }
 
 /** An entity store, its states in the changelog through the entity plan's codec. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a processor's stores are TopologyStore<unknown>, which a codec of one type is not (its serialize takes only that type)
-function entityStore(entities: EntityPlan): TopologyStore<any> {
+function entityStore(entities: EntityPlan) {
   return store(entityStateCodec(entities));
 }
 

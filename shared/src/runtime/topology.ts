@@ -84,6 +84,8 @@ export interface Topology<P extends Record<string, ProcessorTopology> = Record<s
   readonly processors: P;
   /** Every topic the service reads, writes, dead-letters to or keeps state in: created at start-up, then awaited. */
   readonly topics: TopicDeclaration[];
+  /** The topics it reads with a plain consumer, outside its processors (`TopologyExtras.reads`). */
+  readonly reads: readonly string[];
   /** The Avro schema of each output topic that has one (topic → record name), registered at start-up. */
   readonly schemas: Record<string, string>;
 }
@@ -140,7 +142,7 @@ export function defineTopology<S extends Record<string, ProcessorSpec<Inputs>>>(
     const id = `${config.SLUICE_TOPIC_PREFIX}sluice-${name}`;
     derived[name] = { service, groupId: id, transactionalIdPrefix: id, inputs: spec.inputs, stores, outputs: spec.outputs ?? [] };
   }
-  return { service, processors: derived as { [K in keyof S]: ProcessorTopology<S[K]['inputs']> }, topics: [...declared.values()], schemas };
+  return { service, processors: derived as { [K in keyof S]: ProcessorTopology<S[K]['inputs']> }, topics: [...declared.values()], reads: extras.reads ?? [], schemas };
 }
 
 /** The runtime's view of a processor: its topology bound to its handlers (what StreamProcessor and the test driver run). */

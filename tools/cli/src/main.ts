@@ -81,7 +81,8 @@ program
   .command('topics')
   .description("List the pipeline's topics with partitions, messages and consumer lag")
   .option('--json', 'JSON output')
-  .action((options) => topicsCommand({ json: Boolean(options.json) }));
+  .option('--create', "first create the missing ones (the union of the services' topologies), where the services may not create topics")
+  .action((options) => topicsCommand({ json: Boolean(options.json), create: Boolean(options.create) }));
 
 program
   .command('model')

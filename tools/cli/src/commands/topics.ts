@@ -1,11 +1,21 @@
+import { ensureTopics } from '@sluice/shared';
 import { connect } from '../connection.js';
+import { pipelineTopics } from '../pipeline-topology.js';
 
-/** The pipeline's topics with partitions and end offsets, and every consumer group's lag on them. */
-export async function topicsCommand(options: { json: boolean }): Promise<void> {
+/**
+ * The pipeline's topics with partitions and end offsets, and every consumer
+ * group's lag on them. `create`: first creates the missing ones, as the
+ * services would (for clusters where they may not create topics).
+ */
+export async function topicsCommand(options: { json: boolean; create: boolean }): Promise<void> {
   const connection = connect();
   const admin = connection.kafka.admin();
   await admin.connect();
   try {
+    if (options.create) {
+      const created = await ensureTopics(admin, pipelineTopics(connection.config), connection.config.TOPIC_REPLICATION_FACTOR);
+      process.stderr.write(`${created.length} topics created${created.length > 0 ? `: ${created.join(', ')}` : ''}\n`);
+    }
     const prefix = connection.config.SLUICE_TOPIC_PREFIX;
     const names = (await admin.listTopics()).filter((name) => !name.startsWith('__') && name.startsWith(prefix)).sort();
     const rows: { topic: string; partitions: number; messages: number; lag: Record<string, number> }[] = [];
