@@ -104,9 +104,12 @@ describe('the pipeline on a secured cluster (SASL_SSL, SCRAM-SHA-512, deny by de
     // Fraud may write fraud.scores, not transactions.valid: the broker's refusal names the topic and carries a code.
     const producer = client('fraud').producer({ createPartitioner: Partitioners.DefaultPartitioner, retry: { retries: 0 } });
     await producer.connect();
+    type Refusal = { name: string; type?: string; code?: number; message: string; cause?: Refusal };
+    // Fraud may not even describe transactions.valid (a service's grants cover its own topology only), so the broker
+    // refuses the metadata request; kafkajs gives up at once and keeps the broker's error as the cause.
     const refused = await producer.send({ topic: `${prefix}transactions.valid`, messages: [{ key: 'c', value: 'forged' }] }).then(
       () => undefined,
-      (error: unknown) => error as { name: string; type?: string; code?: number; message: string },
+      (error: unknown) => ((error as Refusal).cause ?? error) as Refusal,
     );
     console.log(`fraud writing transactions.valid: ${refused ? `${refused.name} ${refused.type} (code ${refused.code}): ${refused.message}` : 'written!'}`);
     expect(refused?.type).toBe('TOPIC_AUTHORIZATION_FAILED');
