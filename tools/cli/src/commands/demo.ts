@@ -242,7 +242,9 @@ function report(state: DemoState, started: number): void {
     `events streamed      ${state.produced} in ${seconds.toFixed(1)} s (${Math.round(state.produced / seconds)} events/s)`,
     `transactions         ${state.transactions}, of which ${state.frauds} frauds`,
     `alerts               ${state.alerts}: ${state.alertsOnFraud} on true frauds (precision ${(precision * 100).toFixed(1)}%), ${state.fraudsAlerted.size} frauds caught (recall ${(recall * 100).toFixed(1)}%)`,
-    `alert latency        p50 ${percentile(state.latenciesMs, 50).toFixed(0)} ms, p99 ${percentile(state.latenciesMs, 99).toFixed(0)} ms (arrival on transactions.raw → alert)`,
+    state.latenciesMs.length === 0
+      ? 'alert latency        no alert to measure'
+      : `alert latency        p50 ${percentile(state.latenciesMs, 50).toFixed(0)} ms, p99 ${percentile(state.latenciesMs, 99).toFixed(0)} ms (arrival on transactions.raw → alert)`,
     `model                ${state.model ? `${state.model.model_name} v${state.model.version}, trained on ${state.model.trained_count} labels; rolling AUC ${metrics?.roc_auc?.toFixed(3) ?? 'n/a'}, AP ${metrics?.average_precision?.toFixed(3) ?? 'n/a'}` : 'none published'}`,
     '',
   ];
