@@ -23,6 +23,7 @@ import {
 } from '@sluice/shared';
 import { EventTimeJoin, type EventTimeJoinOptions, type JoinDecision, type JoinEvent } from './event-time-join.js';
 import type { LearnerMetrics } from './learner-metrics.js';
+import { JOIN_EVENT_VECTOR, VECTOR_VALUES, withSharedFeatureNames } from './shared-feature-names.js';
 import { EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE, PENDING_STORE, type JoinInputs } from './topology.js';
 
 const CLOCKS_KEY = 'clocks';
@@ -105,7 +106,11 @@ export class JoinStage {
     this.joins.set(task.task, {
       join: new EventTimeJoin(
         this.options,
-        { buffer: task.store<JoinEvent>(JOIN_BUFFER_STORE), pending: task.store<FeatureVector>(PENDING_STORE), early: task.store<Label>(EARLY_LABELS_STORE) },
+        {
+          buffer: withSharedFeatureNames(task.store<JoinEvent>(JOIN_BUFFER_STORE), JOIN_EVENT_VECTOR),
+          pending: withSharedFeatureNames(task.store<FeatureVector>(PENDING_STORE), VECTOR_VALUES),
+          early: task.store<Label>(EARLY_LABELS_STORE),
+        },
         stored?.released ?? -Infinity,
       ),
       features: stored ? SourceClocks.restore(stored.features) : new SourceClocks(),

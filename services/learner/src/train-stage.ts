@@ -24,6 +24,7 @@ import {
 import { decideChampion, type ChampionDecision, type ChampionRule } from './champion-rule.js';
 import type { DriftDetectorConfig } from './drift.js';
 import type { LearnerMetrics } from './learner-metrics.js';
+import { EXAMPLE_VECTOR, withSharedFeatureNames } from './shared-feature-names.js';
 import { createSupervisedModel, type ModelDeclaration } from './model-declarations.js';
 import { OnlineLearner, type DriftEvent, type DriftReaction, type OnlineLearnerOptions, type OnlineLearnerState, type StableModelState } from './online-learner.js';
 import { MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE, type TrainInputs } from './topology.js';
@@ -265,7 +266,7 @@ export class TrainStage {
     const stored = task.store<StoredTrainClocks>(TRAIN_CLOCKS_STORE).get(CLOCKS_KEY);
     this.tasks.set(task.task, {
       store: task.store<StoredModel>(MODEL_STORE),
-      buffer: new OrderedBuffer(task.store<LabelledExample>(TRAIN_BUFFER_STORE), exampleOrder),
+      buffer: new OrderedBuffer(withSharedFeatureNames(task.store<LabelledExample>(TRAIN_BUFFER_STORE), EXAMPLE_VECTOR), exampleOrder),
       sources: stored ? SourceClocks.restore(stored.sources) : new SourceClocks(),
       released: stored?.released ?? -Infinity,
       position: stored?.position ?? -Infinity,

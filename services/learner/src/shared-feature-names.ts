@@ -1,0 +1,181 @@
+import { createHash } from 'node:crypto';
+import type { KeyValueStore } from '@sluice/shared';
+import { SluiceError } from '@sluice/shared/errors';
+import type { FeatureVector, LabelledExample } from '@sluice/shared/records';
+import type { JoinEvent } from './event-time-join.js';
+
+/**
+ * Feature names written once per store instead of with every vector.
+ *
+ * Every vector carries its 15 feature names (451 of the ~970 bytes of its
+ * JSON), and the learner's stores hold each vector two to three times over
+ * (pending, join buffer, train buffer): in a 14-day replay those changelogs
+ * wrote ~1 M records, and the kafkajs produce encoding they cost was the
+ * largest item of the learner's CPU profile (32% of it, README "Pipeline
+ * benchmark"). In memory, every decoded vector had its own copy of the names.
+ *
+ * A store wrapped by `withSharedFeatureNames` keeps one entry per list of
+ * names (`feature-names/<ref>`, never deleted, so a compacted changelog keeps
+ * it) and its values point at it (`feature_names_ref`); the values it hands
+ * back carry the names in full, one shared array per list. Values written in
+ * full (older changelogs) read as before.
+ */
+
+/** How a store's values carry their vector: `vector` finds it (undefined: none), `withVector` puts one in its place. */
+export interface VectorSlot<V> {
+  vector(value: V): FeatureVector | undefined;
+  withVector(value: V, vector: FeatureVector): V;
+}
+
+/** The pending store's values are vectors. */
+export const VECTOR_VALUES: VectorSlot<FeatureVector> = { vector: (value) => value, withVector: (_, vector) => vector };
+
+export const JOIN_EVENT_VECTOR: VectorSlot<JoinEvent> = {
+  vector: (event) => (event.kind === 'vector' ? event.vector : undefined),
+  withVector: (_, vector) => ({ kind: 'vector', vector }),
+};
+
+export const EXAMPLE_VECTOR: VectorSlot<LabelledExample> = {
+  vector: (example) => example.vector,
+  withVector: (example, vector) => ({ ...example, vector }),
+};
+
+interface NamesEntry {
+  feature_names_ref: string;
+  feature_names: string[];
+}
+
+/** A vector as the changelog holds it: its names by reference (feature_names absent until resolved). */
+type StoredVector = Omit<FeatureVector, 'feature_names'> & { feature_names?: string[]; feature_names_ref?: string };
+
+const NAMES_KEY_PREFIX = 'feature-names/';
+
+/** The reference is the names' content hash, so any process and task resolves it to the same list. */
+const namesByRef = new Map<string, string[]>();
+const refByContent = new Map<string, string>();
+const refByArray = new WeakMap<readonly string[], string>();
+
+function namesContent(names: readonly string[]): string {
+  return names.join('\u0000');
+}
+
+/** The shared array of these names and its reference, registered on first sight. */
+function intern(names: string[]): { names: string[]; ref: string } {
+  const known = refByArray.get(names);
+  if (known !== undefined) return { names: namesByRef.get(known)!, ref: known };
+  const content = namesContent(names);
+  let ref = refByContent.get(content);
+  if (ref === undefined) {
+    ref = createHash('sha256').update(content).digest('hex').slice(0, 16);
+    register(ref, names);
+    refByContent.set(content, ref);
+  }
+  return { names: namesByRef.get(ref)!, ref };
+}
+
+function register(ref: string, names: string[]): void {
+  if (namesByRef.has(ref)) return;
+  const shared = [...names];
+  namesByRef.set(ref, shared);
+  refByArray.set(shared, ref);
+}
+
+function isNamesEntry(value: unknown): value is NamesEntry {
+  return typeof value === 'object' && value !== null && typeof (value as NamesEntry).feature_names_ref === 'string' && Array.isArray((value as NamesEntry).feature_names);
+}
+
+/** The vector with its names from the table, fields in FeatureVector's order; undefined when the reference is not known yet. */
+function resolved(stored: StoredVector): FeatureVector | undefined {
+  const names = stored.feature_names_ref === undefined ? stored.feature_names : namesByRef.get(stored.feature_names_ref);
+  if (names === undefined) return undefined;
+  return {
+    transaction_id: stored.transaction_id,
+    customer_id: stored.customer_id,
+    terminal_id: stored.terminal_id,
+    event_time: stored.event_time,
+    amount: stored.amount,
+    feature_set_version: stored.feature_set_version,
+    feature_names: names,
+    feature_values: stored.feature_values,
+    ingested_at: stored.ingested_at,
+  };
+}
+
+/**
+ * The store codec (topology.ts): JSON, with a vector whose names are a shared list written by reference.
+ * Reading, a names entry registers its list; a vector whose entry comes later in the changelog stays
+ * unresolved until `withSharedFeatureNames` wraps the restored store.
+ */
+export function featureNamesCodec<V>(slot: VectorSlot<V>): { serialize: (value: V) => Buffer; deserialize: (bytes: Buffer) => V } {
+  return {
+    serialize(value) {
+      const vector = isNamesEntry(value) ? undefined : slot.vector(value);
+      const ref = vector && refByArray.get(vector.feature_names);
+      if (vector === undefined || ref === undefined) return Buffer.from(JSON.stringify(value));
+      const stored: StoredVector = { ...vector, feature_names: undefined, feature_names_ref: ref };
+      return Buffer.from(JSON.stringify(slot.withVector(value, stored as FeatureVector)));
+    },
+    deserialize(bytes) {
+      const value: unknown = JSON.parse(bytes.toString('utf8'));
+      if (isNamesEntry(value)) {
+        register(value.feature_names_ref, value.feature_names);
+        return value as V;
+      }
+      const stored = slot.vector(value as V) as StoredVector | undefined;
+      const vector = stored && resolved(stored);
+      return vector === undefined ? (value as V) : slot.withVector(value as V, vector);
+    },
+  };
+}
+
+/**
+ * `store` as a store of V whose vectors share their names: `put` writes a list's entry the first time the
+ * store sees it; reads never see the entries. Call it on the store as restored (it resolves the vectors
+ * the codec could not: their entry came later in the changelog).
+ */
+export function withSharedFeatureNames<V>(store: KeyValueStore<V>, slot: VectorSlot<V>): KeyValueStore<V> {
+  const raw = store as KeyValueStore<V | NamesEntry>;
+  const isValue = (key: string) => !key.startsWith(NAMES_KEY_PREFIX);
+  /** Names entries are never deleted: counted once, then as they are written. */
+  let namesEntries = 0;
+  for (const key of raw.keys()) if (!isValue(key)) namesEntries += 1;
+  const shared: KeyValueStore<V> = {
+    get: (key) => (isValue(key) ? (raw.get(key) as V | undefined) : undefined),
+    has: (key) => isValue(key) && raw.has(key),
+    put(key, value) {
+      const vector = slot.vector(value);
+      if (vector !== undefined) {
+        const { names, ref } = intern(vector.feature_names);
+        const namesKey = `${NAMES_KEY_PREFIX}${ref}`;
+        if (!raw.has(namesKey)) {
+          raw.put(namesKey, { feature_names_ref: ref, feature_names: names });
+          namesEntries += 1;
+        }
+        if (vector.feature_names !== names) value = slot.withVector(value, { ...vector, feature_names: names });
+      }
+      raw.put(key, value);
+    },
+    delete: (key) => raw.delete(key),
+    get size() {
+      return raw.size - namesEntries;
+    },
+    *keys() {
+      for (const key of raw.keys()) if (isValue(key)) yield key;
+    },
+    *entries() {
+      for (const [key, value] of raw.entries()) if (isValue(key)) yield [key, value as V];
+    },
+  };
+  const unresolved: [string, V][] = [];
+  for (const [key, value] of shared.entries()) {
+    const stored = slot.vector(value) as StoredVector | undefined;
+    if (stored !== undefined && stored.feature_names === undefined) unresolved.push([key, value]);
+  }
+  for (const [key, value] of unresolved) {
+    const vector = resolved(slot.vector(value) as StoredVector);
+    if (vector === undefined) throw new SluiceError('learner_state_invalid', `store entry ${key}: its feature names are not in the changelog`);
+    // Rare (the entry after the vector in the changelog): written again, by reference, like any put.
+    shared.put(key, slot.withVector(value, vector));
+  }
+  return shared;
+}
