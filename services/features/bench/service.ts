@@ -1,7 +1,9 @@
 /**
  * Features service benchmark through a real broker: prints figures, asserts nothing.
  *   ./sluice stack start
- *   node --conditions=sluice-source --import tsx services/features/bench/service.ts [transactions] [rate]
+ *   node --conditions=sluice-source --import tsx services/features/bench/service.ts [transactions] [rate] [--cpu-prof DIR] [--no-latency]
+ * --cpu-prof DIR runs the service under `node --cpu-prof` and writes its
+ * .cpuprofile files to DIR (one per run); --no-latency skips part 2.
  *
  * 1. Throughput: the transactions (handbook-like, 7-day labels interleaved) are
  *    produced to transactions.valid / labels.valid first, then one service
@@ -15,15 +17,22 @@
  *    given with and without the first idle timeout.
  */
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import { AvroSerde, createSchemaRegistry, ensureTopics, isWatermarkRecord, topicNames, type FeatureVector, type Label, type Transaction } from '@sluice/shared';
 import { featuresTopology } from '../src/topology.js';
 
-const TRANSACTIONS = Number(process.argv[2] ?? 100_000);
-const RATE = Number(process.argv[3] ?? 300);
+const { values: options, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { 'cpu-prof': { type: 'string' }, 'no-latency': { type: 'boolean', default: false } },
+});
+const TRANSACTIONS = Number(positionals[0] ?? 100_000);
+const RATE = Number(positionals[1] ?? 300);
+const PROFILE_DIR = options['cpu-prof'];
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const REGISTRY = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
 const DAY = 86_400_000;
@@ -71,7 +80,8 @@ async function setUp(): Promise<{ prefix: string; producer: Producer }> {
 const METRICS_PORT = Number(process.env.BENCH_METRICS_PORT ?? 19402);
 
 function startService(prefix: string) {
-  return spawn(process.execPath, ['--conditions=sluice-source', '--import', 'tsx', main], {
+  const profile = PROFILE_DIR === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR];
+  return spawn(process.execPath, [...profile, '--conditions=sluice-source', '--import', 'tsx', main], {
     // The bench writes transactions.valid itself, not through ingest: progress from arrival.
     env: { FEATURES_INPUT_WATERMARKS: 'arrival', ...process.env, SLUICE_TOPIC_PREFIX: prefix, METRICS_PORT: String(METRICS_PORT), LOG_LEVEL: 'warn', KAFKA_BROKERS: BROKERS, SCHEMA_REGISTRY_URL: REGISTRY },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -106,6 +116,20 @@ function samplePeaks() {
   return { peaks, stop: () => clearInterval(timer) };
 }
 
+/** CPU time of a process so far (user + system, /proc/<pid>/stat, Linux), in µs. */
+function cpuMicros(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+  const CLOCK_TICKS_PER_SECOND = 100;
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** Stops the service and waits for it to exit, so that its CPU profile is written. */
+async function stopService(service: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => service.once('exit', resolve));
+  service.kill('SIGTERM');
+  await exited;
+}
+
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 100));
 }
@@ -138,15 +162,20 @@ async function throughput(): Promise<void> {
   let count = 0;
   let first = 0;
   let last = 0;
+  let cpuAtFirst = 0;
+  const service = startService(prefix);
   const consumer = await follow(prefix, (_vector, readAt) => {
-    if (count++ === 0) first = readAt;
+    if (count++ === 0) {
+      first = readAt;
+      cpuAtFirst = cpuMicros(service.pid!);
+    }
     last = readAt;
   });
-  const service = startService(prefix);
   const sampler = samplePeaks();
   await until(() => count >= TRANSACTIONS);
+  const cpuFromFirst = cpuMicros(service.pid!) - cpuAtFirst;
   sampler.stop();
-  service.kill('SIGTERM');
+  await stopService(service);
   await consumer.disconnect();
   const seconds = (last - first) / 1000;
   console.log(
@@ -157,6 +186,8 @@ async function throughput(): Promise<void> {
     `watermark buffer in that full-speed replay: peak ${sampler.peaks.buffered.toLocaleString('en-US')} events held (sampled every 200 ms); ` +
       `peak RSS ${(sampler.peaks.rssBytes / 2 ** 20).toFixed(0)} MiB`,
   );
+  // Labels included, as in bench:pipeline; from the first vector on (start-up and restore left out).
+  console.log(`CPU from the first vector to the last: ${Math.round(cpuFromFirst / TRANSACTIONS)} µs per transaction`);
 }
 
 async function latency(): Promise<void> {
@@ -179,7 +210,7 @@ async function latency(): Promise<void> {
     sent++;
   }
   await until(() => latencies.length >= sent);
-  service.kill('SIGTERM');
+  await stopService(service);
   await Promise.all([consumer.disconnect(), producer.disconnect()]);
   const describe = (values: number[]) => {
     const sorted = [...values].sort((a, b) => a - b);
@@ -192,5 +223,5 @@ async function latency(): Promise<void> {
 }
 
 await throughput();
-await latency();
+if (!options['no-latency']) await latency();
 process.exit(0);
