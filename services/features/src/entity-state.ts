@@ -227,6 +227,17 @@ export function updateEntity(plan: EntityPlan, state: EntityState, event: object
   return { outcome: 'in_order', values };
 }
 
+/**
+ * True when applyLabel would neither throw nor change the state ('ignored': no label channel takes it, e.g. a
+ * genuine label where only fraud labels are counted), whatever the state: the label need not reach the entity.
+ */
+export function ignoresLabel(plan: EntityPlan, label: object): boolean {
+  const id = readField(label, plan.key);
+  const time = readField(label, plan.labelTimeField);
+  if (typeof id !== 'string' || id === '' || typeof time !== 'number' || !Number.isSafeInteger(time)) return false;
+  return plan.channels.every((channel) => channel.source !== 'labels' || pointValues(channel, label) === undefined);
+}
+
 /** Places a label at the labelled transaction's time in the entity's label channels. */
 export function applyLabel(plan: EntityPlan, state: EntityState, label: object): LabelOutcome {
   const time = readTime(label, plan.labelTimeField);

@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { AlignmentBoard, createLogger, PeerMarks, PartitionStore, type InputRecord, type Label, type ProcessingContext, type Transaction } from '@sluice/shared';
+import { AlignmentBoard, createLogger, PeerMarks, PartitionStore, type InputRecord, type Label, type ProcessingContext, type RoutedEvent, type Transaction } from '@sluice/shared';
 import { CUSTOMER_CLOCKS_STORE, CUSTOMERS_STORE, CustomerStage } from '../src/feature-stages.js';
 import { FeaturesMetrics } from '../src/features-metrics.js';
 import { handbookFeatureSpec } from '../src/handbook.js';
@@ -49,6 +49,7 @@ function harness() {
   const stores = new Map([CUSTOMERS_STORE, CUSTOMER_CLOCKS_STORE].map((name) => [name, new PartitionStore<unknown>({ name, changelogTopic: `${name}.changelog` }, 0)]));
   const paused = new Set<string>();
   const marks: number[] = [];
+  const routed: RoutedEvent[] = [];
   const task = { partition: 0, lagAtAssignment: new Map() };
   const logger = createLogger('test', 'silent');
   const store = <V>(name: string) => stores.get(name) as unknown as PartitionStore<V>;
@@ -60,7 +61,7 @@ function harness() {
     batch: undefined,
     task,
     store,
-    send: () => undefined,
+    send: (_topic, _key, value) => routed.push(value as RoutedEvent),
     sendBytes: () => undefined,
     sendWatermark: (_topic, { time }) => marks.push(time),
     pauseInput: (topic) => paused.add(topic),
@@ -76,7 +77,7 @@ function harness() {
     for (const message of messages) stage.process(message, ctx);
     stage.afterBatch(ctx);
   };
-  return { batch, paused, marks, terminal, peers, board };
+  return { batch, paused, marks, routed, terminal, peers, board };
 }
 
 describe('CustomerStage bounded terminal buffer', () => {
@@ -121,5 +122,16 @@ describe('CustomerStage bounded terminal buffer', () => {
     customer.peers.publish(1, { time: T0 - DAY_MS, idle: true }, 0);
     customer.batch([]);
     expect([...customer.paused]).toEqual([]);
+  });
+});
+
+describe('CustomerStage routing', () => {
+  it('routes the labels a terminal window counts, and well-formed labels none counts not at all', () => {
+    const customer = harness();
+    const fraud = { ...label(1, T0), is_fraud: true };
+    const withoutTerminal = { ...label(2, T0), terminal_id: '' };
+    customer.batch([transactionRecord(transaction(0, T0)), labelRecord(label(0, T0)), labelRecord(fraud), labelRecord(withoutTerminal)]);
+    // The genuine label is left out; one the terminal stage must refuse (dead-letter) still goes there.
+    expect(customer.routed.map((event) => event.transaction?.transaction_id ?? event.label?.transaction_id)).toEqual(['t0', 't1', 't2']);
   });
 });
