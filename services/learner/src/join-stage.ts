@@ -21,8 +21,9 @@ import {
   type SourceClocksState,
   type TaskInfo,
 } from '@sluice/shared';
-import { EventTimeJoin, type EventTimeJoinOptions, type JoinDecision, type JoinEvent } from './event-time-join.js';
+import { EventTimeJoin, joinOrder, type EventTimeJoinOptions, type JoinDecision, type JoinEvent } from './event-time-join.js';
 import type { LearnerMetrics } from './learner-metrics.js';
+import { SegmentedBuffer } from './segmented-buffer.js';
 import { JOIN_EVENT_VECTOR, VECTOR_VALUES, withSharedFeatureNames } from './shared-feature-names.js';
 import { EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE, PENDING_STORE, type JoinInputs } from './topology.js';
 
@@ -52,6 +53,8 @@ export interface JoinStageOptions extends EventTimeJoinOptions {
 
 interface PartitionJoin {
   join: EventTimeJoin;
+  /** The join's buffer store, sealed after each batch and punctuation. */
+  buffer: SegmentedBuffer<JoinEvent>;
   features: SourceClocks;
   labels: InputWatermark;
   clocks: KeyValueStore<StoredJoinClocks>;
@@ -103,16 +106,19 @@ export class JoinStage {
       stored?.labels_clocks,
     );
     if (stored?.labels_newest != null) labels.observeEvent(stored.labels_newest, now);
+    const released = stored?.released ?? -Infinity;
+    const buffer = new SegmentedBuffer(task.store<unknown>(JOIN_BUFFER_STORE), JOIN_EVENT_VECTOR, released, (event) => joinOrder(event).time);
     this.joins.set(task.task, {
       join: new EventTimeJoin(
         this.options,
         {
-          buffer: withSharedFeatureNames(task.store<JoinEvent>(JOIN_BUFFER_STORE), JOIN_EVENT_VECTOR),
+          buffer,
           pending: withSharedFeatureNames(task.store<FeatureVector>(PENDING_STORE), VECTOR_VALUES),
           early: task.store<Label>(EARLY_LABELS_STORE),
         },
-        stored?.released ?? -Infinity,
+        released,
       ),
+      buffer,
       features: stored ? SourceClocks.restore(stored.features) : new SourceClocks(),
       labels,
       clocks,
@@ -181,6 +187,7 @@ export class JoinStage {
       partition.sentMark = sent;
     }
     this.regulate(context, partition, features, labels);
+    partition.buffer.seal();
   }
 
   /**

@@ -46,7 +46,7 @@ interface NamesEntry {
 }
 
 /** A vector as the changelog holds it: its names by reference (feature_names absent until resolved). */
-type StoredVector = Omit<FeatureVector, 'feature_names'> & { feature_names?: string[]; feature_names_ref?: string };
+export type StoredVector = Omit<FeatureVector, 'feature_names'> & { feature_names?: string[]; feature_names_ref?: string };
 
 const NAMES_KEY_PREFIX = 'feature-names/';
 
@@ -65,7 +65,7 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
  * its own array; comparing it with the few lists known is cheaper than hashing it (profiled: hashing's string
  * join was a third of the wrapper's put).
  */
-function intern(names: string[]): { names: string[]; ref: string } {
+export function intern(names: string[]): { names: string[]; ref: string } {
   const known = refByArray.get(names);
   if (known !== undefined) return { names: namesByRef.get(known)!, ref: known };
   for (const [ref, shared] of namesByRef) if (sameNames(shared, names)) return { names: shared, ref };
@@ -74,7 +74,7 @@ function intern(names: string[]): { names: string[]; ref: string } {
   return { names: namesByRef.get(ref)!, ref };
 }
 
-function register(ref: string, names: string[]): void {
+export function register(ref: string, names: string[]): void {
   if (namesByRef.has(ref)) return;
   const shared = [...names];
   namesByRef.set(ref, shared);
@@ -86,7 +86,7 @@ function isNamesEntry(value: unknown): value is NamesEntry {
 }
 
 /** The vector with its names from the table, fields in FeatureVector's order; undefined when the reference is not known yet. */
-function resolved(stored: StoredVector): FeatureVector | undefined {
+export function resolved(stored: StoredVector): FeatureVector | undefined {
   const names = stored.feature_names_ref === undefined ? stored.feature_names : namesByRef.get(stored.feature_names_ref);
   if (names === undefined) return undefined;
   return {
@@ -100,6 +100,20 @@ function resolved(stored: StoredVector): FeatureVector | undefined {
     feature_values: stored.feature_values,
     ingested_at: stored.ingested_at,
   };
+}
+
+/** The vector as written: its names by reference when they are a shared list (`intern`), else in full. */
+export function storedVector(vector: FeatureVector): { stored: StoredVector; ref?: string } {
+  const ref = refByArray.get(vector.feature_names);
+  return ref === undefined ? { stored: vector } : { stored: { ...vector, feature_names: undefined, feature_names_ref: ref }, ref };
+}
+
+/** The value with its vector's names replaced by their shared list (the same content). */
+export function withSharedNames<V>(slot: VectorSlot<V>, value: V): V {
+  const vector = slot.vector(value);
+  if (vector === undefined) return value;
+  const { names } = intern(vector.feature_names);
+  return vector.feature_names === names ? value : slot.withVector(value, { ...vector, feature_names: names });
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { FeatureVector, Label, LabelledExample } from '@sluice/shared/records';
 import { defineTopology, input, output, store, topicNames, type TopicsConfig } from '@sluice/shared/topology';
+import { segmentedBufferCodec } from './segmented-buffer.js';
 import { EXAMPLE_VECTOR, featureNamesCodec, JOIN_EVENT_VECTOR, VECTOR_VALUES } from './shared-feature-names.js';
 
 export const PENDING_STORE = 'pending';
@@ -30,12 +31,12 @@ export function learnerTopology(config: TopicsConfig) {
           labels: input<Label>(topics.labelsValid, { deadLetter: topics.labelsDlq, watermarks: true }),
         },
         // JSON in the changelogs: vectors waiting for their label, labels before their vector, the events held until
-        // the frontier passes them (event-time-join.ts), and the clocks (join-stage.ts, StoredJoinClocks). Vectors
-        // carry their feature names by reference (shared-feature-names.ts).
+        // the frontier passes them (event-time-join.ts, many to a record: segmented-buffer.ts), and the clocks
+        // (join-stage.ts, StoredJoinClocks). Vectors carry their feature names by reference (shared-feature-names.ts).
         stores: {
           [PENDING_STORE]: store(featureNamesCodec(VECTOR_VALUES)),
           [EARLY_LABELS_STORE]: store(),
-          [JOIN_BUFFER_STORE]: store(featureNamesCodec(JOIN_EVENT_VECTOR)),
+          [JOIN_BUFFER_STORE]: store(segmentedBufferCodec(JOIN_EVENT_VECTOR)),
           [JOIN_CLOCKS_STORE]: store(),
         },
         outputs: [output(topics.learnerExamples, { schema: 'LabelledExample', watermarks: true })],
@@ -45,9 +46,9 @@ export function learnerTopology(config: TopicsConfig) {
           examples: input<LabelledExample>(topics.learnerExamples, { deadLetter: topics.modelDlq, watermarks: true }),
         },
         // JSON in the changelogs (train-stage.ts): each model's state, its stable fields and its window's chunks; the
-        // examples held until every join task's watermark passes them (their vectors' names by reference); the clocks
+        // examples held until every join task's watermark passes them (segmented-buffer.ts); the clocks
         // and the snapshot rounds' state.
-        stores: { [MODEL_STORE]: store(), [TRAIN_BUFFER_STORE]: store(featureNamesCodec(EXAMPLE_VECTOR)), [TRAIN_CLOCKS_STORE]: store() },
+        stores: { [MODEL_STORE]: store(), [TRAIN_BUFFER_STORE]: store(segmentedBufferCodec(EXAMPLE_VECTOR)), [TRAIN_CLOCKS_STORE]: store() },
         // The training stage writes its progress there itself, as a keyed record (MODEL_PROGRESS_KEY): not a watermark output.
         outputs: [output(topics.modelUpdates, { schema: 'ModelSnapshot' })],
       },

@@ -24,7 +24,8 @@ import {
 import { decideChampion, type ChampionDecision, type ChampionRule } from './champion-rule.js';
 import type { DriftDetectorConfig } from './drift.js';
 import type { LearnerMetrics } from './learner-metrics.js';
-import { EXAMPLE_VECTOR, withSharedFeatureNames } from './shared-feature-names.js';
+import { SegmentedBuffer } from './segmented-buffer.js';
+import { EXAMPLE_VECTOR } from './shared-feature-names.js';
 import { createSupervisedModel, type ModelDeclaration } from './model-declarations.js';
 import { OnlineLearner, type DriftEvent, type DriftReaction, type OnlineLearnerOptions, type OnlineLearnerState, type StableModelState } from './online-learner.js';
 import { MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE, type TrainInputs } from './topology.js';
@@ -152,6 +153,8 @@ interface Models {
 interface TrainTask {
   store: KeyValueStore<StoredModel>;
   buffer: OrderedBuffer<LabelledExample>;
+  /** The buffer's store, sealed after each batch. */
+  segments: SegmentedBuffer<LabelledExample>;
   sources: SourceClocks;
   released: number;
   position: number;
@@ -264,9 +267,11 @@ export class TrainStage {
   /** A new assignment, or a task started afresh: the order's buffer and clocks from what the changelogs restored. */
   onRestored(task: RestoredTask): void {
     const stored = task.store<StoredTrainClocks>(TRAIN_CLOCKS_STORE).get(CLOCKS_KEY);
+    const segments = new SegmentedBuffer(task.store<unknown>(TRAIN_BUFFER_STORE), EXAMPLE_VECTOR, stored?.released ?? -Infinity, (example) => exampleOrder(example).time);
     this.tasks.set(task.task, {
       store: task.store<StoredModel>(MODEL_STORE),
-      buffer: new OrderedBuffer(withSharedFeatureNames(task.store<LabelledExample>(TRAIN_BUFFER_STORE), EXAMPLE_VECTOR), exampleOrder),
+      buffer: new OrderedBuffer(segments, exampleOrder),
+      segments,
       sources: stored ? SourceClocks.restore(stored.sources) : new SourceClocks(),
       released: stored?.released ?? -Infinity,
       position: stored?.position ?? -Infinity,
@@ -347,6 +352,7 @@ export class TrainStage {
       }
     }
     this.saveClocks(context, task);
+    task.segments.seal();
   }
 
   private saveClocks(context: ProcessingContext, task: TrainTask): void {

@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { AlignmentBoard, createLogger, PartitionStore, type FeatureVector, type InputRecord, type Label, type ProcessingContext } from '@sluice/shared';
 import { JoinStage, type JoinStageOptions } from '../src/join-stage.js';
 import { LearnerMetrics } from '../src/learner-metrics.js';
-import type { JoinEvent } from '../src/event-time-join.js';
-import { JOIN_EVENT_VECTOR, withSharedFeatureNames } from '../src/shared-feature-names.js';
+import { joinOrder } from '../src/event-time-join.js';
+import { SegmentedBuffer } from '../src/segmented-buffer.js';
+import { JOIN_EVENT_VECTOR } from '../src/shared-feature-names.js';
 import { EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE, PENDING_STORE, type JoinInputs } from '../src/topology.js';
 
 const TOPICS = { transactionsFeatures: 'transactions.features', labelsValid: 'labels.valid', learnerExamples: 'learner.examples' };
@@ -80,8 +81,9 @@ function harness(board?: AlignmentBoard) {
     for (const message of messages) stage.process(message, ctx);
     stage.afterBatch(ctx);
   };
-  // The events held, as the stage reads its buffer store (without the feature names' entry beside them).
-  return { batch, paused, examples, buffered: () => withSharedFeatureNames(store<JoinEvent>(JOIN_BUFFER_STORE), JOIN_EVENT_VECTOR).size };
+  // The events held, as the stage reads its buffer store (many to a record).
+  const buffered = () => new SegmentedBuffer(store<unknown>(JOIN_BUFFER_STORE), JOIN_EVENT_VECTOR, -Infinity, (event) => joinOrder(event).time).size;
+  return { batch, paused, examples, buffered };
 }
 
 describe('JoinStage bounded buffer', () => {
