@@ -15,7 +15,7 @@ const transaction: RoutedEvent = {
   },
   label: null,
   event_values: [0.30000000000000004, 0, 1],
-  customer_values: [1, 2.5, 1 / 3, 4, 55.123456789012345, 6],
+  customer_values: [1, 2.5, 1 / 3, 4, 55.12345678901234, 6],
 };
 
 const label: RoutedEvent = {
