@@ -11,7 +11,7 @@ import { featureNamesCodec, register, resolved, storedVector, withSharedNames, t
  * per record as much as per byte (`produce/v3/request.js:95`, the record
  * encoder, drainChanges: ~15% of the learner's CPU together). Here the events
  * put between two `seal`s share one record (`segment-<n>`, written again while
- * it is open, at most `SEGMENT_EVENTS` events), and a segment is deleted once
+ * it is open, at most `SEGMENT_BYTES`), and a segment is deleted once
  * every event in it has been released.
  *
  * A segment is not rewritten when only some of its events were released: the
@@ -21,8 +21,15 @@ import { featureNamesCodec, register, resolved, storedVector, withSharedNames, t
  * (changelogs from before) are read and released as before.
  */
 
-/** Bounds a record's size well under the broker's default message limit (1 MiB) with vectors' names by reference. */
-export const SEGMENT_EVENTS = 500;
+/**
+ * A segment is sealed once its events' estimated JSON passes this size, well under the broker's default message limit
+ * (1 MiB) whatever the number of features: at most 300 bytes an event besides its values, at most 24 a value.
+ */
+export const SEGMENT_BYTES = 256 * 1024;
+
+function estimatedBytes(vector: FeatureVector | undefined): number {
+  return 300 + 24 * (vector?.feature_values.length ?? 0);
+}
 
 const SEGMENT_KEY_PREFIX = 'segment-';
 const NAMES_KEY_PREFIX = 'feature-names/';
@@ -35,6 +42,8 @@ interface StoredSegment {
 /** A segment while this process holds it: its events still buffered, by key; JSON as `StoredSegment`. */
 class Segment<T> {
   readonly events = new Map<string, T>();
+  /** What the events put in it would take as JSON, at most (`estimatedBytes`). */
+  bytes = 0;
   constructor(
     readonly key: string,
     private readonly slot: VectorSlot<T>,
@@ -129,10 +138,11 @@ export class SegmentedBuffer<T> implements BufferMap<T> {
     this.open ??= new Segment(`${SEGMENT_KEY_PREFIX}${this.nextSegment++}`, this.slot);
     const segment = this.open;
     segment.events.set(key, event);
+    segment.bytes += estimatedBytes(this.slot.vector(event));
     this.events.set(key, { value: event, segment });
     // Written again while open: the store serialises its latest value once per transaction.
     this.store.put(segment.key, segment);
-    if (segment.events.size >= SEGMENT_EVENTS) this.seal();
+    if (segment.bytes >= SEGMENT_BYTES) this.seal();
   }
 
   delete(key: string): void {

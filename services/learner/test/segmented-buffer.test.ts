@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { OrderedBuffer, PartitionStore, type ChangelogRecord, type FeatureVector, type Label } from '@sluice/shared';
 import { joinOrder, type JoinEvent } from '../src/event-time-join.js';
-import { SEGMENT_EVENTS, SegmentedBuffer, segmentedBufferCodec } from '../src/segmented-buffer.js';
+import { SEGMENT_BYTES, SegmentedBuffer, segmentedBufferCodec } from '../src/segmented-buffer.js';
 import { JOIN_EVENT_VECTOR } from '../src/shared-feature-names.js';
 
 const NAMES = ['customer_tx_count_1d', 'terminal_fraud_rate_28d'];
@@ -55,11 +55,17 @@ describe('SegmentedBuffer', () => {
     expect(store.drainChanges()).toEqual([{ topic: 'join-buffer.changelog', partition: 0, key: 'segment-0', value: null }]);
   });
 
-  it('starts another record past SEGMENT_EVENTS events', () => {
+  it('keeps every record under SEGMENT_BYTES, however many features a vector has', () => {
     const store = newStore();
     const segments = new SegmentedBuffer(store, JOIN_EVENT_VECTOR, -Infinity, timeOf);
-    for (let n = 0; n <= SEGMENT_EVENTS; n++) segments.put(`k${n}`, vectorEvent(n));
-    expect(store.drainChanges().map((record) => record.key)).toEqual(['segment-0', 'segment-1']);
+    const wide = (n: number): JoinEvent => {
+      const event = vectorEvent(n) as Extract<JoinEvent, { kind: 'vector' }>;
+      return { kind: 'vector', vector: { ...event.vector, feature_names: Array.from({ length: 300 }, (_, i) => `f${i}`), feature_values: Array.from({ length: 300 }, (_, i) => -Math.PI * n * i) } };
+    };
+    for (let n = 0; n < 200; n++) segments.put(`k${n}`, wide(n));
+    const records = store.drainChanges();
+    expect(records.length).toBeGreaterThan(1);
+    for (const record of records) expect(record.value!.length).toBeLessThan(SEGMENT_BYTES);
   });
 
   it('reads events stored one per key (changelogs from before segments) and releases them', () => {
