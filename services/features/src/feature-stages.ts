@@ -44,6 +44,7 @@ import { ignoresLabel, type EntityState } from './entity-state.js';
 import { EntityStore } from './entity-store.js';
 import type { FeatureStageName, FeaturesMetrics } from './features-metrics.js';
 import { CUSTOMER_KEY, TERMINAL_KEY, type EntityPlan, type FeaturePlan } from './plan.js';
+import { SegmentedBuffer, type TerminalBufferValue } from './segmented-buffer.js';
 import type { CustomerInputs, TerminalInputs } from './topology.js';
 import { assembleVector, eventFeatures } from './vector.js';
 
@@ -422,6 +423,8 @@ export class CustomerStage {
 
 interface TerminalPartition {
   buffer: OrderedBuffer<RoutedEvent>;
+  /** The buffer's store: one changelog record per batch of buffered events. */
+  segments: SegmentedBuffer;
   clocks: SourceClocks;
   clocksStore: KeyValueStore<SourceClocksState>;
   outbox: WatermarkOutbox;
@@ -465,9 +468,13 @@ export class TerminalStage {
     this.terminals.onRestored(task);
     const clocksStore = task.store<SourceClocksState>(TERMINAL_CLOCKS_STORE);
     const saved = clocksStore.get(CLOCKS_KEY);
+    const clocks = saved ? SourceClocks.restore(saved) : new SourceClocks();
+    // The frontier was stored in the transaction of every release through it: what a segment holds at or before it is gone.
+    const segments = new SegmentedBuffer(task.store<TerminalBufferValue>(TERMINAL_BUFFER_STORE), clocks.frontier, (routed) => routedOrder(routed).time);
     this.tasks.set(task.task, {
-      buffer: new OrderedBuffer(task.store<RoutedEvent>(TERMINAL_BUFFER_STORE), routedOrder),
-      clocks: saved ? SourceClocks.restore(saved) : new SourceClocks(),
+      buffer: new OrderedBuffer(segments, routedOrder),
+      segments,
+      clocks,
       clocksStore,
       outbox: new WatermarkOutbox(this.topics.transactionsFeatures),
       lag: 0,
@@ -536,6 +543,7 @@ export class TerminalStage {
   afterBatch(context: ProcessingContext): void {
     const partition = this.partitionOf(context);
     if (context.batch !== undefined) partition.lag = context.batch.lag;
+    partition.segments.seal();
     this.publish(context, partition);
     partition.outbox.send(context, { time: partition.clocks.frontier, idle: partition.clocks.allIdle });
     this.terminals.maybeEvict(context);

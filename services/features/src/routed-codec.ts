@@ -18,7 +18,7 @@ import type { Label, RoutedEvent, Transaction } from '@sluice/shared/records';
 
 type TransactionFields = [string, string, string, number, number, string | null, number];
 type LabelFields = [string, string, string, number, boolean, number, number];
-type RoutedFields = [string, TransactionFields | null, LabelFields | null, number[], number[]];
+export type RoutedFields = [string, TransactionFields | null, LabelFields | null, number[], number[]];
 
 function transactionFields(t: Transaction): TransactionFields {
   return [t.transaction_id, t.customer_id, t.terminal_id, t.amount, t.event_time, t.currency, t.ingested_at];
@@ -36,22 +36,21 @@ function labelOf([transaction_id, customer_id, terminal_id, tx_event_time, is_fr
   return { transaction_id, customer_id, terminal_id, tx_event_time, is_fraud, labeled_at, ingested_at };
 }
 
-export function serializeRoutedEvent(routed: RoutedEvent): Buffer {
-  const fields: RoutedFields = [
+/** The event as its changelog JSON holds it. */
+export function routedFields(routed: RoutedEvent): RoutedFields {
+  return [
     routed.feature_set_version,
     routed.transaction && transactionFields(routed.transaction),
     routed.label && labelFields(routed.label),
     routed.event_values,
     routed.customer_values,
   ];
-  return Buffer.from(JSON.stringify(fields));
 }
 
-export function deserializeRoutedEvent(bytes: Buffer): RoutedEvent {
-  const parsed = JSON.parse(bytes.toString('utf8')) as RoutedFields | RoutedEvent;
-  // Buffers changelogged before this codec hold the events as JSON objects: a restore after the upgrade reads them as they are.
-  if (!Array.isArray(parsed)) return parsed;
-  const [feature_set_version, transaction, label, event_values, customer_values] = parsed;
+/** The event from its changelog JSON: fields, or the JSON object buffered before this codec (read as it is). */
+export function routedOf(stored: RoutedFields | RoutedEvent): RoutedEvent {
+  if (!Array.isArray(stored)) return stored;
+  const [feature_set_version, transaction, label, event_values, customer_values] = stored;
   return {
     feature_set_version,
     transaction: transaction && transactionOf(transaction),
@@ -61,4 +60,10 @@ export function deserializeRoutedEvent(bytes: Buffer): RoutedEvent {
   };
 }
 
-export const routedEventCodec = { serialize: serializeRoutedEvent, deserialize: deserializeRoutedEvent };
+export function serializeRoutedEvent(routed: RoutedEvent): Buffer {
+  return Buffer.from(JSON.stringify(routedFields(routed)));
+}
+
+export function deserializeRoutedEvent(bytes: Buffer): RoutedEvent {
+  return routedOf(JSON.parse(bytes.toString('utf8')) as RoutedFields | RoutedEvent);
+}

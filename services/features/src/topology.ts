@@ -4,7 +4,7 @@ import { entityStateCodec } from './entity-store.js';
 import { CUSTOMER_CLOCKS_STORE, CUSTOMERS_STORE, TERMINAL_BUFFER_STORE, TERMINAL_CLOCKS_STORE, TERMINALS_STORE } from './feature-stages.js';
 import { handbookFeatureSpec } from './handbook.js';
 import { compileSpec, CUSTOMER_KEY, TERMINAL_KEY, type EntityPlan, type FeaturePlan } from './plan.js';
-import { routedEventCodec } from './routed-codec.js';
+import { terminalBufferCodec } from './segmented-buffer.js';
 
 /**
  * Features: the customer stage reads validated transactions and labels by
@@ -34,7 +34,7 @@ export function featuresTopology(config: TopicsConfig, plan: FeaturePlan = compi
   if (terminalPlan === undefined) return defineTopology(config, 'features', { 'features-customers': customers });
   const terminals = {
     inputs: terminalInputs(topics),
-    stores: { [TERMINALS_STORE]: entityStore(terminalPlan), [TERMINAL_BUFFER_STORE]: store(routedEventCodec), [TERMINAL_CLOCKS_STORE]: store() },
+    stores: { [TERMINALS_STORE]: entityStore(terminalPlan), [TERMINAL_BUFFER_STORE]: store(terminalBufferCodec), [TERMINAL_CLOCKS_STORE]: store() },
     outputs: [output(topics.transactionsFeatures, { schema: 'FeatureVector', watermarks: true })],
   };
   return defineTopology(config, 'features', { 'features-customers': customers, 'features-terminals': terminals });
