@@ -1,6 +1,6 @@
 import type { BufferMap, FeatureVector, KeyValueStore } from '@sluice/shared';
 import { SluiceError } from '@sluice/shared/errors';
-import { featureNamesCodec, register, resolved, storedVector, withSharedNames, type StoredVector, type VectorSlot } from './shared-feature-names.js';
+import { featureNamesCodec, packVector, register, unpackVector, withSharedNames, type VectorSlot } from './shared-feature-names.js';
 
 /**
  * An event-time buffer's events in its changelogged store, many to a record.
@@ -58,9 +58,9 @@ class Segment<T> {
         events.push([key, event]);
         continue;
       }
-      const { stored, ref } = storedVector(vector);
+      const { packed, ref } = packVector(vector);
       if (ref !== undefined) names[ref] = vector.feature_names;
-      events.push([key, this.slot.withVector(event, stored as FeatureVector)]);
+      events.push([key, this.slot.withVector(event, packed as unknown as FeatureVector)]);
     }
     return { segment: { names, events } };
   }
@@ -72,9 +72,9 @@ function segmentEvents<T>(value: unknown, slot: VectorSlot<T>, key: string): Ite
   const { names, events } = (value as StoredSegment).segment;
   for (const [ref, list] of Object.entries(names)) register(ref, list);
   return events.map(([eventKey, event]): [string, T] => {
-    const stored = slot.vector(event as T) as StoredVector | undefined;
-    if (stored === undefined || stored.feature_names !== undefined) return [eventKey, event as T];
-    const vector = resolved(stored);
+    const stored: unknown = slot.vector(event as T);
+    if (stored === undefined) return [eventKey, event as T];
+    const vector = unpackVector(stored);
     if (vector === undefined) throw new SluiceError('learner_state_invalid', `${key}: feature names of ${eventKey} not in the segment`);
     return [eventKey, slot.withVector(event as T, vector)];
   });

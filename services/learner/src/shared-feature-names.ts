@@ -45,8 +45,24 @@ interface NamesEntry {
   feature_names: string[];
 }
 
-/** A vector as the changelog holds it: its names by reference (feature_names absent until resolved). */
-export type StoredVector = Omit<FeatureVector, 'feature_names'> & { feature_names?: string[]; feature_names_ref?: string };
+/**
+ * A vector as the changelog holds it: positional (its field names were a sixth of its JSON, and JSON.stringify
+ * writes arrays faster than objects), its names by reference when they are a shared list (`intern`), else in full.
+ */
+type PackedVector = [
+  transaction_id: string,
+  customer_id: string,
+  terminal_id: string,
+  event_time: number,
+  amount: number,
+  feature_set_version: string,
+  names: string | string[],
+  feature_values: number[],
+  ingested_at: number,
+];
+
+/** Names by reference in an object, as the first changelogs of this format wrote them. */
+type VectorWithNamesRef = Omit<FeatureVector, 'feature_names'> & { feature_names_ref: string };
 
 const NAMES_KEY_PREFIX = 'feature-names/';
 
@@ -85,27 +101,39 @@ function isNamesEntry(value: unknown): value is NamesEntry {
   return typeof value === 'object' && value !== null && typeof (value as NamesEntry).feature_names_ref === 'string' && Array.isArray((value as NamesEntry).feature_names);
 }
 
-/** The vector with its names from the table, fields in FeatureVector's order; undefined when the reference is not known yet. */
-export function resolved(stored: StoredVector): FeatureVector | undefined {
-  const names = stored.feature_names_ref === undefined ? stored.feature_names : namesByRef.get(stored.feature_names_ref);
-  if (names === undefined) return undefined;
-  return {
-    transaction_id: stored.transaction_id,
-    customer_id: stored.customer_id,
-    terminal_id: stored.terminal_id,
-    event_time: stored.event_time,
-    amount: stored.amount,
-    feature_set_version: stored.feature_set_version,
-    feature_names: names,
-    feature_values: stored.feature_values,
-    ingested_at: stored.ingested_at,
-  };
+/** A vector object with its names in full: what a reader gets, and what changelogs from before held. */
+function isFullVector(stored: unknown): stored is FeatureVector {
+  return typeof stored === 'object' && stored !== null && !Array.isArray(stored) && Array.isArray((stored as FeatureVector).feature_names);
 }
 
-/** The vector as written: its names by reference when they are a shared list (`intern`), else in full. */
-export function storedVector(vector: FeatureVector): { stored: StoredVector; ref?: string } {
+export function packVector(vector: FeatureVector): { packed: PackedVector; ref?: string } {
   const ref = refByArray.get(vector.feature_names);
-  return ref === undefined ? { stored: vector } : { stored: { ...vector, feature_names: undefined, feature_names_ref: ref }, ref };
+  const packed: PackedVector = [
+    vector.transaction_id,
+    vector.customer_id,
+    vector.terminal_id,
+    vector.event_time,
+    vector.amount,
+    vector.feature_set_version,
+    ref ?? vector.feature_names,
+    vector.feature_values,
+    vector.ingested_at,
+  ];
+  return ref === undefined ? { packed } : { packed, ref };
+}
+
+/** The vector a stored one stands for, with its names from the table; undefined when its reference is not known (yet). */
+export function unpackVector(stored: unknown): FeatureVector | undefined {
+  if (isFullVector(stored)) return stored;
+  if (!Array.isArray(stored)) {
+    const { feature_names_ref, ...fields } = stored as VectorWithNamesRef;
+    const names = namesByRef.get(feature_names_ref);
+    return names && { ...fields, feature_names: names };
+  }
+  const [transaction_id, customer_id, terminal_id, event_time, amount, feature_set_version, names, feature_values, ingested_at] = stored as PackedVector;
+  const feature_names = typeof names === 'string' ? namesByRef.get(names) : names;
+  if (feature_names === undefined) return undefined;
+  return { transaction_id, customer_id, terminal_id, event_time, amount, feature_set_version, feature_names, feature_values, ingested_at };
 }
 
 /** The value with its vector's names replaced by their shared list (the same content). */
@@ -125,10 +153,8 @@ export function featureNamesCodec<V>(slot: VectorSlot<V>): { serialize: (value: 
   return {
     serialize(value) {
       const vector = isNamesEntry(value) ? undefined : slot.vector(value);
-      const ref = vector && refByArray.get(vector.feature_names);
-      if (vector === undefined || ref === undefined) return Buffer.from(JSON.stringify(value));
-      const stored: StoredVector = { ...vector, feature_names: undefined, feature_names_ref: ref };
-      return Buffer.from(JSON.stringify(slot.withVector(value, stored as FeatureVector)));
+      if (vector === undefined) return Buffer.from(JSON.stringify(value));
+      return Buffer.from(JSON.stringify(slot.withVector(value, packVector(vector).packed as unknown as FeatureVector)));
     },
     deserialize(bytes) {
       const value: unknown = JSON.parse(bytes.toString('utf8'));
@@ -136,8 +162,9 @@ export function featureNamesCodec<V>(slot: VectorSlot<V>): { serialize: (value: 
         register(value.feature_names_ref, value.feature_names);
         return value as V;
       }
-      const stored = slot.vector(value as V) as StoredVector | undefined;
-      const vector = stored && resolved(stored);
+      const stored: unknown = slot.vector(value as V);
+      if (stored === undefined || isFullVector(stored)) return value as V;
+      const vector = unpackVector(stored);
       return vector === undefined ? (value as V) : slot.withVector(value as V, vector);
     },
   };
@@ -183,11 +210,11 @@ export function withSharedFeatureNames<V>(store: KeyValueStore<V>, slot: VectorS
   };
   const unresolved: [string, V][] = [];
   for (const [key, value] of shared.entries()) {
-    const stored = slot.vector(value) as StoredVector | undefined;
-    if (stored !== undefined && stored.feature_names === undefined) unresolved.push([key, value]);
+    const stored: unknown = slot.vector(value);
+    if (stored !== undefined && !isFullVector(stored)) unresolved.push([key, value]);
   }
   for (const [key, value] of unresolved) {
-    const vector = resolved(slot.vector(value) as StoredVector);
+    const vector = unpackVector(slot.vector(value));
     if (vector === undefined) throw new SluiceError('learner_state_invalid', `store entry ${key}: its feature names are not in the changelog`);
     // Rare (the entry after the vector in the changelog): written again, by reference, like any put.
     shared.put(key, slot.withVector(value, vector));

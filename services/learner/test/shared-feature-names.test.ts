@@ -83,6 +83,17 @@ describe('feature names shared by reference', () => {
     expect(store.drainChanges().map((record) => record.key)).toEqual(['tx-4']);
   });
 
+  it('resolves a vector written positionally before its names entry', () => {
+    const names = ['packed_only_a', 'packed_only_b', 'packed_only_c'];
+    const v = vector(6, names);
+    const packed = [v.transaction_id, v.customer_id, v.terminal_id, v.event_time, v.amount, v.feature_set_version, 'packed-ref', v.feature_values, v.ingested_at];
+    const records: ChangelogRecord[] = [
+      { topic: 'store.changelog', partition: 0, key: 'tx-6', value: Buffer.from(JSON.stringify(packed)) },
+      { topic: 'store.changelog', partition: 0, key: 'feature-names/packed-ref', value: Buffer.from(JSON.stringify({ feature_names_ref: 'packed-ref', feature_names: names })) },
+    ];
+    expect(withSharedFeatureNames(restored(VECTOR_VALUES, records), VECTOR_VALUES).get('tx-6')).toEqual(v);
+  });
+
   it('refuses a vector whose names are nowhere in the changelog', () => {
     const { feature_names: _, ...rest } = vector(5);
     const store = restored(VECTOR_VALUES, [{ topic: 'store.changelog', partition: 0, key: 'tx-5', value: Buffer.from(JSON.stringify({ ...rest, feature_names_ref: 'never-written' })) }]);
