@@ -71,13 +71,16 @@ function segmentEvents<T>(value: unknown, slot: VectorSlot<T>, key: string): Ite
   if (value instanceof Segment) return (value as Segment<T>).events;
   const { names, events } = (value as StoredSegment).segment;
   for (const [ref, list] of Object.entries(names)) register(ref, list);
-  return events.map(([eventKey, event]): [string, T] => {
-    const stored: unknown = slot.vector(event as T);
-    if (stored === undefined) return [eventKey, event as T];
-    const vector = unpackVector(stored);
-    if (vector === undefined) throw new SluiceError('learner_state_invalid', `${key}: feature names of ${eventKey} not in the segment`);
-    return [eventKey, slot.withVector(event as T, vector)];
-  });
+  return events.map(([eventKey, event]): [string, T] => [eventKey, readable(slot, event as T, `${key}: ${eventKey}`)]);
+}
+
+/** The event with its vector unpacked, names included; a store's names entries are all registered by the time it is read. */
+function readable<T>(slot: VectorSlot<T>, event: T, where: string): T {
+  const stored: unknown = slot.vector(event);
+  if (stored === undefined) return event;
+  const vector = unpackVector(stored);
+  if (vector === undefined) throw new SluiceError('learner_state_invalid', `${where}: feature names not in the changelog`);
+  return vector === stored ? event : slot.withVector(event, vector);
 }
 
 /** The store codec (topology.ts) for a buffer whose values carry vectors as `slot` says; records from before segments read as `featureNamesCodec`'s. */
@@ -109,7 +112,7 @@ export class SegmentedBuffer<T> implements BufferMap<T> {
     for (const [key, value] of store.entries()) {
       if (key.startsWith(NAMES_KEY_PREFIX)) continue;
       if (!key.startsWith(SEGMENT_KEY_PREFIX)) {
-        this.events.set(key, { value: value as T, segment: null });
+        this.events.set(key, { value: readable(slot, value as T, key), segment: null });
         continue;
       }
       this.nextSegment = Math.max(this.nextSegment, Number(key.slice(SEGMENT_KEY_PREFIX.length)) + 1);

@@ -76,6 +76,17 @@ describe('SegmentedBuffer', () => {
     expect(store.drainChanges()).toEqual([{ topic: 'join-buffer.changelog', partition: 0, key: 'k3', value: null }]);
   });
 
+  it('reads events stored one per key with their names by reference, the names entry after them', () => {
+    const event = vectorEvent(4) as Extract<JoinEvent, { kind: 'vector' }>;
+    const v = { ...event.vector, feature_names: ['legacy_ref_a', 'legacy_ref_b'] };
+    const packed = [v.transaction_id, v.customer_id, v.terminal_id, v.event_time, v.amount, v.feature_set_version, 'legacy-ref', v.feature_values, v.ingested_at];
+    const store = restored([
+      { topic: 'join-buffer.changelog', partition: 0, key: 'k4', value: Buffer.from(JSON.stringify({ kind: 'vector', vector: packed })) },
+      { topic: 'join-buffer.changelog', partition: 0, key: 'feature-names/legacy-ref', value: Buffer.from(JSON.stringify({ feature_names_ref: 'legacy-ref', feature_names: v.feature_names })) },
+    ]);
+    expect([...new SegmentedBuffer(store, JOIN_EVENT_VECTOR, -Infinity, timeOf).entries()]).toEqual([['k4', { kind: 'vector', vector: v }]]);
+  });
+
   it('restored at any commit, in any record order, with the frontier stored beside it, holds what the buffer held', () => {
     type Op = { op: 'add'; n: number; label: boolean } | { op: 'release'; by: number } | { op: 'seal' } | { op: 'commit' };
     const op: fc.Arbitrary<Op> = fc.oneof(
