@@ -29,6 +29,7 @@ import {
   setInputPaused,
   InputWatermark,
   OrderedBuffer,
+  SegmentedBuffer,
   SourceClocks,
   WatermarkOutbox,
   type AlignmentBoard,
@@ -44,7 +45,7 @@ import { ignoresLabel, type EntityState } from './entity-state.js';
 import { EntityStore } from './entity-store.js';
 import type { FeatureStageName, FeaturesMetrics } from './features-metrics.js';
 import { CUSTOMER_KEY, TERMINAL_KEY, type EntityPlan, type FeaturePlan } from './plan.js';
-import { SegmentedBuffer, type TerminalBufferValue } from './segmented-buffer.js';
+import { TERMINAL_SEGMENTS } from './segmented-buffer.js';
 import type { CustomerInputs, TerminalInputs } from './topology.js';
 import { assembleVector, eventFeatures } from './vector.js';
 
@@ -424,7 +425,7 @@ export class CustomerStage {
 interface TerminalPartition {
   buffer: OrderedBuffer<RoutedEvent>;
   /** The buffer's store: one changelog record per batch of buffered events. */
-  segments: SegmentedBuffer;
+  segments: SegmentedBuffer<RoutedEvent>;
   clocks: SourceClocks;
   clocksStore: KeyValueStore<SourceClocksState>;
   outbox: WatermarkOutbox;
@@ -470,7 +471,7 @@ export class TerminalStage {
     const saved = clocksStore.get(CLOCKS_KEY);
     const clocks = saved ? SourceClocks.restore(saved) : new SourceClocks();
     // The frontier was stored in the transaction of every release through it: what a segment holds at or before it is gone.
-    const segments = new SegmentedBuffer(task.store<TerminalBufferValue>(TERMINAL_BUFFER_STORE), clocks.frontier, (routed) => routedOrder(routed).time);
+    const segments = new SegmentedBuffer(task.store<unknown>(TERMINAL_BUFFER_STORE), TERMINAL_SEGMENTS, clocks.frontier, (routed) => routedOrder(routed).time);
     this.tasks.set(task.task, {
       buffer: new OrderedBuffer(segments, routedOrder),
       segments,

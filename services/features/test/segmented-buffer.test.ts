@@ -1,8 +1,8 @@
 import { PartitionStore, type ChangelogRecord, type RoutedEvent } from '@sluice/shared';
-import { OrderedBuffer } from '@sluice/shared/event-time';
+import { OrderedBuffer, SegmentedBuffer } from '@sluice/shared/event-time';
 import { describe, expect, it } from 'vitest';
 import { routedOrder } from '../src/feature-stages.js';
-import { SegmentedBuffer, terminalBufferCodec, type TerminalBufferValue } from '../src/segmented-buffer.js';
+import { TERMINAL_SEGMENTS, terminalBufferCodec } from '../src/segmented-buffer.js';
 
 const routed = (n: number): RoutedEvent => ({
   feature_set_version: 'v',
@@ -15,9 +15,9 @@ const timeOf = (event: RoutedEvent) => routedOrder(event).time;
 
 /** A buffer over a store that writes its changelog through the topology's codec, as the service's does. */
 function terminalBuffer(changelog: ChangelogRecord[] = [], frontier = -Infinity) {
-  const store = new PartitionStore<TerminalBufferValue>({ name: 'terminal-buffer', changelogTopic: 'changelog', ...terminalBufferCodec }, 0);
+  const store = new PartitionStore<unknown>({ name: 'terminal-buffer', changelogTopic: 'changelog', ...terminalBufferCodec }, 0);
   for (const record of changelog) store.restore(record.key, record.value);
-  const segments = new SegmentedBuffer(store, frontier, timeOf);
+  const segments = new SegmentedBuffer(store, TERMINAL_SEGMENTS, frontier, timeOf);
   return { store, segments, buffer: new OrderedBuffer(segments, routedOrder) };
 }
 

@@ -1,4 +1,4 @@
-import { flowDecision, type FeatureVector, type KeyValueStore, type ProcessingContext, type RestoredTask, type Score, type TaskInfo } from '@sluice/shared';
+import { flowDecision, SegmentedBuffer, type FeatureVector, type KeyValueStore, type ProcessingContext, type RestoredTask, type Score, type TaskInfo } from '@sluice/shared';
 import { AlertBudget, budgetShare, type AlertBudgetState } from './alert-budget.js';
 import { CoolDown, type CoolDownOptions, type CoolDownState } from './cooldown.js';
 import { decide } from './decision.js';
@@ -6,7 +6,7 @@ import { buildAlert, explainTop } from './explanation.js';
 import type { FraudMetrics } from './fraud-metrics.js';
 import type { ModelSelection, ServedSelection } from './model-selection.js';
 import { evaluateRules, vectorFields, type Rule, type Severity } from './rules.js';
-import { ScoringOrder, type HeldVector, type ReleasedVector, type StoredScoringClocks } from './scoring-order.js';
+import { HELD_SEGMENTS, ScoringOrder, storedReleased, type HeldVector, type ReleasedVector, type StoredScoringClocks } from './scoring-order.js';
 import { COOLDOWN_STORE, SCORING_BUFFER_STORE, SCORING_CLOCKS_STORE, type FraudRecord } from './topology.js';
 
 /** The alert budget's state lives in the clocks store (the task's event-time progress), under this key. */
@@ -40,6 +40,8 @@ export interface ScoringSettings {
 /** What one task scores with, over its restored stores. */
 interface TaskScoring {
   order: ScoringOrder;
+  /** The order's buffer, a batch of held vectors to a changelog record (sealed after each batch). */
+  held: SegmentedBuffer<HeldVector>;
   cooldown: CoolDown;
   /** Budget mode only: the task's share of the budget, its store, and its state as last written there. */
   budget: { budget: AlertBudget; store: KeyValueStore<AlertBudgetState>; saved: string } | null;
@@ -79,8 +81,11 @@ export class Scoring {
 
   onRestored(task: RestoredTask): void {
     const { alert } = this.settings;
+    const clocks = task.store<StoredScoringClocks>(SCORING_CLOCKS_STORE);
+    const held = new SegmentedBuffer(task.store<unknown>(SCORING_BUFFER_STORE), HELD_SEGMENTS, storedReleased(clocks), (vector) => vector.vector.event_time);
     this.tasks.set(task.task, {
-      order: new ScoringOrder({ buffer: task.store<HeldVector>(SCORING_BUFFER_STORE), clocks: task.store<StoredScoringClocks>(SCORING_CLOCKS_STORE) }, this.settings.modelWaitMaxMs),
+      order: new ScoringOrder({ buffer: held, clocks }, this.settings.modelWaitMaxMs),
+      held,
       cooldown: new CoolDown(this.settings.cooldown, task.store<CoolDownState>(COOLDOWN_STORE)),
       budget: alert.mode === 'threshold' ? null : this.restoreBudget(task, alert),
     });
@@ -99,10 +104,11 @@ export class Scoring {
 
   /** After a batch, and periodically with no input (a wait running out, the model stream moving on): scores what the order releases, and bounds the hold. */
   advance(context: ProcessingContext): void {
-    const { order } = this.taskOf(context);
+    const { order, held } = this.taskOf(context);
     const modelReady = this.modelReady();
     this.scoreAll(context, order.advance(modelReady, context.now));
     this.boundHold(context, order, modelReady);
+    held.seal();
     const pending = { oldest: order.oldestPending, held: order.size };
     // Only once committed: an aborted batch comes back from the changelog with the vectors it released, which must
     // meet the snapshots they met the first time (a prune inside the batch outlived its abort).

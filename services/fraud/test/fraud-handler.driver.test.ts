@@ -6,7 +6,7 @@ import { ModelSelection, type Scorer } from '../src/model-selection.js';
 import { DEFAULT_RULES } from '../src/rules.js';
 import { Scoring, type AlertMode } from '../src/scoring.js';
 import { modelReadyThrough } from '../src/scoring-order.js';
-import { fraudTopology, type FraudInputs } from '../src/topology.js';
+import { fraudTopology, SCORING_BUFFER_STORE, type FraudInputs } from '../src/topology.js';
 
 const topics = topicNames('');
 const topology = fraudTopology({ SLUICE_TOPIC_PREFIX: '', TOPIC_PARTITIONS: 2 }).processors.fraud;
@@ -110,6 +110,20 @@ describe('fraud handlers through the test driver', () => {
     expect(scored.map((score) => score.transaction_id).sort()).toEqual(Array.from({ length: 20 }, (_, n) => vector(n).transaction_id).sort());
     expect(alerts(driver)).toEqual(scored.filter((score) => score.score !== null && score.score >= 0.7).map((score) => score.transaction_id).sort());
     expect(alerts(driver).length).toBeGreaterThan(0);
+  });
+
+  it('holds a batch of vectors in one changelog record, deleted once they are all scored', async () => {
+    const driver = new TopologyTestDriver(topology, fraud, { partitions: 2 });
+    for (let n = 0; n < 20; n++) driver.pipe(topics.transactionsFeatures, [{ key: vector(n).customer_id, value: vector(n) }]);
+    await driver.run();
+    const changelog = topology.stores.find((store) => store.name === SCORING_BUFFER_STORE)!.changelogTopic;
+    const records = (partition: number) => driver.topics.read(changelog, partition).map((record) => record.value === null);
+    // Held (no mark yet): one record a partition, not one a vector.
+    expect([records(0), records(1)]).toEqual([[false], [false]]);
+    for (let partition = 0; partition < 2; partition++) driver.pipeWatermark(topics.transactionsFeatures, partition, { source: 0, sources: 1, time: 200, idle: false });
+    await driver.run();
+    expect([records(0), records(1)]).toEqual([[false, true], [false, true]]);
+    expect(driver.outputs(topics.fraudScores)).toHaveLength(20);
   });
 
   it('decides after a crash (held vectors, clocks and cool-downs restored from the changelogs) as an instance that never crashed', async () => {

@@ -4,6 +4,7 @@ import {
   combineProgress,
   inputFlow,
   pausedAfter,
+  SegmentedBuffer,
   setInputPaused,
   type AlignmentBoard,
   type FlowLimits,
@@ -23,8 +24,8 @@ import {
 } from '@sluice/shared';
 import { EventTimeJoin, joinOrder, type EventTimeJoinOptions, type JoinDecision, type JoinEvent } from './event-time-join.js';
 import type { LearnerMetrics } from './learner-metrics.js';
-import { SegmentedBuffer } from './segmented-buffer.js';
-import { JOIN_EVENT_VECTOR, VECTOR_VALUES, withSharedFeatureNames } from './shared-feature-names.js';
+import { JOIN_EVENT_SEGMENTS } from './segmented-buffer.js';
+import { VECTOR_VALUES, withSharedFeatureNames } from './shared-feature-names.js';
 import { EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE, PENDING_STORE, type JoinInputs } from './topology.js';
 
 const CLOCKS_KEY = 'clocks';
@@ -107,7 +108,7 @@ export class JoinStage {
     );
     if (stored?.labels_newest != null) labels.observeEvent(stored.labels_newest, now);
     const released = stored?.released ?? -Infinity;
-    const buffer = new SegmentedBuffer(task.store<unknown>(JOIN_BUFFER_STORE), JOIN_EVENT_VECTOR, released, (event) => joinOrder(event).time);
+    const buffer = new SegmentedBuffer(task.store<unknown>(JOIN_BUFFER_STORE), JOIN_EVENT_SEGMENTS, released, (event) => joinOrder(event).time);
     this.joins.set(task.task, {
       join: new EventTimeJoin(
         this.options,

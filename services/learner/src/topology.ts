@@ -1,6 +1,6 @@
 import type { FeatureVector, Label, LabelledExample } from '@sluice/shared/records';
 import { defineTopology, input, output, store, topicNames, type TopicsConfig } from '@sluice/shared/topology';
-import { segmentedBufferCodec } from './segmented-buffer.js';
+import { vectorBufferCodec } from './segmented-buffer.js';
 import { EXAMPLE_VECTOR, featureNamesCodec, JOIN_EVENT_VECTOR, VECTOR_VALUES } from './shared-feature-names.js';
 
 export const PENDING_STORE = 'pending';
@@ -36,7 +36,7 @@ export function learnerTopology(config: TopicsConfig) {
         stores: {
           [PENDING_STORE]: store(featureNamesCodec(VECTOR_VALUES)),
           [EARLY_LABELS_STORE]: store(),
-          [JOIN_BUFFER_STORE]: store(segmentedBufferCodec(JOIN_EVENT_VECTOR)),
+          [JOIN_BUFFER_STORE]: store(vectorBufferCodec(JOIN_EVENT_VECTOR)),
           [JOIN_CLOCKS_STORE]: store(),
         },
         outputs: [output(topics.learnerExamples, { schema: 'LabelledExample', watermarks: true })],
@@ -48,7 +48,7 @@ export function learnerTopology(config: TopicsConfig) {
         // JSON in the changelogs (train-stage.ts): each model's state, its stable fields and its window's chunks; the
         // examples held until every join task's watermark passes them (segmented-buffer.ts); the clocks
         // and the snapshot rounds' state.
-        stores: { [MODEL_STORE]: store(), [TRAIN_BUFFER_STORE]: store(segmentedBufferCodec(EXAMPLE_VECTOR)), [TRAIN_CLOCKS_STORE]: store() },
+        stores: { [MODEL_STORE]: store(), [TRAIN_BUFFER_STORE]: store(vectorBufferCodec(EXAMPLE_VECTOR)), [TRAIN_CLOCKS_STORE]: store() },
         // The training stage writes its progress there itself, as a keyed record (MODEL_PROGRESS_KEY): not a watermark output.
         outputs: [output(topics.modelUpdates, { schema: 'ModelSnapshot' })],
       },

@@ -3,6 +3,7 @@ import {
   encodeWatermark,
   LogThrottle,
   OrderedBuffer,
+  SegmentedBuffer,
   SluiceError,
   SourceClocks,
   WATERMARK_HEADER,
@@ -24,8 +25,7 @@ import {
 import { decideChampion, type ChampionDecision, type ChampionRule } from './champion-rule.js';
 import type { DriftDetectorConfig } from './drift.js';
 import type { LearnerMetrics } from './learner-metrics.js';
-import { SegmentedBuffer } from './segmented-buffer.js';
-import { EXAMPLE_VECTOR } from './shared-feature-names.js';
+import { EXAMPLE_SEGMENTS } from './segmented-buffer.js';
 import { createSupervisedModel, type ModelDeclaration } from './model-declarations.js';
 import { OnlineLearner, type DriftEvent, type DriftReaction, type OnlineLearnerOptions, type OnlineLearnerState, type StableModelState } from './online-learner.js';
 import { MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE, type TrainInputs } from './topology.js';
@@ -267,7 +267,7 @@ export class TrainStage {
   /** A new assignment, or a task started afresh: the order's buffer and clocks from what the changelogs restored. */
   onRestored(task: RestoredTask): void {
     const stored = task.store<StoredTrainClocks>(TRAIN_CLOCKS_STORE).get(CLOCKS_KEY);
-    const segments = new SegmentedBuffer(task.store<unknown>(TRAIN_BUFFER_STORE), EXAMPLE_VECTOR, stored?.released ?? -Infinity, (example) => exampleOrder(example).time);
+    const segments = new SegmentedBuffer(task.store<unknown>(TRAIN_BUFFER_STORE), EXAMPLE_SEGMENTS, stored?.released ?? -Infinity, (example) => exampleOrder(example).time);
     this.tasks.set(task.task, {
       store: task.store<StoredModel>(MODEL_STORE),
       buffer: new OrderedBuffer(segments, exampleOrder),

@@ -1,11 +1,10 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { AlignmentBoard, createLogger, PartitionStore, type FeatureVector, type InputRecord, type Label, type ProcessingContext } from '@sluice/shared';
+import { AlignmentBoard, createLogger, PartitionStore, SegmentedBuffer, type FeatureVector, type InputRecord, type Label, type ProcessingContext } from '@sluice/shared';
 import { JoinStage, type JoinStageOptions } from '../src/join-stage.js';
 import { LearnerMetrics } from '../src/learner-metrics.js';
 import { joinOrder } from '../src/event-time-join.js';
-import { SegmentedBuffer } from '../src/segmented-buffer.js';
-import { JOIN_EVENT_VECTOR } from '../src/shared-feature-names.js';
+import { JOIN_EVENT_SEGMENTS } from '../src/segmented-buffer.js';
 import { EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE, PENDING_STORE, type JoinInputs } from '../src/topology.js';
 
 const TOPICS = { transactionsFeatures: 'transactions.features', labelsValid: 'labels.valid', learnerExamples: 'learner.examples' };
@@ -82,7 +81,7 @@ function harness(board?: AlignmentBoard) {
     stage.afterBatch(ctx);
   };
   // The events held, as the stage reads its buffer store (many to a record).
-  const buffered = () => new SegmentedBuffer(store<unknown>(JOIN_BUFFER_STORE), JOIN_EVENT_VECTOR, -Infinity, (event) => joinOrder(event).time).size;
+  const buffered = () => new SegmentedBuffer(store<unknown>(JOIN_BUFFER_STORE), JOIN_EVENT_SEGMENTS, -Infinity, (event) => joinOrder(event).time).size;
   return { batch, paused, examples, buffered };
 }
 

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { OrderedBuffer, PartitionStore, type ChangelogRecord, type FeatureVector, type Label } from '@sluice/shared';
+import { OrderedBuffer, PartitionStore, SEGMENT_BYTES, SegmentedBuffer, type ChangelogRecord, type FeatureVector, type Label } from '@sluice/shared';
 import { joinOrder, type JoinEvent } from '../src/event-time-join.js';
-import { SEGMENT_BYTES, SegmentedBuffer, segmentedBufferCodec } from '../src/segmented-buffer.js';
+import { JOIN_EVENT_SEGMENTS, vectorBufferCodec } from '../src/segmented-buffer.js';
 import { JOIN_EVENT_VECTOR } from '../src/shared-feature-names.js';
 
 const NAMES = ['customer_tx_count_1d', 'terminal_fraud_rate_28d'];
@@ -28,7 +28,7 @@ function labelEvent(n: number): JoinEvent {
 }
 
 const timeOf = (event: JoinEvent) => joinOrder(event).time;
-const newStore = () => new PartitionStore<unknown>({ name: 'join-buffer', changelogTopic: 'join-buffer.changelog', ...segmentedBufferCodec(JOIN_EVENT_VECTOR) }, 0);
+const newStore = () => new PartitionStore<unknown>({ name: 'join-buffer', changelogTopic: 'join-buffer.changelog', ...vectorBufferCodec(JOIN_EVENT_VECTOR) }, 0);
 
 /** A store rebuilt from a compacted changelog: the latest record per key, in the order `order` picks. */
 function restored(records: ChangelogRecord[], order: <X>(entries: X[]) => X[] = (x) => x): PartitionStore<unknown> {
@@ -42,7 +42,7 @@ function restored(records: ChangelogRecord[], order: <X>(entries: X[]) => X[] = 
 describe('SegmentedBuffer', () => {
   it('writes the events of a batch as one record, and deletes it once they are all released', () => {
     const store = newStore();
-    const buffer = new OrderedBuffer(new SegmentedBuffer(store, JOIN_EVENT_VECTOR, -Infinity, timeOf), joinOrder);
+    const buffer = new OrderedBuffer(new SegmentedBuffer(store, JOIN_EVENT_SEGMENTS, -Infinity, timeOf), joinOrder);
     for (let n = 1; n <= 4; n++) buffer.add(vectorEvent(n));
     buffer.add(labelEvent(1));
     const first = store.drainChanges();
@@ -57,7 +57,7 @@ describe('SegmentedBuffer', () => {
 
   it('keeps every record under SEGMENT_BYTES, however many features a vector has', () => {
     const store = newStore();
-    const segments = new SegmentedBuffer(store, JOIN_EVENT_VECTOR, -Infinity, timeOf);
+    const segments = new SegmentedBuffer(store, JOIN_EVENT_SEGMENTS, -Infinity, timeOf);
     const wide = (n: number): JoinEvent => {
       const event = vectorEvent(n) as Extract<JoinEvent, { kind: 'vector' }>;
       return { kind: 'vector', vector: { ...event.vector, feature_names: Array.from({ length: 300 }, (_, i) => `f${i}`), feature_values: Array.from({ length: 300 }, (_, i) => -Math.PI * n * i) } };
@@ -71,7 +71,7 @@ describe('SegmentedBuffer', () => {
   it('reads events stored one per key (changelogs from before segments) and releases them', () => {
     const old = vectorEvent(3);
     const store = restored([{ topic: 'join-buffer.changelog', partition: 0, key: 'k3', value: Buffer.from(JSON.stringify(old)) }]);
-    const buffer = new OrderedBuffer(new SegmentedBuffer(store, JOIN_EVENT_VECTOR, -Infinity, timeOf), joinOrder);
+    const buffer = new OrderedBuffer(new SegmentedBuffer(store, JOIN_EVENT_SEGMENTS, -Infinity, timeOf), joinOrder);
     expect(buffer.releaseThrough(100)).toEqual([old]);
     expect(store.drainChanges()).toEqual([{ topic: 'join-buffer.changelog', partition: 0, key: 'k3', value: null }]);
   });
@@ -84,7 +84,7 @@ describe('SegmentedBuffer', () => {
       { topic: 'join-buffer.changelog', partition: 0, key: 'k4', value: Buffer.from(JSON.stringify({ kind: 'vector', vector: packed })) },
       { topic: 'join-buffer.changelog', partition: 0, key: 'feature-names/legacy-ref', value: Buffer.from(JSON.stringify({ feature_names_ref: 'legacy-ref', feature_names: v.feature_names })) },
     ]);
-    expect([...new SegmentedBuffer(store, JOIN_EVENT_VECTOR, -Infinity, timeOf).entries()]).toEqual([['k4', { kind: 'vector', vector: v }]]);
+    expect([...new SegmentedBuffer(store, JOIN_EVENT_SEGMENTS, -Infinity, timeOf).entries()]).toEqual([['k4', { kind: 'vector', vector: v }]]);
   });
 
   it('restored at any commit, in any record order, with the frontier stored beside it, holds what the buffer held', () => {
@@ -98,7 +98,7 @@ describe('SegmentedBuffer', () => {
     fc.assert(
       fc.property(fc.array(op, { maxLength: 60 }), fc.infiniteStream(fc.double({ min: 0, max: 1, noNaN: true })), (ops, draws) => {
         const store = newStore();
-        const segments = new SegmentedBuffer(store, JOIN_EVENT_VECTOR, -Infinity, timeOf);
+        const segments = new SegmentedBuffer(store, JOIN_EVENT_SEGMENTS, -Infinity, timeOf);
         const buffer = new OrderedBuffer(segments, joinOrder);
         const log: ChangelogRecord[] = [];
         let released = -Infinity;
@@ -109,7 +109,7 @@ describe('SegmentedBuffer', () => {
             .sort((a, b) => a[0] - b[0])
             .map(([, entry]) => entry);
         const check = () => {
-          const again = new SegmentedBuffer(restored(log, shuffle), JOIN_EVENT_VECTOR, released, timeOf);
+          const again = new SegmentedBuffer(restored(log, shuffle), JOIN_EVENT_SEGMENTS, released, timeOf);
           expect(new Map(again.entries())).toEqual(new Map(segments.entries()));
         };
         for (const step of ops) {

@@ -6,3 +6,4 @@ export * from './input-watermark.js';
 export * from './watermark-outbox.js';
 export * from './flow-control.js';
 export * from './alignment-board.js';
+export * from './segmented-buffer.js';
