@@ -97,6 +97,11 @@ export class EventTimeJoin {
     return this.buffer.size;
   }
 
+  /** Vectors waiting for their label. */
+  get pendingVectors(): number {
+    return this.pending.size;
+  }
+
   /**
    * Buffers an event. One at or before the frontier already applied is late
    * (its source broke its watermark, or it came while every source was idle):

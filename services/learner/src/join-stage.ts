@@ -94,6 +94,13 @@ export class JoinStage {
     private readonly training?: AlignmentBoard,
   ) {}
 
+  /** Vectors waiting for their label over the tasks this instance holds (the pending store also keeps its feature names). */
+  pendingVectors(): number {
+    let total = 0;
+    for (const { join } of this.joins.values()) total += join.pendingVectors;
+    return total;
+  }
+
   /** A new assignment, or a task started afresh: the join and its clocks from what the changelogs restored. */
   onRestored(task: RestoredTask): void {
     const clocks = task.store<StoredJoinClocks>(JOIN_CLOCKS_STORE);

@@ -14,7 +14,7 @@ export class LearnerMetrics {
   readonly champion: Gauge<'model'>;
   readonly championSwitches: Counter;
 
-  /** `pendingVectors`: read at each scrape (the join processor's pending-store entries over the partitions it owns now). */
+  /** `pendingVectors`: read at each scrape (the vectors waiting for their label over the join tasks this instance holds now). */
   constructor(registry: Registry, pendingVectors: () => number = () => 0) {
     const registers = [registry];
     this.labels = new Counter({

@@ -3,7 +3,7 @@ import { checkLearnerConfig, learnerConfigSchema } from './config.js';
 import { JoinStage } from './join-stage.js';
 import { LearnerMetrics } from './learner-metrics.js';
 import { readLatestSnapshots, withAttempts } from './snapshot-source.js';
-import { learnerTopology, PENDING_STORE } from './topology.js';
+import { learnerTopology } from './topology.js';
 import { TrainStage } from './train-stage.js';
 
 const WATERMARK_PUNCTUATION_MS = 200;
@@ -15,7 +15,7 @@ runService('learner', async () => {
   const runtime = await bootstrapService(config, topology);
   const { topics, logger } = runtime;
   // Read at scrape time, once the join processor below exists.
-  const metrics: LearnerMetrics = new LearnerMetrics(runtime.metrics, (): number => joinProcessor.storeEntries(PENDING_STORE));
+  const metrics: LearnerMetrics = new LearnerMetrics(runtime.metrics, (): number => join.pendingVectors());
 
   // The training task, when this instance has it, shows the join tasks how far it has got (bounded buffers); not
   // heard from for 30 s (revoked, or a batch that long), it no longer counts.
