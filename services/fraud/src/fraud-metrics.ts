@@ -21,6 +21,9 @@ export class FraudMetrics {
     const registers = [registry];
     this.scores = new Counter({ name: 'sluice_fraud_scores_total', help: 'Feature vectors scored, by decision (alert, suppressed by the cool-down, pass).', labelNames: ['decision'], registers });
     this.alerts = new Counter({ name: 'sluice_fraud_alerts_total', help: 'Alerts raised, by what raised them.', labelNames: ['reason'], registers });
+    // Every reason's series exists from the start at 0: a series first scraped at its final value shows no increase to
+    // rate() (the monitoring test's fast runs raised all their alerts before Prometheus first saw the counter).
+    for (const reason of ['model', 'rule', 'model_and_rule']) this.alerts.inc({ reason }, 0);
     this.score = new Histogram({ name: 'sluice_fraud_score', help: 'Distribution of model scores.', buckets: [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99], registers });
     this.modelVersion = new Gauge({ name: 'sluice_fraud_model_version', help: 'Version of the newest model snapshot taken, of any model (0: none yet, rules only).', registers });
     this.modelAge = new Gauge({

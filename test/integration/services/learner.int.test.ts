@@ -64,6 +64,17 @@ function logLine(service: RunningService, msg: string, model: string): Record<st
   return service.logs.find((line) => line.msg === msg && line.model === model);
 }
 
+interface BufferedEvent {
+  kind: string;
+  label?: Label;
+}
+type BufferRecord = BufferedEvent | { segment: { events: [string, BufferedEvent][] } };
+
+/** The events of a join-buffer changelog record: a segment's, or one event stored under its own key. */
+function bufferedEvents(record: BufferRecord): BufferedEvent[] {
+  return 'segment' in record ? record.segment.events.map(([, event]) => event) : [record];
+}
+
 describe('learner against the real broker', () => {
   it('joins late and early labels exactly once, publishes versioned snapshots that learn the truth, and carries on across SIGKILLs, a standby takeover and a lost changelog', async () => {
     const started = Date.now();
@@ -79,8 +90,10 @@ describe('learner against the real broker', () => {
 
     const examples = await follow(kafka, topics.learnerExamples, (bytes) => serde.decode<LabelledExample>(bytes));
     const snapshots = await follow(kafka, topics.modelUpdates, (bytes) => serde.decode<ModelSnapshot>(bytes));
-    // The join's buffer: events wait there until the watermarks pass them (labels sent before their vector, too).
-    const joinBufferLog = await follow(kafka, changelogTopic(prefix, 'learner', 'join-buffer'), (bytes) => JSON.parse(bytes.toString('utf8')) as { kind: string; label?: Label });
+    // The join's buffer: events wait there until the watermarks pass them (labels sent before their vector, too),
+    // a batch of them to a record (shared's SegmentedBuffer); its frontier is stored beside it, in the join's clocks.
+    const joinBufferLog = await follow(kafka, changelogTopic(prefix, 'learner', 'join-buffer'), (bytes) => bufferedEvents(JSON.parse(bytes.toString('utf8')) as BufferRecord));
+    const joinClocksLog = await follow(kafka, changelogTopic(prefix, 'learner', 'join-clocks'), (bytes) => JSON.parse(bytes.toString('utf8')) as { released: number | null });
 
     const stream = new LearnerStream({
       seed: 20240501,
@@ -269,12 +282,14 @@ describe('learner against the real broker', () => {
     // watermark passed them, and were matched.
     const earlyIds = stream.sent.filter((entry) => entry.early).map((entry) => entry.vector.transaction_id);
     expect(earlyIds.length).toBeGreaterThan(100);
-    const bufferedLabels = joinBufferLog.records.filter((record) => record.value?.kind === 'label').map((record) => record.value!.label!.transaction_id);
-    const buffered = new Set(bufferedLabels);
+    const labelsIn = (events: BufferedEvent[] | null) => (events ?? []).flatMap((event) => (event.kind === 'label' && event.label ? [event.label] : []));
+    const buffered = new Set(joinBufferLog.records.flatMap((record) => labelsIn(record.value)).map((label) => label.transaction_id));
     for (const id of earlyIds) expect(buffered.has(id)).toBe(true);
-    // Left waiting: exactly the early labels sent for wave 9, whose vectors never came (the watermark never passed them).
-    const latestPerKey = new Map(joinBufferLog.records.map((record) => [record.key, record.value]));
-    const waiting = [...latestPerKey.values()].filter((value) => value?.kind === 'label').map((value) => value!.label!.transaction_id);
+    // Left waiting: exactly the early labels sent for wave 9, whose vectors never came (the watermark never passed
+    // them): in the live records, after their partition's frontier (a record is not rewritten when part of it is released).
+    const released = new Map(joinClocksLog.records.map((record) => [record.partition, record.value?.released ?? -Infinity]));
+    const latestPerKey = new Map(joinBufferLog.records.map((record) => [`${record.partition}/${record.key}`, record]));
+    const waiting = [...latestPerKey.values()].flatMap((record) => labelsIn(record.value).filter((label) => label.labeled_at > released.get(record.partition)!)).map((label) => label.transaction_id);
     const neverSent = stream.wave(9).filter((entry) => entry.early).map((entry) => entry.vector.transaction_id);
     expect(neverSent.length).toBeGreaterThan(0);
     expect(new Set(waiting)).toEqual(new Set(neverSent));
