@@ -101,6 +101,13 @@ export class JoinStage {
     return total;
   }
 
+  /** Events the join tasks of this instance hold until the watermarks pass them. */
+  bufferedEvents(): number {
+    let total = 0;
+    for (const { join } of this.joins.values()) total += join.buffered;
+    return total;
+  }
+
   /** A new assignment, or a task started afresh: the join and its clocks from what the changelogs restored. */
   onRestored(task: RestoredTask): void {
     const clocks = task.store<StoredJoinClocks>(JOIN_CLOCKS_STORE);

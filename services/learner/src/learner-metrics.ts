@@ -13,9 +13,13 @@ export class LearnerMetrics {
   readonly lastSnapshot: Gauge<'model'>;
   readonly champion: Gauge<'model'>;
   readonly championSwitches: Counter;
+  readonly buffered: Gauge<'stage'>;
 
-  /** `pendingVectors`: read at each scrape (the vectors waiting for their label over the join tasks this instance holds now). */
-  constructor(registry: Registry, pendingVectors: () => number = () => 0) {
+  /**
+   * Read at each scrape, over the tasks this instance holds now: `pendingVectors`, the vectors waiting for their
+   * label; `bufferedEvents`, the events a stage holds until the watermarks pass them.
+   */
+  constructor(registry: Registry, pendingVectors: () => number = () => 0, bufferedEvents: (stage: 'join' | 'train') => number = () => 0) {
     const registers = [registry];
     this.labels = new Counter({
       name: 'sluice_learner_labels_total',
@@ -29,6 +33,15 @@ export class LearnerMetrics {
       registers,
       collect() {
         this.set(pendingVectors());
+      },
+    });
+    this.buffered = new Gauge({
+      name: 'sluice_learner_buffered_events',
+      help: 'Events held until every upstream partition has passed their event time (the watermark), by stage: join (vectors and labels), train (examples).',
+      labelNames: ['stage'],
+      registers,
+      collect() {
+        for (const stage of ['join', 'train'] as const) this.set({ stage }, bufferedEvents(stage));
       },
     });
     this.trained = new Counter({ name: 'sluice_learner_trained_examples_total', help: 'Examples learned (test-then-train), by model.', labelNames: ['model'], registers });

@@ -15,7 +15,11 @@ runService('learner', async () => {
   const runtime = await bootstrapService(config, topology);
   const { topics, logger } = runtime;
   // Read at scrape time, once the join processor below exists.
-  const metrics: LearnerMetrics = new LearnerMetrics(runtime.metrics, (): number => join.pendingVectors());
+  const metrics: LearnerMetrics = new LearnerMetrics(
+    runtime.metrics,
+    (): number => join.pendingVectors(),
+    (stage): number => (stage === 'join' ? join.bufferedEvents() : train.bufferedExamples()),
+  );
 
   // The training task, when this instance has it, shows the join tasks how far it has got (bounded buffers); not
   // heard from for 30 s (revoked, or a batch that long), it no longer counts.

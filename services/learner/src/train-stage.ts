@@ -258,6 +258,13 @@ export class TrainStage {
     if (settings.models.length === 0) throw new SluiceError('invalid_learner_options', 'the train stage needs at least one supervised model');
   }
 
+  /** Examples the training task of this instance holds until every join task's watermark passes them. */
+  bufferedExamples(): number {
+    let total = 0;
+    for (const training of this.tasks.values()) total += training.buffer.size;
+    return total;
+  }
+
   /** The training task's view of the join tasks and its buffer, for their watermark alignment (undefined once it is revoked). */
   readerState(task: TaskInfo): ReaderState | undefined {
     const training = this.tasks.get(task);

@@ -1,8 +1,9 @@
 /**
  * Samples the services' event-time buffers during the pipeline bench's replay: a gauge read only at the end
  * shows a drained buffer, so the peak needs sampling while the replay runs. Reads each service's /metrics every
- * `intervalMs`: `sluice_state_entries{store}` (set after every committed batch, summed over the processor's tasks),
- * `sluice_paused_inputs` (flow control), and VmRSS from /proc.
+ * `intervalMs`: the events each buffer holds (its service's gauge: a buffer's store keeps a batch of events to an
+ * entry, so its `sluice_state_entries` counts segments), `sluice_state_entries{store}` for the others (set after every
+ * committed batch, summed over the processor's tasks), `sluice_paused_inputs` (flow control), and VmRSS from /proc.
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +18,22 @@ export const EVENT_TIME_BUFFER_STORES: readonly { service: ServiceName; store: s
   { service: 'learner', store: 'early-labels' },
   { service: 'fraud', store: 'buffer' },
 ];
+
+/** The gauge (and its stage) that counts a buffer store's events, where its entries are segments or names. */
+const EVENT_GAUGES: Record<string, { metric: string; stage?: string }> = {
+  'features/terminal-buffer': { metric: 'sluice_features_buffered_events', stage: 'terminal' },
+  'learner/join-buffer': { metric: 'sluice_learner_buffered_events', stage: 'join' },
+  'learner/train-buffer': { metric: 'sluice_learner_buffered_events', stage: 'train' },
+  'learner/pending': { metric: 'sluice_learner_pending_vectors' },
+  'fraud/buffer': { metric: 'sluice_fraud_held_vectors' },
+};
+
+/** A gauge's value in a scrape: the sample with that stage, or the unlabelled one. */
+function gaugeValue(metrics: string, metric: string, stage: string | undefined): number | undefined {
+  if (stage !== undefined) return sumByLabel(metrics, metric, 'stage').get(stage);
+  const line = metrics.split('\n').find((each) => each.startsWith(`${metric} `));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
 
 function rssMiB(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -68,7 +85,11 @@ export class BufferSampler {
     const rss = rssMiB(service.child.pid!);
     if (!(rss <= (this.rss.get(service.name) ?? 0))) this.rss.set(service.name, rss);
     const metrics = await scrapeMetrics(service);
-    for (const [store, count] of sumByLabel(metrics, 'sluice_state_entries', 'store')) raise(this.entries, `${service.name}/${store}`, count);
+    for (const [store, count] of sumByLabel(metrics, 'sluice_state_entries', 'store')) {
+      const key = `${service.name}/${store}`;
+      const events = EVENT_GAUGES[key];
+      raise(this.entries, key, events === undefined ? count : (gaugeValue(metrics, events.metric, events.stage) ?? 0));
+    }
     let paused = 0;
     for (const count of sumByLabel(metrics, 'sluice_paused_inputs', 'topic').values()) paused += count;
     raise(this.paused, service.name, paused);
