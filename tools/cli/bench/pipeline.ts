@@ -273,7 +273,7 @@ try {
     );
 
     print();
-    print('Event-time buffers (sluice_state_entries of each buffer store, summed over the service\'s tasks, sampled every second; changelog records the store wrote, puts and tombstones, per transaction scored):');
+    print('Event-time buffers (events held: each service\'s gauge for its buffers, sluice_state_entries for early-labels; summed over the service\'s tasks, sampled every second; changelog records the store wrote, puts and tombstones, per transaction scored):');
     table(
       ['store', 'peak entries', 'changelog records', 'per transaction'],
       EVENT_TIME_BUFFER_STORES.map(({ service, store }) => {

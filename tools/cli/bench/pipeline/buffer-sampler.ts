@@ -28,10 +28,10 @@ const EVENT_GAUGES: Record<string, { metric: string; stage?: string }> = {
   'fraud/buffer': { metric: 'sluice_fraud_held_vectors' },
 };
 
-/** A gauge's value in a scrape: the sample with that stage, or the unlabelled one. */
+/** A gauge's value in a scrape: the sample with that stage, or the one without (its only labels the service's defaults). */
 function gaugeValue(metrics: string, metric: string, stage: string | undefined): number | undefined {
   if (stage !== undefined) return sumByLabel(metrics, metric, 'stage').get(stage);
-  const line = metrics.split('\n').find((each) => each.startsWith(`${metric} `));
+  const line = metrics.split('\n').find((each) => each.startsWith(`${metric} `) || each.startsWith(`${metric}{`));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
