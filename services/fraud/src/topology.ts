@@ -22,9 +22,8 @@ export function fraudTopology(config: TopicsConfig) {
         inputs: {
           features: input<FeatureVector>(topics.transactionsFeatures, { deadLetter: topics.transactionsDlq, watermarks: true }),
         },
-        // JSON, typed where scoring.ts opens them: a processor's stores are TopologyStore<unknown>, and a store<V>
-        // of a narrower V is not one (its codec's parameter).
-        stores: { [COOLDOWN_STORE]: store<unknown>(), [SCORING_BUFFER_STORE]: store<unknown>(), [SCORING_CLOCKS_STORE]: store<unknown>() },
+        // JSON, typed where scoring.ts opens them; the buffer holds a batch of vectors to an entry (shared's SegmentedBuffer).
+        stores: { [COOLDOWN_STORE]: store(), [SCORING_BUFFER_STORE]: store(), [SCORING_CLOCKS_STORE]: store() },
         outputs: [output(topics.fraudScores, { schema: 'Score' }), output(topics.fraudAlerts, { schema: 'Alert' })],
       },
     },
