@@ -7,7 +7,7 @@ import type { AvroSerde } from './serde.js';
 import { createConsumer, readiness, runConsumer } from './runtime/consumer.js';
 import type { InputDefinition, ProcessorDefinition } from './runtime/contract.js';
 import { countPausedInputs, resumeAllInputs } from './runtime/input-pauses.js';
-import { storeOf, type ContextEnvironment } from './runtime/processing-context.js';
+import { restoredTask, type ContextEnvironment } from './runtime/processing-context.js';
 import { ProcessorMetrics, publishShare } from './runtime/processor-metrics.js';
 import { runBatch, runPunctuation, type TaskWorkSettings } from './runtime/task-work.js';
 import { createTask, inTurn, prepareTasks, type Task, type TaskSettings } from './runtime/tasks.js';
@@ -219,7 +219,7 @@ export class StreamProcessor {
 
   /** The task's stores are restored: the handler hears of it before the task's first work (ProcessorHandler.onRestored). */
   private restored(task: Task): void {
-    this.options.onRestored?.({ partition: task.partition, task: task.info, logger: this.options.logger, now: Date.now(), store: <V>(name: string) => storeOf<V>(task.stores, name) });
+    this.options.onRestored?.(restoredTask(task, this.options.logger, Date.now()));
     task.isReady = true;
   }
 

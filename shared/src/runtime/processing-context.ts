@@ -3,7 +3,7 @@ import { SluiceError } from '../errors.js';
 import { decodeWatermark, encodeWatermark, WATERMARK_HEADER } from '../event-time/watermark.js';
 import type { Logger } from '../logger.js';
 import type { KeyValueStore } from '../state-store.js';
-import { headerValue, type InputMessage, type OutputOptions, type ProcessingContext, type TaskInfo } from './contract.js';
+import { headerValue, type InputMessage, type OutputOptions, type ProcessingContext, type RestoredTask, type TaskInfo } from './contract.js';
 import type { TaskInputs } from './input-pauses.js';
 
 /** An output a batch (or punctuation) queued: written when its transaction commits. */
@@ -53,6 +53,11 @@ export function storeOf<V>(stores: ReadonlyMap<string, KeyValueStore<unknown>>, 
   const store = stores.get(name);
   if (!store) throw new SluiceError('UNKNOWN_STORE', `no store named ${name}`);
   return store as KeyValueStore<V>;
+}
+
+/** What a handler's onRestored hook sees of a task whose stores are restored (the processor's and the test driver's). */
+export function restoredTask(task: { partition: number; info: TaskInfo; stores: ReadonlyMap<string, KeyValueStore<unknown>> }, logger: Logger, now: number): RestoredTask {
+  return { partition: task.partition, task: task.info, logger, now, store: <V>(name: string) => storeOf<V>(task.stores, name) };
 }
 
 /** A context for one batch (or punctuation) of a task: what it queues is committed, with the state's changes, in one transaction. */

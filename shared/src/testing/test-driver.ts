@@ -5,7 +5,7 @@ import { PartitionStore } from '../state-store.js';
 import type { InputDefinition, InputMessage, ProcessorDefinition, TaskInfo } from '../runtime/contract.js';
 import { bindHandler, type ProcessorTopology, type TypedHandler } from '../runtime/topology.js';
 import { TaskInputs } from '../runtime/input-pauses.js';
-import { openContext, processOne, readWatermark, storeOf, type ContextEnvironment, type QueuedOutput } from '../runtime/processing-context.js';
+import { openContext, processOne, readWatermark, restoredTask, type ContextEnvironment, type QueuedOutput } from '../runtime/processing-context.js';
 import { InMemoryTopics, type TopicRecord } from './in-memory-topics.js';
 
 export interface DriverOptions {
@@ -220,7 +220,7 @@ export class TopologyTestDriver<I extends ProcessorTopology['inputs'] = Processo
         const lagAtAssignment = new Map([...inputs].map((topic) => [topic, this.topics.end(topic, partition) - this.offset(topic, partition)]));
         const task = { partition, info: { partition, lagAtAssignment }, stores, inputs: new TaskInputs(partition, inputs, () => undefined) };
         this.tasks.set(partition, task);
-        this.definition.onRestored?.({ partition, task: task.info, logger: this.environment.logger, now: this.now, store: <V>(name: string) => storeOf<V>(stores, name) });
+        this.definition.onRestored?.(restoredTask(task, this.environment.logger, this.now));
       }
     }
     return [...this.tasks.values()].sort((a, b) => a.partition - b.partition);
