@@ -181,14 +181,22 @@ try {
   for (const [name, sorted] of rows) console.log(`| ${name.padEnd(width)} | ${fixed(percentile(sorted, 50)).padStart(6)} | ${fixed(percentile(sorted, 99)).padStart(6)} | ${fixed(sorted.at(-1) ?? NaN).padStart(6)} |`);
   // A latency that grows through the window is a queue (the services do not keep up at this rate), not a wait.
   const first = Math.min(...all.map((t) => t.sent));
-  const slices = new Map<number, number[]>();
-  for (const trace of all) {
-    if (trace.vectorRead === undefined) continue;
-    const slice = Math.floor((trace.sent - first) / 10_000);
-    (slices.get(slice) ?? slices.set(slice, []).get(slice)!).push(trace.vectorRead - trace.sent);
+  for (const [name, end] of [['vector', (t: Trace) => t.vectorRead], ['score', (t: Trace) => t.scoreRead]] as const) {
+    const slices = new Map<number, number[]>();
+    for (const trace of all) {
+      const read = end(trace);
+      if (read === undefined) continue;
+      const slice = Math.floor((trace.sent - first) / 10_000);
+      (slices.get(slice) ?? slices.set(slice, []).get(slice)!).push(read - trace.sent);
+    }
+    const figures = [...slices]
+      .sort(([a], [b]) => a - b)
+      .map(([slice, spans]) => {
+        const sorted = spans.sort((a, b) => a - b);
+        return `${slice * 10}-${slice * 10 + 10} s ${fixed(percentile(sorted, 50))} / ${fixed(percentile(sorted, 99))}`;
+      });
+    console.log(`produce → ${name} readable p50 / p99 by 10 s of the window: ${figures.join(', ')} ms`);
   }
-  const medians = [...slices].sort(([a], [b]) => a - b).map(([slice, spans]) => `${slice * 10}-${slice * 10 + 10} s ${fixed(percentile(spans.sort((a, b) => a - b), 50))}`);
-  console.log(`produce → vector readable p50 by 10 s of the window: ${medians.join(', ')} ms`);
 } finally {
   await Promise.all(consumers.map((consumer) => consumer.disconnect()));
   await Promise.all(services.map((service) => stopService(service)));

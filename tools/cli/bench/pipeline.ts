@@ -56,6 +56,8 @@ interface Options {
   replay: boolean;
   latency: boolean;
   profile?: string;
+  logs?: string;
+  logLevel: string;
   keepTopics: boolean;
   stallSeconds: number;
 }
@@ -75,6 +77,8 @@ const options = new Command('bench:pipeline')
   .option('--no-replay', 'skip the full-speed replay (the services still start; the latency step then runs on empty state)')
   .option('--no-latency', 'skip the paced rates')
   .option('--profile <dir>', 'run the services under node --cpu-prof, profiles written to this directory, and print their breakdown')
+  .option('--logs <dir>', "write each service's log lines to <dir>/<service>.log")
+  .option('--log-level <level>', "the services' LOG_LEVEL (debug shows flow control's pauses, with --logs)", 'info')
   .option('--keep-topics', 'keep the run\'s topics (deleted by default)', false)
   .option('--stall-seconds <n>', 'give up when no score arrives for this long', whole('stall-seconds'), 180)
   .parse()
@@ -185,13 +189,17 @@ try {
     SCHEMA_REGISTRY_URL: registryUrl,
     SLUICE_TOPIC_PREFIX: prefix,
     METRICS_PORT: '0',
+    LOG_LEVEL: options.logLevel,
     INGEST_HTTP_ENABLED: 'false',
     // A replay runs months of event time in minutes: a terminal's transactions arrive from six customer partitions
     // far apart in event time (as in ./sluice demo).
     FEATURES_GRACE_MS: String(DAY_MS),
   };
   const startedAt = performance.now();
-  services = SERVICE_NAMES.map((name) => startService(name, serviceEnv, nodeOptions, (line) => (errors.push(line), say(line))));
+  if (options.logs) mkdirSync(options.logs, { recursive: true });
+  services = SERVICE_NAMES.map((name) =>
+    startService(name, serviceEnv, nodeOptions, (line) => (errors.push(line), say(line)), options.logs && join(options.logs, `${name}.log`)),
+  );
   // A service that dies at start-up (a bad build, a missing export) fails the run instead of leaving it waiting.
   await Promise.all(services.map((service) => service.started));
   say(`services started in ${((performance.now() - startedAt) / 1000).toFixed(1)} s (pids ${services.map((s) => `${s.name} ${s.child.pid}`).join(', ')})`);

@@ -4,7 +4,7 @@
  * (utime + stime of /proc/<pid>/stat) and peak RSS (VmHWM of /proc/<pid>/status).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -24,10 +24,11 @@ export interface BenchService {
   cpuAtStart: number;
 }
 
-export function startService(name: ServiceName, env: Record<string, string>, nodeOptions: string[], onError: (line: string) => void): BenchService {
+/** Starts one service from its source; `logFile`, when given, receives every line it writes. */
+export function startService(name: ServiceName, env: Record<string, string>, nodeOptions: string[], onError: (line: string) => void, logFile?: string): BenchService {
   const main = fileURLToPath(new URL(`../../../../services/${name}/src/main.ts`, import.meta.url));
   const child = spawn(process.execPath, [...nodeOptions, '--conditions=sluice-source', '--import', 'tsx', main], {
-    env: { ...process.env, ...env, LOG_LEVEL: 'info' },
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let markStarted!: () => void;
@@ -43,7 +44,10 @@ export function startService(name: ServiceName, env: Record<string, string>, nod
     metricsPort: new Promise((resolve) => (markPort = resolve)),
     cpuAtStart: 0,
   };
+  const log = logFile === undefined ? undefined : createWriteStream(logFile);
+  child.once('exit', () => log?.end());
   createInterface({ input: child.stdout! }).on('line', (line) => {
+    log?.write(`${line}\n`);
     let entry: { level?: number; msg?: string; port?: number; code?: string };
     try {
       entry = JSON.parse(line) as typeof entry;
