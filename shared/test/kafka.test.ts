@@ -75,4 +75,14 @@ describe('kafkajsLogger', () => {
     }
     expect(log.errors()).toEqual([]);
   });
+
+  it('never reports the refusals between two commits, however long they keep coming', () => {
+    const log = capture(60_000, 35_000);
+    // A dozen tasks, each refused now and then while its previous commit settles: one line every 2 s for 5 minutes.
+    for (let ms = 0; ms <= 300_000; ms += 2_000) {
+      log.at(ms);
+      log.write(logLevel.ERROR, 'Response AddPartitionsToTxn(key: 24, version: 1)', 'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing');
+    }
+    expect(log.lines.every((line) => line.level === 20)).toBe(true);
+  });
 });
