@@ -485,6 +485,13 @@ export class TerminalStage {
   onRevoked(task: TaskInfo): void {
     this.terminals.onRevoked(task);
     this.tasks.delete(task);
+    this.bufferedByPartition.delete(task.partition);
+    this.publishBuffered();
+  }
+
+  private publishBuffered(): void {
+    this.metrics.buffered.set({ stage: 'terminal' }, sum(this.bufferedByPartition.values()));
+    this.metrics.largestTaskBuffered.set({ stage: 'terminal' }, Math.max(0, ...this.bufferedByPartition.values()));
   }
 
   private partitionOf(context: ProcessingContext): TerminalPartition {
@@ -549,7 +556,7 @@ export class TerminalStage {
     partition.outbox.send(context, { time: partition.clocks.frontier, idle: partition.clocks.allIdle });
     this.terminals.maybeEvict(context);
     this.bufferedByPartition.set(context.partition, partition.buffer.size);
-    this.metrics.buffered.set({ stage: 'terminal' }, sum(this.bufferedByPartition.values()));
+    this.publishBuffered();
     const census = partition.clocks.census();
     this.metrics.sources.set({ stage: 'terminal', state: 'active' }, census.reported - census.idle);
     this.metrics.sources.set({ stage: 'terminal', state: 'idle' }, census.idle);

@@ -13,6 +13,7 @@ export class FeaturesMetrics {
   readonly watermarkLag: Gauge<'stage'>;
   readonly outputLatency: Histogram;
   readonly buffered: Gauge<'stage'>;
+  readonly largestTaskBuffered: Gauge<'stage'>;
   readonly behindWatermark: Counter<'stage'>;
   readonly sources: Gauge<'stage' | 'state'>;
 
@@ -43,6 +44,12 @@ export class FeaturesMetrics {
     this.buffered = new Gauge({
       name: 'sluice_features_buffered_events',
       help: 'Events held until every upstream partition has passed their event time (the watermark), by stage.',
+      labelNames: ['stage'],
+      registers,
+    });
+    this.largestTaskBuffered = new Gauge({
+      name: 'sluice_features_largest_task_buffered_events',
+      help: 'Events held by the fullest task of a stage on this instance: what FEATURES_BUFFER_MAX_EVENTS bounds, per task (plus what the customer tasks wrote before they paused).',
       labelNames: ['stage'],
       registers,
     });

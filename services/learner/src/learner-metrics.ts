@@ -1,5 +1,13 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 
+/** The events a stage holds on this instance: over all its tasks, and in its fullest one. */
+export interface BufferedEvents {
+  total: number;
+  largestTask: number;
+}
+
+const NO_EVENTS: BufferedEvents = { total: 0, largestTask: 0 };
+
 export class LearnerMetrics {
   readonly labels: Counter<'outcome'>;
   readonly pending: Gauge;
@@ -14,12 +22,13 @@ export class LearnerMetrics {
   readonly champion: Gauge<'model'>;
   readonly championSwitches: Counter;
   readonly buffered: Gauge<'stage'>;
+  readonly largestTaskBuffered: Gauge<'stage'>;
 
   /**
    * Read at each scrape, over the tasks this instance holds now: `pendingVectors`, the vectors waiting for their
-   * label; `bufferedEvents`, the events a stage holds until the watermarks pass them.
+   * label; `bufferedEvents`, the events a stage holds until the watermarks pass them, in all and in its fullest task.
    */
-  constructor(registry: Registry, pendingVectors: () => number = () => 0, bufferedEvents: (stage: 'join' | 'train') => number = () => 0) {
+  constructor(registry: Registry, pendingVectors: () => number = () => 0, bufferedEvents: (stage: 'join' | 'train') => BufferedEvents = () => NO_EVENTS) {
     const registers = [registry];
     this.labels = new Counter({
       name: 'sluice_learner_labels_total',
@@ -41,7 +50,16 @@ export class LearnerMetrics {
       labelNames: ['stage'],
       registers,
       collect() {
-        for (const stage of ['join', 'train'] as const) this.set({ stage }, bufferedEvents(stage));
+        for (const stage of ['join', 'train'] as const) this.set({ stage }, bufferedEvents(stage).total);
+      },
+    });
+    this.largestTaskBuffered = new Gauge({
+      name: 'sluice_learner_largest_task_buffered_events',
+      help: 'Events held by the fullest task of a stage on this instance: what LEARNER_BUFFER_MAX_EVENTS bounds, per task (plus what a fetch brought before the pause).',
+      labelNames: ['stage'],
+      registers,
+      collect() {
+        for (const stage of ['join', 'train'] as const) this.set({ stage }, bufferedEvents(stage).largestTask);
       },
     });
     this.trained = new Counter({ name: 'sluice_learner_trained_examples_total', help: 'Examples learned (test-then-train), by model.', labelNames: ['model'], registers });

@@ -18,7 +18,7 @@ runService('learner', async () => {
   const metrics: LearnerMetrics = new LearnerMetrics(
     runtime.metrics,
     (): number => join.pendingVectors(),
-    (stage): number => (stage === 'join' ? join.bufferedEvents() : train.bufferedExamples()),
+    (stage) => (stage === 'join' ? join.bufferedEvents() : train.bufferedExamples()),
   );
 
   // The training task, when this instance has it, shows the join tasks how far it has got (bounded buffers); not

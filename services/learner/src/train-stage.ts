@@ -24,7 +24,7 @@ import {
 } from '@sluice/shared';
 import { decideChampion, type ChampionDecision, type ChampionRule } from './champion-rule.js';
 import type { DriftDetectorConfig } from './drift.js';
-import type { LearnerMetrics } from './learner-metrics.js';
+import type { BufferedEvents, LearnerMetrics } from './learner-metrics.js';
 import { EXAMPLE_SEGMENTS } from './segmented-buffer.js';
 import { createSupervisedModel, type ModelDeclaration } from './model-declarations.js';
 import { OnlineLearner, type DriftEvent, type DriftReaction, type OnlineLearnerOptions, type OnlineLearnerState, type StableModelState } from './online-learner.js';
@@ -259,10 +259,14 @@ export class TrainStage {
   }
 
   /** Examples the training task of this instance holds until every join task's watermark passes them. */
-  bufferedExamples(): number {
+  bufferedExamples(): BufferedEvents {
     let total = 0;
-    for (const training of this.tasks.values()) total += training.buffer.size;
-    return total;
+    let largestTask = 0;
+    for (const training of this.tasks.values()) {
+      total += training.buffer.size;
+      largestTask = Math.max(largestTask, training.buffer.size);
+    }
+    return { total, largestTask };
   }
 
   /** The training task's view of the join tasks and its buffer, for their watermark alignment (undefined once it is revoked). */

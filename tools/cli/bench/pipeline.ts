@@ -24,7 +24,7 @@ import { AvroSerde, createSchemaRegistry, ensureTopics, topicNames, type Alert, 
 import { Simulation, type SimulatedEvent } from '../src/simulator/index.js';
 import { kafkaToolsClassPath, measureBrokerCeiling, topicBytesOnDisk, type BrokerCeiling } from './pipeline/broker-ceiling.js';
 import { formatBreakdown, summariseProfile } from './pipeline/profile-summary.js';
-import { BufferSampler, EVENT_TIME_BUFFER_STORES } from './pipeline/buffer-sampler.js';
+import { BUFFER_LIMITS, BufferSampler, EVENT_TIME_BUFFER_STORES } from './pipeline/buffer-sampler.js';
 import { cpuSeconds, peakRssMiB, scrapeMetrics, SERVICE_NAMES, startService, stopService, sumByLabel, type BenchService } from './pipeline/services.js';
 import { pipelineTopics } from '../src/pipeline-topology.js';
 
@@ -283,10 +283,13 @@ try {
     print();
     print('Event-time buffers (events held: each service\'s gauge for its buffers, sluice_state_entries for early-labels; summed over the service\'s tasks, sampled every second; changelog records the store wrote, puts and tombstones, per transaction scored):');
     table(
-      ['store', 'peak entries', 'changelog records', 'per transaction'],
+      ['store', 'peak entries', 'peak in one task (bounded store: its limit)', 'changelog records', 'per transaction'],
       EVENT_TIME_BUFFER_STORES.map(({ service, store }) => {
         const written = produced.get(`${prefix}sluice.${service}.${store}.changelog`) ?? 0;
-        return [`${service} ${store}`, number(sampler.peakEntries(service, store)), number(written), number(written / scores.count, 2)];
+        const inOneTask = sampler.peakInOneTask(service, store);
+        const limit = BUFFER_LIMITS[`${service}/${store}`];
+        const bounded = inOneTask === undefined ? '' : `${number(inOneTask)}${limit === undefined ? '' : ` (${number(limit)})`}`;
+        return [`${service} ${store}`, number(sampler.peakEntries(service, store)), bounded, number(written), number(written / scores.count, 2)];
       }),
     );
     print(`Peak RSS MiB sampled beside them: ${services.map((service) => `${service.name} ${number(sampler.peakRss(service.name))}`).join(', ')}; most task inputs paused at once: ${services.map((service) => `${service.name} ${number(sampler.peakPaused(service.name))}`).join(', ')}.`);

@@ -28,6 +28,20 @@ const EVENT_GAUGES: Record<string, { metric: string; stage?: string }> = {
   'fraud/buffer': { metric: 'sluice_fraud_held_vectors' },
 };
 
+/** The gauge of a bounded buffer's fullest task (the bound is per task; the event gauges above sum the tasks). */
+const LARGEST_TASK_GAUGES: Record<string, { metric: string; stage: string }> = {
+  'features/terminal-buffer': { metric: 'sluice_features_largest_task_buffered_events', stage: 'terminal' },
+  'learner/join-buffer': { metric: 'sluice_learner_largest_task_buffered_events', stage: 'join' },
+  'learner/train-buffer': { metric: 'sluice_learner_largest_task_buffered_events', stage: 'train' },
+};
+
+/** Their limits: the services' defaults, which the bench leaves as they are (FEATURES_ and LEARNER_BUFFER_MAX_EVENTS). */
+export const BUFFER_LIMITS: Record<string, number> = {
+  'features/terminal-buffer': 10_000,
+  'learner/join-buffer': 10_000,
+  'learner/train-buffer': 10_000,
+};
+
 /** A gauge's value in a scrape: the sample with that stage, or the one without (its only labels the service's defaults). */
 function gaugeValue(metrics: string, metric: string, stage: string | undefined): number | undefined {
   if (stage !== undefined) return sumByLabel(metrics, metric, 'stage').get(stage);
@@ -42,6 +56,7 @@ function rssMiB(pid: number): number {
 
 export class BufferSampler {
   private readonly entries = new Map<string, number>();
+  private readonly inOneTask = new Map<string, number>();
   private readonly rss = new Map<string, number>();
   private readonly paused = new Map<string, number>();
   private running = false;
@@ -73,6 +88,12 @@ export class BufferSampler {
     return this.entries.get(`${service}/${store}`) ?? 0;
   }
 
+  /** The peak of a bounded buffer's fullest task; undefined for a store without that gauge. */
+  peakInOneTask(service: ServiceName, store: string): number | undefined {
+    const key = `${service}/${store}`;
+    return LARGEST_TASK_GAUGES[key] === undefined ? undefined : (this.inOneTask.get(key) ?? 0);
+  }
+
   peakRss(service: ServiceName): number {
     return this.rss.get(service) ?? NaN;
   }
@@ -89,6 +110,8 @@ export class BufferSampler {
       const key = `${service.name}/${store}`;
       const events = EVENT_GAUGES[key];
       raise(this.entries, key, events === undefined ? count : (gaugeValue(metrics, events.metric, events.stage) ?? 0));
+      const largest = LARGEST_TASK_GAUGES[key];
+      if (largest !== undefined) raise(this.inOneTask, key, gaugeValue(metrics, largest.metric, largest.stage) ?? 0);
     }
     let paused = 0;
     for (const count of sumByLabel(metrics, 'sluice_paused_inputs', 'topic').values()) paused += count;
