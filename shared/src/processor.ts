@@ -9,7 +9,7 @@ import type { InputDefinition, ProcessorDefinition } from './runtime/contract.js
 import { countPausedInputs, resumeAllInputs } from './runtime/input-pauses.js';
 import { restoredTask, type ContextEnvironment } from './runtime/processing-context.js';
 import { ProcessorMetrics, publishShare } from './runtime/processor-metrics.js';
-import { runBatch, runPunctuation, type TaskWorkSettings } from './runtime/task-work.js';
+import { batchLag, runBatch, runPunctuation, type TaskWorkSettings } from './runtime/task-work.js';
 import { createTask, inTurn, prepareTasks, type Task, type TaskSettings } from './runtime/tasks.js';
 
 export type { InputDefinition, InputMessage, OutputOptions, ProcessingContext, ProcessorDefinition, ProcessorHandler, TaskInfo } from './runtime/contract.js';
@@ -316,7 +316,7 @@ export class StreamProcessor {
       throw outcome.error;
     }
     resolveOffset(batch.lastOffset());
-    const lag = Number(batch.offsetLag());
+    const lag = batchLag(batch);
     this.lagByPartition.set(`${batch.topic}/${batch.partition}`, lag);
     this.metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, lag);
     this.updateStateGauges();

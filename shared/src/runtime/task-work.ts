@@ -23,11 +23,21 @@ export interface TaskWorkSettings {
  */
 export type WorkOutcome = { ok: true; committed: boolean } | { ok: false; error: unknown; reason: string };
 
+/**
+ * Messages left in the batch's partition after it. kafkajs counts a batch that is empty once transaction markers
+ * and aborted records are filtered out as ending at the offset it was fetched from (kafkajs batch.js), so at the end
+ * of a partition its `offsetLag()` can be -1 (the monitoring test read -1 in sluice_consumer_lag_messages,
+ * 2026-12-02); nothing is unread then.
+ */
+export function batchLag(batch: Pick<Batch, 'offsetLag'>): number {
+  return Math.max(0, Number(batch.offsetLag()));
+}
+
 /** Runs one batch of a task: its messages through the handler, the after-batch step, and its commit with the batch's offset. */
 export async function runBatch(settings: TaskWorkSettings, task: Task, batch: Batch): Promise<WorkOutcome> {
   const { definition, metrics } = settings;
   const input = settings.inputs.get(batch.topic)!;
-  const { context, outputs, effects, deadLettered } = openTaskContext(settings, task, { input: input.role ?? batch.topic, topic: batch.topic, lag: Number(batch.offsetLag()) }, input.deadLetterTopic);
+  const { context, outputs, effects, deadLettered } = openTaskContext(settings, task, { input: input.role ?? batch.topic, topic: batch.topic, lag: batchLag(batch) }, input.deadLetterTopic);
   let marks = 0;
   for (const message of batch.messages) {
     const decoded = await decodeInput(settings.serde, message, batch.topic, batch.partition, input, context);
