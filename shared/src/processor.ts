@@ -21,9 +21,9 @@ export * from './runtime/topology.js';
  * Batches handled at once (kafkajs `partitionsConsumedConcurrently`): every task of a usual assignment (6 partitions
  * of two co-partitioned inputs). Each task has its own producer and a batch's time is mostly its transaction's round
  * trips, so tasks taking turns two at a time made a fetch round as long as six transactions in series, and each
- * event-time hop waits for a round of every upstream task (issue 13; bench:latency at 1,000 tx/s, produce → vector
- * p50 1,755 → 1,408 ms, and a 14-day replay's first-to-last score rate 5,695 → 6,125-7,201 tx/s). A task's own
- * batches still take turns (inTurn).
+ * event-time hop waits for a round of every upstream task (issue 13; bench:latency at 1,000 tx/s, steady state, with
+ * the 20 ms back-off of tasks.ts: produce → score p50 / p99 1,598 / 2,666 → 1,215 / 2,251 ms; a 14-day replay, which
+ * is CPU-bound, showed no clear change). A task's own batches still take turns (inTurn).
  */
 const ALL_TASKS_AT_ONCE = 12;
 

@@ -23,7 +23,7 @@ import {
   type TaskInfo,
 } from '@sluice/shared';
 import { EventTimeJoin, joinOrder, type EventTimeJoinOptions, type JoinDecision, type JoinEvent } from './event-time-join.js';
-import type { BufferedEvents, LearnerMetrics } from './learner-metrics.js';
+import { bufferedEventsOf, type BufferedEvents, type LearnerMetrics } from './learner-metrics.js';
 import { JOIN_EVENT_SEGMENTS } from './segmented-buffer.js';
 import { VECTOR_VALUES, withSharedFeatureNames } from './shared-feature-names.js';
 import { EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE, PENDING_STORE, type JoinInputs } from './topology.js';
@@ -103,13 +103,7 @@ export class JoinStage {
 
   /** Events the join tasks of this instance hold until the watermarks pass them. */
   bufferedEvents(): BufferedEvents {
-    let total = 0;
-    let largestTask = 0;
-    for (const { join } of this.joins.values()) {
-      total += join.buffered;
-      largestTask = Math.max(largestTask, join.buffered);
-    }
-    return { total, largestTask };
+    return bufferedEventsOf([...this.joins.values()].map(({ join }) => join.buffered));
   }
 
   /** A new assignment, or a task started afresh: the join and its clocks from what the changelogs restored. */

@@ -8,6 +8,17 @@ export interface BufferedEvents {
 
 const NO_EVENTS: BufferedEvents = { total: 0, largestTask: 0 };
 
+/** What a stage's tasks hold, from each task's count. */
+export function bufferedEventsOf(perTask: Iterable<number>): BufferedEvents {
+  let total = 0;
+  let largestTask = 0;
+  for (const events of perTask) {
+    total += events;
+    largestTask = Math.max(largestTask, events);
+  }
+  return { total, largestTask };
+}
+
 export class LearnerMetrics {
   readonly labels: Counter<'outcome'>;
   readonly pending: Gauge;

@@ -24,7 +24,7 @@ import {
 } from '@sluice/shared';
 import { decideChampion, type ChampionDecision, type ChampionRule } from './champion-rule.js';
 import type { DriftDetectorConfig } from './drift.js';
-import type { BufferedEvents, LearnerMetrics } from './learner-metrics.js';
+import { bufferedEventsOf, type BufferedEvents, type LearnerMetrics } from './learner-metrics.js';
 import { EXAMPLE_SEGMENTS } from './segmented-buffer.js';
 import { createSupervisedModel, type ModelDeclaration } from './model-declarations.js';
 import { OnlineLearner, type DriftEvent, type DriftReaction, type OnlineLearnerOptions, type OnlineLearnerState, type StableModelState } from './online-learner.js';
@@ -260,13 +260,7 @@ export class TrainStage {
 
   /** Examples the training task of this instance holds until every join task's watermark passes them. */
   bufferedExamples(): BufferedEvents {
-    let total = 0;
-    let largestTask = 0;
-    for (const training of this.tasks.values()) {
-      total += training.buffer.size;
-      largestTask = Math.max(largestTask, training.buffer.size);
-    }
-    return { total, largestTask };
+    return bufferedEventsOf([...this.tasks.values()].map((training) => training.buffer.size));
   }
 
   /** The training task's view of the join tasks and its buffer, for their watermark alignment (undefined once it is revoked). */

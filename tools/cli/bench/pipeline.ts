@@ -24,7 +24,7 @@ import { AvroSerde, createSchemaRegistry, ensureTopics, topicNames, type Alert, 
 import { Simulation, type SimulatedEvent } from '../src/simulator/index.js';
 import { kafkaToolsClassPath, measureBrokerCeiling, topicBytesOnDisk, type BrokerCeiling } from './pipeline/broker-ceiling.js';
 import { formatBreakdown, summariseProfile } from './pipeline/profile-summary.js';
-import { BUFFER_LIMITS, BufferSampler, EVENT_TIME_BUFFER_STORES } from './pipeline/buffer-sampler.js';
+import { BufferSampler, bufferLimit, EVENT_TIME_BUFFER_STORES } from './pipeline/buffer-sampler.js';
 import { cpuSeconds, peakRssMiB, scrapeMetrics, SERVICE_NAMES, startService, stopService, sumByLabel, type BenchService } from './pipeline/services.js';
 import { pipelineTopics } from '../src/pipeline-topology.js';
 
@@ -287,7 +287,7 @@ try {
       EVENT_TIME_BUFFER_STORES.map(({ service, store }) => {
         const written = produced.get(`${prefix}sluice.${service}.${store}.changelog`) ?? 0;
         const inOneTask = sampler.peakInOneTask(service, store);
-        const limit = BUFFER_LIMITS[`${service}/${store}`];
+        const limit = bufferLimit(service, store);
         const bounded = inOneTask === undefined ? '' : `${number(inOneTask)}${limit === undefined ? '' : ` (${number(limit)})`}`;
         return [`${service} ${store}`, number(sampler.peakEntries(service, store)), bounded, number(written), number(written / scores.count, 2)];
       }),

@@ -19,28 +19,43 @@ export const EVENT_TIME_BUFFER_STORES: readonly { service: ServiceName; store: s
   { service: 'fraud', store: 'buffer' },
 ];
 
-/** The gauge (and its stage) that counts a buffer store's events, where its entries are segments or names. */
-const EVENT_GAUGES: Record<string, { metric: string; stage?: string }> = {
-  'features/terminal-buffer': { metric: 'sluice_features_buffered_events', stage: 'terminal' },
-  'learner/join-buffer': { metric: 'sluice_learner_buffered_events', stage: 'join' },
-  'learner/train-buffer': { metric: 'sluice_learner_buffered_events', stage: 'train' },
+/** A bounded buffer: the gauge of its fullest task (the bound is per task; the event gauge sums the tasks) and its limit. */
+interface Bound {
+  metric: string;
+  stage: string;
+  /** The service's variable and its default: the services inherit the bench's environment, so a limit set there holds. */
+  limitVariable: string;
+  defaultLimit: number;
+}
+
+/** The gauge (and its stage) that counts a buffer store's events, where its entries are segments or names; its bound, if any. */
+const EVENT_GAUGES: Record<string, { metric: string; stage?: string; bound?: Bound }> = {
+  'features/terminal-buffer': {
+    metric: 'sluice_features_buffered_events',
+    stage: 'terminal',
+    bound: { metric: 'sluice_features_largest_task_buffered_events', stage: 'terminal', limitVariable: 'FEATURES_BUFFER_MAX_EVENTS', defaultLimit: 10_000 },
+  },
+  'learner/join-buffer': {
+    metric: 'sluice_learner_buffered_events',
+    stage: 'join',
+    bound: { metric: 'sluice_learner_largest_task_buffered_events', stage: 'join', limitVariable: 'LEARNER_BUFFER_MAX_EVENTS', defaultLimit: 10_000 },
+  },
+  'learner/train-buffer': {
+    metric: 'sluice_learner_buffered_events',
+    stage: 'train',
+    bound: { metric: 'sluice_learner_largest_task_buffered_events', stage: 'train', limitVariable: 'LEARNER_BUFFER_MAX_EVENTS', defaultLimit: 10_000 },
+  },
   'learner/pending': { metric: 'sluice_learner_pending_vectors' },
   'fraud/buffer': { metric: 'sluice_fraud_held_vectors' },
 };
 
-/** The gauge of a bounded buffer's fullest task (the bound is per task; the event gauges above sum the tasks). */
-const LARGEST_TASK_GAUGES: Record<string, { metric: string; stage: string }> = {
-  'features/terminal-buffer': { metric: 'sluice_features_largest_task_buffered_events', stage: 'terminal' },
-  'learner/join-buffer': { metric: 'sluice_learner_largest_task_buffered_events', stage: 'join' },
-  'learner/train-buffer': { metric: 'sluice_learner_largest_task_buffered_events', stage: 'train' },
-};
-
-/** Their limits: the services' defaults, which the bench leaves as they are (FEATURES_ and LEARNER_BUFFER_MAX_EVENTS). */
-export const BUFFER_LIMITS: Record<string, number> = {
-  'features/terminal-buffer': 10_000,
-  'learner/join-buffer': 10_000,
-  'learner/train-buffer': 10_000,
-};
+/** A bounded buffer's limit per task, as its service reads it; undefined for a store without a bound. */
+export function bufferLimit(service: ServiceName, store: string): number | undefined {
+  const bound = EVENT_GAUGES[`${service}/${store}`]?.bound;
+  if (bound === undefined) return undefined;
+  const set = process.env[bound.limitVariable];
+  return set === undefined ? bound.defaultLimit : Number(set);
+}
 
 /** A gauge's value in a scrape: the sample with that stage, or the one without (its only labels the service's defaults). */
 function gaugeValue(metrics: string, metric: string, stage: string | undefined): number | undefined {
@@ -91,7 +106,7 @@ export class BufferSampler {
   /** The peak of a bounded buffer's fullest task; undefined for a store without that gauge. */
   peakInOneTask(service: ServiceName, store: string): number | undefined {
     const key = `${service}/${store}`;
-    return LARGEST_TASK_GAUGES[key] === undefined ? undefined : (this.inOneTask.get(key) ?? 0);
+    return EVENT_GAUGES[key]?.bound === undefined ? undefined : (this.inOneTask.get(key) ?? 0);
   }
 
   peakRss(service: ServiceName): number {
@@ -110,8 +125,8 @@ export class BufferSampler {
       const key = `${service.name}/${store}`;
       const events = EVENT_GAUGES[key];
       raise(this.entries, key, events === undefined ? count : (gaugeValue(metrics, events.metric, events.stage) ?? 0));
-      const largest = LARGEST_TASK_GAUGES[key];
-      if (largest !== undefined) raise(this.inOneTask, key, gaugeValue(metrics, largest.metric, largest.stage) ?? 0);
+      const bound = events?.bound;
+      if (bound !== undefined) raise(this.inOneTask, key, gaugeValue(metrics, bound.metric, bound.stage) ?? 0);
     }
     let paused = 0;
     for (const count of sumByLabel(metrics, 'sluice_paused_inputs', 'topic').values()) paused += count;
