@@ -117,18 +117,24 @@ export class EventTimeJoin {
     return decision;
   }
 
-  /** Applies, in order, every buffered event at or before `frontier`, then the horizons that passed by then. */
-  releaseThrough(frontier: number): JoinDecision {
+  /**
+   * Applies, in order, every buffered event at or before `frontier`, then the horizons that passed by then. With
+   * `maxEvents`, stops after about that many events (the rest of the last one's time included), and the frontier
+   * applied is that time: the same events decide the same way whichever steps the frontier takes.
+   */
+  releaseThrough(frontier: number, maxEvents = Infinity): JoinDecision {
     const decision: JoinDecision = { examples: [], outcomes: [] };
     if (!(frontier > this.released)) return decision;
-    for (const event of this.buffer.releaseThrough(frontier)) {
+    const { events, through } = this.buffer.releaseAtMost(frontier, maxEvents);
+    for (const event of events) {
       const time = joinOrder(event).time;
       // Horizons strictly before this event's time come first; one at this very time comes after it.
       this.expire(time - 1, decision);
       this.apply(event, time, decision);
     }
-    this.expire(frontier, decision);
-    this.released = frontier;
+    if (!(through > this.released)) return decision;
+    this.expire(through, decision);
+    this.released = through;
     return decision;
   }
 

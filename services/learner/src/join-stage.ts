@@ -4,6 +4,7 @@ import {
   combineProgress,
   inputFlow,
   pausedAfter,
+  ReleaseBudget,
   SegmentedBuffer,
   setInputPaused,
   type AlignmentBoard,
@@ -66,6 +67,10 @@ interface PartitionJoin {
   held: { features: boolean; labels: boolean };
   /** Both inputs held back because this task runs ahead of the slowest join task, as the training stage reads them. */
   aligned: boolean;
+  /** What this task may still send past the training task's frontier (watermark alignment of its releases). */
+  budget: ReleaseBudget;
+  /** Both inputs held back because the budget stopped a release short of what the watermarks allow. */
+  stopped: boolean;
 }
 
 /**
@@ -139,6 +144,8 @@ export class JoinStage {
       sentMark: '',
       held: { features: false, labels: false },
       aligned: false,
+      budget: new ReleaseBudget(),
+      stopped: false,
     });
   }
 
@@ -179,7 +186,9 @@ export class JoinStage {
     const features = { time: partition.features.frontier, idle: partition.features.allIdle };
     const labels = partition.labels.progress(context.now, context.isInputPaused(this.topics.labelsValid));
     const progress = combineProgress([features, labels]);
-    if (progress.time > partition.join.frontier) this.emit(context, partition.join.releaseThrough(progress.time));
+    const room = this.options.flow === undefined ? Infinity : partition.budget.room(this.training?.view(context.now), this.options.flow, this.joins.size);
+    if (progress.time > partition.join.frontier) this.emit(context, partition.join.releaseThrough(progress.time, room), partition.budget);
+    partition.stopped = partition.join.frontier < progress.time;
 
     const labelsState = partition.labels.state();
     const stored: StoredJoinClocks = {
@@ -193,7 +202,8 @@ export class JoinStage {
       partition.clocks.put(CLOCKS_KEY, stored);
       partition.savedClocks = saved;
     }
-    const mark = { time: partition.join.frontier, idle: progress.idle };
+    // Idle only once everything is released: a task holding events back (its budget) is still waited for.
+    const mark = { time: partition.join.frontier, idle: progress.idle && !partition.stopped };
     const sent = JSON.stringify([Number.isFinite(mark.time) ? mark.time : null, mark.idle]);
     if (sent !== partition.sentMark && (Number.isFinite(mark.time) || mark.idle)) {
       context.sendWatermark(this.topics.learnerExamples, mark);
@@ -213,8 +223,15 @@ export class JoinStage {
    *   of the slowest join task's, as the training task has read them, stops
    *   reading both inputs while the training task holds (buffered, or unread
    *   in learner.examples) more than the limit.
-   *   Only the instance that trains has that view; the others are not aligned.
-   * The input or task holding the minimum is never paused.
+   *   Only the instance that trains has that view; the others are not aligned;
+   * - what the task releases (ReleaseBudget): its share of the training task's
+   *   limit past that task's frontier; a release stopped short of what the
+   *   watermarks allow stops both inputs too, until the rest is out.
+   * The input or task holding the minimum is never paused by the first two; a
+   * task stopped by its budget releases more at each punctuation as the
+   * training task's frontier moves, and that frontier always can: the training
+   * task reads on, and once it has read all that was sent, the task it waits
+   * for has sent nothing past it, so has its whole share to release.
    */
   private regulate(context: ProcessingContext, partition: PartitionJoin, features: Progress, labels: Progress): void {
     const limits = this.options.flow;
@@ -230,12 +247,16 @@ export class JoinStage {
     partition.held = { features: pausedAfter(onFeatures!, partition.held.features), labels: pausedAfter(onLabels!, partition.held.labels) };
     const own = { time: partition.join.frontier, idle: combineProgress([features, labels]).idle };
     partition.aligned = pausedAfter(alignmentFlow(this.training?.view(context.now), context.partition, own, partition.aligned, limits), partition.aligned);
-    setInputPaused(context, this.topics.transactionsFeatures, partition.aligned || partition.held.features);
-    setInputPaused(context, this.topics.labelsValid, partition.aligned || partition.held.labels);
+    const hold = partition.aligned || partition.stopped;
+    setInputPaused(context, this.topics.transactionsFeatures, hold || partition.held.features);
+    setInputPaused(context, this.topics.labelsValid, hold || partition.held.labels);
   }
 
-  private emit(context: ProcessingContext, decision: JoinDecision): void {
-    for (const example of decision.examples) this.send(context, example);
+  private emit(context: ProcessingContext, decision: JoinDecision, budget?: ReleaseBudget): void {
+    for (const example of decision.examples) {
+      this.send(context, example);
+      budget?.record(example.decided_at ?? example.vector.event_time);
+    }
     if (decision.outcomes.length === 0) return;
     const counts = new Map<string, number>();
     for (const outcome of decision.outcomes) counts.set(outcome, (counts.get(outcome) ?? 0) + 1);

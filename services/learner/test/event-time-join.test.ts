@@ -80,7 +80,16 @@ const byOrder = (a: JoinEvent, b: JoinEvent) => {
  * `choices`; the frontier is the minimum of the sources' watermarks and the newest label less 1 ms.
  * `crashAt`: after that many steps the join is rebuilt from a restored copy of its stores.
  */
-function run(scenario: Scenario, options: EventTimeJoinOptions, choices: number[], crashAt: number, restore = restoredCopy, outcomes: string[] = [], held: string[] = []): LabelledExample[] {
+function run(
+  scenario: Scenario,
+  options: EventTimeJoinOptions,
+  choices: number[],
+  crashAt: number,
+  restore = restoredCopy,
+  outcomes: string[] = [],
+  held: string[] = [],
+  maxEvents = Infinity,
+): LabelledExample[] {
   const queues: JoinEvent[][] = [0, 1, 2].map((s) => scenario.vectors.filter((v) => v.source === s).map((v) => v.event).sort(byOrder));
   queues.push([...scenario.labels].sort(byOrder));
   let stores = newStores();
@@ -100,7 +109,7 @@ function run(scenario: Scenario, options: EventTimeJoinOptions, choices: number[
       const next = queues[source]![0];
       clocks.observe({ source, sources: 3, time: next ? joinOrder(next).time - 1 : 1_000, idle: false });
     } else labelsNewest = joinOrder(event).time;
-    const released = join.releaseThrough(Math.min(clocks.frontier, queues[3]!.length === 0 ? 1_000 : labelsNewest - 1));
+    const released = join.releaseThrough(Math.min(clocks.frontier, queues[3]!.length === 0 ? 1_000 : labelsNewest - 1), maxEvents);
     out.push(...released.examples);
     outcomes.push(...released.outcomes);
     held.push(`${[...stores.pending.keys()].sort().join()}|${[...stores.early.keys()].sort().join()}`);
@@ -110,9 +119,11 @@ function run(scenario: Scenario, options: EventTimeJoinOptions, choices: number[
     }
   }
   for (let s = 0; s < 3; s++) clocks.observe({ source: s, sources: 3, time: 1_000, idle: false });
-  const last = join.releaseThrough(1_000);
-  outcomes.push(...last.outcomes);
-  out.push(...last.examples);
+  while (join.frontier < 1_000) {
+    const last = join.releaseThrough(1_000, maxEvents);
+    outcomes.push(...last.outcomes);
+    out.push(...last.examples);
+  }
   return out;
 }
 
@@ -226,6 +237,25 @@ describe('EventTimeJoin', () => {
           expect(run(scenario, options, other, crashAt)).toEqual(reference);
           // The order the training stage relies on: decided_at never goes back.
           for (let i = 1; i < reference.length; i++) expect(reference[i]!.decided_at!).toBeGreaterThanOrEqual(reference[i - 1]!.decided_at!);
+        },
+      ),
+    );
+  });
+
+  it('decides the same when each release is cut short after a few events (the training stage\'s budget)', () => {
+    fc.assert(
+      fc.property(
+        scenarioArb,
+        fc.array(fc.nat(), { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.record({ maxEntries: fc.integer({ min: 1, max: 6 }), maxEarlyLabels: fc.integer({ min: 1, max: 3 }) }),
+        (scenario, choices, maxEvents, bounds) => {
+          const options = { ttlMs: TTL, ...bounds };
+          const whole: string[] = [];
+          const cut: string[] = [];
+          const reference = run(scenario, options, choices, -1, restoredCopy, whole);
+          expect(run(scenario, options, choices, -1, restoredCopy, cut, [], maxEvents)).toEqual(reference);
+          expect(cut.sort()).toEqual(whole.sort());
         },
       ),
     );

@@ -52,6 +52,7 @@ function harness(board?: AlignmentBoard) {
   const stores = new Map([PENDING_STORE, EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE].map((name) => [name, new PartitionStore<unknown>({ name, changelogTopic: `${name}.changelog` }, 0)]));
   const paused = new Set<string>();
   const examples: string[] = [];
+  const marks: { time: number; idle: boolean }[] = [];
   const task = { partition: 0, lagAtAssignment: new Map() };
   const store = <V>(name: string) => stores.get(name) as unknown as PartitionStore<V>;
   const logger = createLogger('test', 'silent');
@@ -66,7 +67,7 @@ function harness(board?: AlignmentBoard) {
     store,
     send: (_topic, key, record) => examples.push(`${key}:${(record as { kind: string }).kind}`),
     sendBytes: () => undefined,
-    sendWatermark: () => undefined,
+    sendWatermark: (_topic, mark) => marks.push(mark),
     pauseInput: (topic) => paused.add(topic),
     resumeInput: (topic) => paused.delete(topic),
     isInputPaused: (topic) => paused.has(topic),
@@ -82,7 +83,7 @@ function harness(board?: AlignmentBoard) {
   };
   // The events held, as the stage reads its buffer store (many to a record).
   const buffered = () => new SegmentedBuffer(store<unknown>(JOIN_BUFFER_STORE), JOIN_EVENT_SEGMENTS, -Infinity, (event) => joinOrder(event).time).size;
-  return { batch, paused, examples, buffered };
+  return { batch, paused, examples, marks, buffered };
 }
 
 describe('JoinStage bounded buffer', () => {
@@ -123,5 +124,33 @@ describe('JoinStage bounded buffer', () => {
     training.clocks.bySource.set(1, { time: 2 * DAY_MS, idle: false });
     join.batch([]);
     expect([...join.paused]).toEqual([]);
+  });
+
+  it('sends no more than its share of the training task\'s limit past that task\'s frontier, and stops reading until the rest is out', () => {
+    const board = new AlignmentBoard(30_000);
+    // Two join tasks: a share of 5 each (limit 10). The training task has heard this one and task 1 at -1.
+    const training = { clocks: { expected: 2, bySource: new Map([[0, { time: -1, idle: false }], [1, { time: -1, idle: false }]]) }, buffered: 0 };
+    board.publish(0, training, 0);
+    const join = harness(board);
+    const vectors = Array.from({ length: 8 }, (_, i) => vector(i, i * 1_000));
+    join.batch([mark('labels', DAY_MS), ...vectors.map(vectorRecord), mark('features', DAY_MS)]);
+    expect(join.examples).toEqual(['t0:unlabelled', 't1:unlabelled', 't2:unlabelled', 't3:unlabelled', 't4:unlabelled']);
+    // Its watermark says how far it got, not how far the features service has: the training task waits for the rest.
+    expect(join.marks.at(-1)).toEqual({ time: 4_000, idle: false });
+    expect(join.paused).toEqual(new Set([TOPICS.transactionsFeatures, TOPICS.labelsValid]));
+
+    // The training task's frontier passes 2,000: three of the five are released there, three more may go.
+    training.clocks.bySource.set(0, { time: 4_000, idle: false });
+    training.clocks.bySource.set(1, { time: 2_000, idle: false });
+    join.batch([]);
+    expect(join.examples).toHaveLength(8);
+    expect(join.marks.at(-1)).toEqual({ time: DAY_MS, idle: false });
+    expect([...join.paused]).toEqual([]);
+  });
+
+  it('is not held back without a training task in view (another instance trains)', () => {
+    const join = harness(new AlignmentBoard(30_000));
+    join.batch([mark('labels', DAY_MS), ...Array.from({ length: 12 }, (_, i) => vectorRecord(vector(i, i * 1_000))), mark('features', DAY_MS)]);
+    expect(join.examples).toHaveLength(12);
   });
 });

@@ -101,6 +101,49 @@ export function alignmentFlow(view: SourcesView | undefined, source: number, own
   return flowDecision({ time: Math.max(own.time, heard.time), idle: own.idle, paused }, slowest, view.buffered, limits);
 }
 
+/**
+ * Watermark alignment for a writer that releases from a buffer of its own (the learner's join). Pausing its inputs
+ * does not bound what it releases: every join task gets the same watermarks from the features service, so in a
+ * replay all of them release the same step of event time (two days, one ingest batch) at once, and the reader
+ * holds every task's share of it until the last task's mark arrives (a 14-day replay: 53,103-87,866 examples
+ * against a limit of 10,000). So each of the reader's sources may have sent at most its share of the limit past
+ * the reader's frontier. The reader's frontier is the slowest source as it has read them (-Infinity until it has
+ * heard them all); what a source has sent but the reader not yet read counts too, so the bound holds over the
+ * reader's buffer and its lag together.
+ */
+export class ReleaseBudget {
+  /** Event times of what this writer sent past the reader's frontier, in order; trimmed from `head`. */
+  private sent: number[] = [];
+  private head = 0;
+  private tracking = false;
+
+  /**
+   * How many more events this writer may send now; Infinity without a view (nothing is tracked then). `writers`:
+   * how many sources the reader has at least, for before it has heard any (this writer and its local peers).
+   */
+  room(view: SourcesView | undefined, limits: FlowLimits, writers: number): number {
+    this.tracking = view !== undefined;
+    if (view === undefined) {
+      this.sent = [];
+      this.head = 0;
+      return Infinity;
+    }
+    // A reader that has heard no source yet has released nothing (slowestTime would say Infinity: all idle).
+    const frontier = view.clocks.size === 0 || view.clocks.size < view.expected ? -Infinity : slowestTime(view.clocks.values());
+    while (this.head < this.sent.length && this.sent[this.head]! <= frontier) this.head += 1;
+    if (this.head > 1_024 && this.head * 2 > this.sent.length) {
+      this.sent = this.sent.slice(this.head);
+      this.head = 0;
+    }
+    return Math.max(0, Math.ceil(limits.maxBuffered / Math.max(1, view.expected, writers)) - (this.sent.length - this.head));
+  }
+
+  /** An event sent, at its event time in the reader's order (sends come in that order). */
+  record(time: number): void {
+    if (this.tracking) this.sent.push(time);
+  }
+}
+
 /** The paused state after an action. */
 export function pausedAfter(action: FlowAction, paused: boolean): boolean {
   return action === 'pause' ? true : action === 'resume' ? false : paused;

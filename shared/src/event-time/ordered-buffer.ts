@@ -71,13 +71,25 @@ export class OrderedBuffer<T> {
   }
 
   releaseThrough(frontier: number): T[] {
-    const released: T[] = [];
+    return this.releaseAtMost(frontier, Infinity).events;
+  }
+
+  /**
+   * Like `releaseThrough`, but stops after about `maxEvents`: past them it
+   * releases only the rest of the last one's time, so that `through`, the
+   * time everything at or before has now been released, is a watermark its
+   * reader can pass on (`frontier` when nothing at or before it is left).
+   */
+  releaseAtMost(frontier: number, maxEvents: number): { events: T[]; through: number } {
+    const events: T[] = [];
     for (;;) {
       this.dropReleased();
       const top = this.heap.peek();
-      if (top === undefined || top.order.time > frontier) return released;
+      if (top === undefined || top.order.time > frontier) return { events, through: frontier };
+      const last = events.length > 0 ? this.orderOf(events[events.length - 1]!).time : undefined;
+      if (events.length >= maxEvents && top.order.time !== last) return { events, through: last ?? -Infinity };
       this.heap.pop();
-      released.push(this.store.get(top.key)!);
+      events.push(this.store.get(top.key)!);
       this.store.delete(top.key);
     }
   }

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AlignmentBoard } from '../../src/event-time/alignment-board.js';
-import { alignmentFlow, inputFlow, pausedAfter, slowestTime, type FlowInput, type FlowLimits, type SourcesView } from '../../src/event-time/flow-control.js';
+import { alignmentFlow, inputFlow, pausedAfter, slowestTime, ReleaseBudget, type FlowInput, type FlowLimits, type SourcesView } from '../../src/event-time/flow-control.js';
 
 const timeArb = fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 0, max: 1_000 }) }, { weight: 1, arbitrary: fc.constant(-Infinity) });
 const inputArb: fc.Arbitrary<FlowInput> = fc.record({ time: timeArb, idle: fc.boolean(), paused: fc.boolean() });
@@ -143,6 +143,86 @@ describe('alignmentFlow', () => {
     // Source 1 holds the reader's minimum: never paused, however far it has gone since.
     expect(alignmentFlow(view, 1, { time: 5_000, idle: false }, false, limits)).toBe('keep');
     expect(alignmentFlow(view, 1, { time: 5_000, idle: false }, true, limits)).toBe('resume');
+  });
+});
+
+describe('ReleaseBudget', () => {
+  const view = (times: number[], buffered = 0, expected = times.length): SourcesView => ({
+    expected,
+    clocks: new Map(times.map((time, i) => [i, { time, idle: false }])),
+    buffered,
+  });
+  const limits = { maxBuffered: 9, maxAheadMs: 0 };
+
+  it('lets each of the reader\'s sources have its share of the limit sent past the reader\'s frontier, and no more', () => {
+    const budget = new ReleaseBudget();
+    expect(budget.room(view([10, 20, 30]), limits, 1)).toBe(3);
+    for (const time of [11, 12, 13]) budget.record(time);
+    expect(budget.room(view([10, 20, 30]), limits, 1)).toBe(0);
+    // The reader's frontier passes 12: two of the three are released there, room for two more.
+    expect(budget.room(view([12, 20, 30]), limits, 1)).toBe(2);
+    expect(budget.room(view([40, 20, 30]), limits, 1)).toBe(3);
+  });
+
+  it('before the reader has heard any source, counts everything sent against a share of the writers it knows of', () => {
+    const budget = new ReleaseBudget();
+    const silent: SourcesView = { expected: 0, clocks: new Map(), buffered: 0 };
+    expect(budget.room(silent, limits, 3)).toBe(3);
+    for (const time of [1, 2]) budget.record(time);
+    expect(budget.room(silent, limits, 3)).toBe(1);
+  });
+
+  it('counts from the very start until the reader has heard every source, and tracks nothing without a view', () => {
+    const budget = new ReleaseBudget();
+    expect(budget.room(view([50], 0, 3), limits, 1)).toBe(3);
+    budget.record(-5);
+    expect(budget.room(view([50], 0, 3), limits, 1)).toBe(2);
+    expect(budget.room(undefined, limits, 1)).toBe(Infinity);
+    budget.record(1);
+    expect(budget.room(view([0, 0, 0]), limits, 1)).toBe(3);
+  });
+
+  it('bounds what the reader holds, read or not, by its limit, and every source gets everything through', () => {
+    // Three writers release the same ordered times in rounds; the reader reads some of what was sent each round.
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 30 }), { minLength: 3, maxLength: 3 }),
+        fc.integer({ min: 3, max: 12 }),
+        fc.array(fc.nat(5), { minLength: 1, maxLength: 20 }),
+        (gaps, maxBuffered, reads) => {
+          const pending = gaps.map((steps) => steps.reduce<number[]>((times, gap) => [...times, (times.at(-1) ?? 0) + gap], []));
+          const budgets = pending.map(() => new ReleaseBudget());
+          const topic: { source: number; time: number; mark: number }[] = [];
+          const heard = new Map(pending.map((_, source) => [source, { time: -Infinity, idle: false }]));
+          const read: number[] = [];
+          const sent = pending.map(() => -Infinity);
+          for (let round = 0; round < 500 && (pending.some((times) => times.length > 0) || topic.length > 0); round++) {
+            pending.forEach((times, source) => {
+              const room = budgets[source]!.room({ expected: 3, clocks: heard, buffered: 0 }, { maxBuffered, maxAheadMs: 0 }, 1);
+              let released = 0;
+              while (times.length > 0 && (released < room || times[0] === sent[source])) {
+                const time = times.shift()!;
+                budgets[source]!.record(time);
+                sent[source] = time;
+                released += 1;
+                topic.push({ source, time, mark: time });
+              }
+              if (times.length === 0) topic.push({ source, time: NaN, mark: Infinity });
+            });
+            const frontier = () => Math.min(...[...heard.values()].map((clock) => clock.time));
+            // What the reader holds or has not read yet never exceeds the three shares of the limit.
+            const held = read.filter((time) => time > frontier()).length + topic.filter((record) => !Number.isNaN(record.time)).length;
+            expect(held).toBeLessThanOrEqual(3 * Math.ceil(maxBuffered / 3));
+            for (let k = reads[round % reads.length]! + 1; k > 0 && topic.length > 0; k--) {
+              const record = topic.shift()!;
+              if (!Number.isNaN(record.time)) read.push(record.time);
+              heard.set(record.source, { time: record.mark, idle: false });
+            }
+          }
+          expect(pending.every((times) => times.length === 0)).toBe(true);
+        },
+      ),
+    );
   });
 });
 

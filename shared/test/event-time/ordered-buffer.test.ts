@@ -56,6 +56,29 @@ describe('OrderedBuffer', () => {
     );
   });
 
+  it('releases at most about the count asked, through a time all of whose events are out: as a full release to that time', () => {
+    fc.assert(
+      fc.property(fc.array(eventArb, { maxLength: 40 }), fc.integer({ min: -1, max: 60 }), fc.nat(12), (events, frontier, maxEvents) => {
+        const buffer = new OrderedBuffer(new MapStore<Event>(), orderOf);
+        const reference = new OrderedBuffer(new MapStore<Event>(), orderOf);
+        for (const event of events) {
+          buffer.add(event);
+          reference.add(event);
+        }
+        const { events: released, through } = buffer.releaseAtMost(frontier, maxEvents);
+        expect(through).toBeLessThanOrEqual(frontier);
+        expect(released).toEqual(reference.releaseThrough(through));
+        // Short of the frontier only once the count is reached, and then by whole times.
+        if (through < frontier) {
+          expect(released.length).toBeGreaterThanOrEqual(maxEvents);
+          expect(released.filter((event) => event.time !== through).length).toBeLessThan(Math.max(1, maxEvents));
+        }
+        expect(buffer.size).toBe(reference.size);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('orders by time, then rank, then id', () => {
     const store = new MapStore<Event>();
     const buffer = new OrderedBuffer(store, orderOf);
