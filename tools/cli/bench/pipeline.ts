@@ -212,6 +212,11 @@ try {
     let lastReport = 0;
     while (scores.count < preloaded.transactions) {
       await sleep(250);
+      // A service that dies mid-replay (out of heap under a NODE_OPTIONS limit) ends the run: its figures would be of a dead process.
+      const dead = services.find((service) => service.child.exitCode !== null || service.child.signalCode !== null);
+      if (dead !== undefined) {
+        throw new Error(`${dead.name} exited (${dead.child.signalCode ?? `code ${dead.child.exitCode}`}) at ${number(scores.count)} of ${number(preloaded.transactions)} scored: see its lines above`);
+      }
       if (scores.count !== lastCount) {
         lastCount = scores.count;
         lastProgress = performance.now();
