@@ -56,7 +56,8 @@ export const learnerConfigSchema = commonEnvSchema.extend({
   /**
    * Bounded buffers (README "Bounded buffers"): once a join task holds more than this many events waiting for the
    * watermark (or the training task, examples), the input or join task running more than LEARNER_BUFFER_MAX_AHEAD_MS
-   * of event time ahead of the slowest is paused until the buffer has drained to half. Timing only: same examples.
+   * of event time ahead of the slowest is paused until the buffer has drained to half; and each join task sends at
+   * most its share of it past the training task's frontier (ReleaseBudget). Timing only: same examples.
    */
   // ~600 bytes of heap per held event (services/features/bench/buffer-memory.ts): 10,000 is ~6 MB per task. A paused
   // input overshoots by the batch already fetched (up to 1 MiB per partition: ~17,000 transactions or ~19,000 labels),
