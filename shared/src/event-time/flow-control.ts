@@ -29,6 +29,9 @@ import type { ProcessingContext } from '../processor.js';
  * input from flapping at every batch). The input holding the minimum is never
  * paused, and an idle one is not waited for, so it neither counts nor is
  * paused: the frontier can always move, so pausing cannot deadlock.
+ *
+ * A writer that releases from a buffer of its own is also held to a budget
+ * of what it may have sent past the reader's frontier (`ReleaseBudget`).
  */
 
 export interface FlowLimits {

@@ -82,15 +82,16 @@ export class OrderedBuffer<T> {
    */
   releaseAtMost(frontier: number, maxEvents: number): { events: T[]; through: number } {
     const events: T[] = [];
+    let last = -Infinity;
     for (;;) {
       this.dropReleased();
       const top = this.heap.peek();
       if (top === undefined || top.order.time > frontier) return { events, through: frontier };
-      const last = events.length > 0 ? this.orderOf(events[events.length - 1]!).time : undefined;
-      if (events.length >= maxEvents && top.order.time !== last) return { events, through: last ?? -Infinity };
+      if (events.length >= maxEvents && top.order.time !== last) return { events, through: last };
       this.heap.pop();
       events.push(this.store.get(top.key)!);
       this.store.delete(top.key);
+      last = top.order.time;
     }
   }
 
