@@ -1,3 +1,4 @@
+import { Fifo } from '../fifo.js';
 import type { ProcessingContext } from '../processor.js';
 
 /**
@@ -99,7 +100,7 @@ export interface SourcesView {
 export function alignmentFlow(view: SourcesView | undefined, source: number, own: { time: number; idle: boolean }, paused: boolean, limits: FlowLimits): FlowAction {
   const heard = view?.clocks.get(source);
   if (view === undefined || heard === undefined) return paused ? 'resume' : 'keep';
-  const slowest = view.clocks.size < view.expected ? -Infinity : slowestTime(view.clocks.values());
+  const slowest = readerFrontier(view);
   if (heard.idle || !(heard.time > slowest)) return paused ? 'resume' : 'keep';
   return flowDecision({ time: Math.max(own.time, heard.time), idle: own.idle, paused }, slowest, view.buffered, limits);
 }
@@ -115,9 +116,8 @@ export function alignmentFlow(view: SourcesView | undefined, source: number, own
  * reader's buffer and its lag together.
  */
 export class ReleaseBudget {
-  /** Event times of what this writer sent past the reader's frontier, in order; trimmed from `head`. */
-  private sent: number[] = [];
-  private head = 0;
+  /** Event times of what this writer sent past the reader's frontier, in order. */
+  private sent = new Fifo<number>();
   private tracking = false;
 
   /**
@@ -127,24 +127,26 @@ export class ReleaseBudget {
   room(view: SourcesView | undefined, limits: FlowLimits, writers: number): number {
     this.tracking = view !== undefined;
     if (view === undefined) {
-      this.sent = [];
-      this.head = 0;
+      this.sent = new Fifo();
       return Infinity;
     }
-    // A reader that has heard no source yet has released nothing (slowestTime would say Infinity: all idle).
-    const frontier = view.clocks.size === 0 || view.clocks.size < view.expected ? -Infinity : slowestTime(view.clocks.values());
-    while (this.head < this.sent.length && this.sent[this.head]! <= frontier) this.head += 1;
-    if (this.head > 1_024 && this.head * 2 > this.sent.length) {
-      this.sent = this.sent.slice(this.head);
-      this.head = 0;
-    }
-    return Math.max(0, Math.ceil(limits.maxBuffered / Math.max(1, view.expected, writers)) - (this.sent.length - this.head));
+    const frontier = readerFrontier(view);
+    for (let time = this.sent.peek(); time !== undefined && time <= frontier; time = this.sent.peek()) this.sent.shift();
+    return Math.max(0, Math.ceil(limits.maxBuffered / Math.max(1, view.expected, writers)) - this.sent.length);
   }
 
   /** An event sent, at its event time in the reader's order (sends come in that order). */
   record(time: number): void {
     if (this.tracking) this.sent.push(time);
   }
+}
+
+/**
+ * How far the reader has released: its slowest source as it has read them, -Infinity until it has heard every one
+ * it expects (and before it has heard any, where slowestTime would say Infinity: all idle).
+ */
+function readerFrontier(view: SourcesView): number {
+  return view.clocks.size === 0 || view.clocks.size < view.expected ? -Infinity : slowestTime(view.clocks.values());
 }
 
 /** The paused state after an action. */
