@@ -35,6 +35,8 @@ export const ERROR_CODES = {
   SCHEMA_NOT_REGISTERED: { retriable: false },
   /** Some records of a replay may be in Kafka: sending again from the start would repeat them (the CLI says where it stopped). */
   REPLAY_SEND_FAILED: { retriable: false },
+  /** A stored vector names its feature list by reference, and the store's changelog holds no such list (feature-names.ts). */
+  FEATURE_NAMES_MISSING: { retriable: false },
 
   // Models and the learner. Lower case, as their modules (shared/src/models, services/learner) and tests name them
   // today; to be renamed to upper snake case there, then here.

@@ -19,3 +19,4 @@ export * from './min-heap.js';
 export * from './event-time/index.js';
 export * from './retry.js';
 export * from './recovery.js';
+export * from './feature-names.js';

@@ -1,4 +1,4 @@
-import { Fifo, OrderedBuffer, SourceClocks, type BufferMap, type EventOrder, type FeatureVector, type SegmentFormat, type SourceClocksState, type WatermarkMark } from '@sluice/shared';
+import { Fifo, OrderedBuffer, SourceClocks, vectorSegments, type BufferMap, type EventOrder, type FeatureVector, type SegmentFormat, type SourceClocksState, type WatermarkMark } from '@sluice/shared';
 
 /** A vector waiting to be scored, with when it arrived (processing time: how long it has waited for the model). */
 export interface HeldVector {
@@ -156,15 +156,14 @@ const CLOCKS_KEY = 'clocks';
  * record: one per key, every held vector cost a put and a tombstone (275,578
  * records, 2.0 per transaction, in a 14-day bench:pipeline replay). Restored
  * with the clocks' `released` as the applied frontier: every vector at or
- * before it was scored.
+ * before it was scored. Their feature names are shared (shared's
+ * feature-names.ts): one array per list in memory, once per segment in the
+ * changelog; segments written before that read as they are.
  */
-export const HELD_SEGMENTS: SegmentFormat<HeldVector> = {
-  // At most 300 bytes a vector besides its names and values, at most 24 a value.
-  estimatedBytes: (held) => 300 + 24 * held.vector.feature_values.length + held.vector.feature_names.reduce((sum, name) => sum + name.length + 3, 0),
-  write: (events) => Array.from(events),
-  read: (written) => written as [string, HeldVector][],
-  single: (value) => value as HeldVector,
-};
+export const HELD_SEGMENTS: SegmentFormat<HeldVector> = vectorSegments<HeldVector>({
+  vector: (held) => held.vector,
+  withVector: (held, vector) => ({ ...held, vector }),
+});
 
 /** Event time through which the stored clocks say vectors have been scored (the segments' applied frontier). */
 export function storedReleased(clocks: BufferMap<StoredScoringClocks>): number {

@@ -8,6 +8,7 @@ import {
   type FeatureVector,
   type ModelSnapshot,
   type ProcessingContext,
+  SegmentedBuffer,
   type TaskInfo,
   type WatermarkMark,
 } from '@sluice/shared';
@@ -15,7 +16,7 @@ import { FraudMetrics } from '../src/fraud-metrics.js';
 import { ModelSelection, type Scorer } from '../src/model-selection.js';
 import { DEFAULT_RULES } from '../src/rules.js';
 import { Scoring, type AlertMode } from '../src/scoring.js';
-import { modelReadyThrough, ScoringOrder, type HeldVector, type StoredScoringClocks } from '../src/scoring-order.js';
+import { HELD_SEGMENTS, modelReadyThrough, ScoringOrder, type HeldVector, type StoredScoringClocks } from '../src/scoring-order.js';
 import { COOLDOWN_STORE, SCORING_BUFFER_STORE, SCORING_CLOCKS_STORE, type FraudRecord } from '../src/topology.js';
 
 const FEATURES = ['a', 'b'];
@@ -302,6 +303,41 @@ describe('ScoringOrder', () => {
     // Idle at 150: a vector at 200 reaches the learner too, and may take it past a snapshot boundary it must be scored by.
     progress.observe({ source: 0, sources: 1, time: 150, idle: true });
     expect(modelReadyThrough(progress, 30)).toBe(180);
+  });
+});
+
+describe('HELD_SEGMENTS', () => {
+  const timeOf = (held: HeldVector) => held.vector.event_time;
+  /** A store rebuilt from what `store`'s changelog would hold: each value as JSON, read back. */
+  const throughChangelog = (store: PartitionStore<unknown>) => {
+    const copy = new PartitionStore<unknown>({ name: SCORING_BUFFER_STORE, changelogTopic: 'changelog' }, 0);
+    for (const [key, value] of store.entries()) copy.restore(key, Buffer.from(JSON.stringify(value)));
+    return copy;
+  };
+
+  it('keeps one array of names for every held vector, writes them once per segment, and restores the vectors equal', () => {
+    const store = new PartitionStore<unknown>({ name: SCORING_BUFFER_STORE, changelogTopic: 'changelog' }, 0);
+    const buffer = new SegmentedBuffer<HeldVector>(store, HELD_SEGMENTS, -Infinity, timeOf);
+    const vectors = [1, 2, 3].map((n) => ({ ...vector(`tx-${n}`, n, n / 4, 'c'), feature_names: [...FEATURES] }));
+    vectors.forEach((held, n) => buffer.put(held.transaction_id, { vector: held, arrived_at: 100 + n }));
+
+    const heldNames = vectors.map((held) => buffer.get(held.transaction_id)!.vector.feature_names);
+    expect(new Set(heldNames).size).toBe(1);
+    const written = JSON.stringify([...store.entries()]);
+    expect(written.split(JSON.stringify(FEATURES)).length - 1).toBe(1);
+
+    const restored = new SegmentedBuffer<HeldVector>(throughChangelog(store), HELD_SEGMENTS, -Infinity, timeOf);
+    expect([...restored.entries()]).toEqual(vectors.map((held, n) => [held.transaction_id, { vector: held, arrived_at: 100 + n }]));
+    expect(new Set([...restored.entries()].map(([, held]) => held.vector.feature_names)).size).toBe(1);
+  });
+
+  it('reads a segment written before names were shared (a plain list of held vectors), past the applied frontier', () => {
+    const store = new PartitionStore<unknown>({ name: SCORING_BUFFER_STORE, changelogTopic: 'changelog' }, 0);
+    const before: [string, HeldVector][] = [1, 2, 3].map((n) => [`tx-${n}`, { vector: vector(`tx-${n}`, n, n / 4, 'c'), arrived_at: n }]);
+    store.restore('segment-0', Buffer.from(JSON.stringify({ segment: before })));
+
+    const restored = new SegmentedBuffer<HeldVector>(store, HELD_SEGMENTS, 1, timeOf);
+    expect([...restored.entries()]).toEqual(before.slice(1));
   });
 });
 

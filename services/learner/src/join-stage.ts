@@ -22,11 +22,12 @@ import {
   type RestoredTask,
   type SourceClocksState,
   type TaskInfo,
+  VECTOR_VALUES,
+  withSharedFeatureNames,
 } from '@sluice/shared';
 import { EventTimeJoin, joinOrder, type EventTimeJoinOptions, type JoinDecision, type JoinEvent } from './event-time-join.js';
 import { bufferedEventsOf, type BufferedEvents, type LearnerMetrics } from './learner-metrics.js';
-import { JOIN_EVENT_SEGMENTS } from './segmented-buffer.js';
-import { VECTOR_VALUES, withSharedFeatureNames } from './shared-feature-names.js';
+import { JOIN_EVENT_SEGMENTS } from './vector-slots.js';
 import { EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE, PENDING_STORE, type JoinInputs } from './topology.js';
 
 const CLOCKS_KEY = 'clocks';

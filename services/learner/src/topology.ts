@@ -1,7 +1,7 @@
 import type { FeatureVector, Label, LabelledExample } from '@sluice/shared/records';
 import { defineTopology, input, output, store, topicNames, type TopicsConfig } from '@sluice/shared/topology';
-import { vectorBufferCodec } from './segmented-buffer.js';
-import { EXAMPLE_VECTOR, featureNamesCodec, JOIN_EVENT_VECTOR, VECTOR_VALUES } from './shared-feature-names.js';
+import { featureNamesCodec, VECTOR_VALUES, vectorBufferCodec } from '@sluice/shared';
+import { EXAMPLE_VECTOR, JOIN_EVENT_VECTOR } from './vector-slots.js';
 
 export const PENDING_STORE = 'pending';
 export const EARLY_LABELS_STORE = 'early-labels';
@@ -32,7 +32,7 @@ export function learnerTopology(config: TopicsConfig) {
         },
         // JSON in the changelogs: vectors waiting for their label, labels before their vector, the events held until
         // the frontier passes them (event-time-join.ts, many to a record: segmented-buffer.ts), and the clocks
-        // (join-stage.ts, StoredJoinClocks). Vectors carry their feature names by reference (shared-feature-names.ts).
+        // (join-stage.ts, StoredJoinClocks). Vectors carry their feature names by reference (shared's feature-names.ts).
         stores: {
           [PENDING_STORE]: store(featureNamesCodec(VECTOR_VALUES)),
           [EARLY_LABELS_STORE]: store(),

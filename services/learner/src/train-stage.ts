@@ -25,7 +25,7 @@ import {
 import { decideChampion, type ChampionDecision, type ChampionRule } from './champion-rule.js';
 import type { DriftDetectorConfig } from './drift.js';
 import { bufferedEventsOf, type BufferedEvents, type LearnerMetrics } from './learner-metrics.js';
-import { EXAMPLE_SEGMENTS } from './segmented-buffer.js';
+import { EXAMPLE_SEGMENTS } from './vector-slots.js';
 import { createSupervisedModel, type ModelDeclaration } from './model-declarations.js';
 import { OnlineLearner, type DriftEvent, type DriftReaction, type OnlineLearnerOptions, type OnlineLearnerState, type StableModelState } from './online-learner.js';
 import { MODEL_STORE, TRAIN_BUFFER_STORE, TRAIN_CLOCKS_STORE, type TrainInputs } from './topology.js';

@@ -4,7 +4,7 @@ import { AlignmentBoard, createLogger, PartitionStore, SegmentedBuffer, type Fea
 import { JoinStage, type JoinStageOptions } from '../src/join-stage.js';
 import { LearnerMetrics } from '../src/learner-metrics.js';
 import { joinOrder } from '../src/event-time-join.js';
-import { JOIN_EVENT_SEGMENTS } from '../src/segmented-buffer.js';
+import { JOIN_EVENT_SEGMENTS } from '../src/vector-slots.js';
 import { EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE, PENDING_STORE, type JoinInputs } from '../src/topology.js';
 
 const TOPICS = { transactionsFeatures: 'transactions.features', labelsValid: 'labels.valid', learnerExamples: 'learner.examples' };

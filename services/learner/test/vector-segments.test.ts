@@ -1,9 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { OrderedBuffer, PartitionStore, SEGMENT_BYTES, SegmentedBuffer, type ChangelogRecord, type FeatureVector, type Label } from '@sluice/shared';
+import { OrderedBuffer, PartitionStore, SEGMENT_BYTES, SegmentedBuffer, vectorBufferCodec, type ChangelogRecord, type FeatureVector, type Label } from '@sluice/shared';
 import { joinOrder, type JoinEvent } from '../src/event-time-join.js';
-import { JOIN_EVENT_SEGMENTS, vectorBufferCodec } from '../src/segmented-buffer.js';
-import { JOIN_EVENT_VECTOR } from '../src/shared-feature-names.js';
+import { JOIN_EVENT_SEGMENTS, JOIN_EVENT_VECTOR } from '../src/vector-slots.js';
 
 const NAMES = ['customer_tx_count_1d', 'terminal_fraud_rate_28d'];
 

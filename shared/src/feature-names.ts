@@ -1,18 +1,21 @@
 import { createHash } from 'node:crypto';
-import type { KeyValueStore } from '@sluice/shared';
-import { SluiceError } from '@sluice/shared/errors';
-import type { FeatureVector, LabelledExample } from '@sluice/shared/records';
-import type { JoinEvent } from './event-time-join.js';
+import { SluiceError } from './errors.js';
+import { segmentedBufferCodec, type SegmentFormat } from './event-time/segmented-buffer.js';
+import type { FeatureVector } from './records.js';
+import type { KeyValueStore } from './state-store.js';
 
 /**
- * Feature names written once per store instead of with every vector.
+ * Feature names held and written once per list instead of with every vector,
+ * by every service that keeps vectors (the learner's pending store and
+ * buffers, fraud's hold).
  *
  * Every vector carries its 15 feature names (451 of the ~970 bytes of its
  * JSON), and the learner's stores hold each vector two to three times over
  * (pending, join buffer, train buffer): in a 14-day replay those changelogs
  * wrote ~1 M records, and the kafkajs produce encoding they cost was the
  * largest item of the learner's CPU profile (32% of it, README "Pipeline
- * benchmark"). In memory, every decoded vector had its own copy of the names.
+ * benchmark"). In memory, every decoded vector had its own copy of the names:
+ * fraud's config measured ~1.4 kB of heap per held vector, over half of it names.
  *
  * A store wrapped by `withSharedFeatureNames` keeps one entry per list of
  * names (`feature-names/<ref>`, never deleted, so a compacted changelog keeps
@@ -29,16 +32,6 @@ export interface VectorSlot<V> {
 
 /** The pending store's values are vectors. */
 export const VECTOR_VALUES: VectorSlot<FeatureVector> = { vector: (value) => value, withVector: (_, vector) => vector };
-
-export const JOIN_EVENT_VECTOR: VectorSlot<JoinEvent> = {
-  vector: (event) => (event.kind === 'vector' ? event.vector : undefined),
-  withVector: (_, vector) => ({ kind: 'vector', vector }),
-};
-
-export const EXAMPLE_VECTOR: VectorSlot<LabelledExample> = {
-  vector: (example) => example.vector,
-  withVector: (example, vector) => ({ ...example, vector }),
-};
 
 interface NamesEntry {
   feature_names_ref: string;
@@ -215,9 +208,68 @@ export function withSharedFeatureNames<V>(store: KeyValueStore<V>, slot: VectorS
   }
   for (const [key, value] of unresolved) {
     const vector = unpackVector(slot.vector(value));
-    if (vector === undefined) throw new SluiceError('learner_state_invalid', `store entry ${key}: its feature names are not in the changelog`);
+    if (vector === undefined) throw new SluiceError('FEATURE_NAMES_MISSING', `store entry ${key}: its feature names are not in the changelog`);
     // Rare (the entry after the vector in the changelog): written again, by reference, like any put.
     shared.put(key, slot.withVector(value, vector));
   }
   return shared;
+}
+
+/**
+ * How a buffer of events carrying vectors (the learner's join events and
+ * examples, fraud's held vectors) writes them in segments (`SegmentedBuffer`,
+ * many events to a changelog record): each segment holds its vectors' feature
+ * names once (`names`, by reference) and its events with their vectors packed.
+ */
+
+/** A segment's JSON: its vectors' names once, then its events. */
+interface WrittenSegment {
+  names: Record<string, string[]>;
+  events: [string, unknown][];
+}
+
+/** The event with its vector unpacked, names included; a store's names entries are all registered by the time it is read. */
+function readable<T>(slot: VectorSlot<T>, event: T, where: string): T {
+  const stored: unknown = slot.vector(event);
+  if (stored === undefined) return event;
+  const vector = unpackVector(stored);
+  if (vector === undefined) throw new SluiceError('FEATURE_NAMES_MISSING', `${where}: feature names not in the changelog`);
+  return vector === stored ? event : slot.withVector(event, vector);
+}
+
+/** The segment format of a buffer whose events carry vectors as `slot` says. */
+export function vectorSegments<T>(slot: VectorSlot<T>): SegmentFormat<T> {
+  return {
+    // At most 300 bytes an event besides its values, at most 24 a value.
+    estimatedBytes: (event) => 300 + 24 * (slot.vector(event)?.feature_values.length ?? 0),
+    write(events): WrittenSegment {
+      const names: Record<string, string[]> = {};
+      const written: [string, unknown][] = [];
+      for (const [key, event] of events) {
+        const vector = slot.vector(event);
+        if (vector === undefined) {
+          written.push([key, event]);
+          continue;
+        }
+        const { packed, ref } = packVector(vector);
+        if (ref !== undefined) names[ref] = vector.feature_names;
+        written.push([key, slot.withVector(event, packed as unknown as FeatureVector)]);
+      }
+      return { names, events: written };
+    },
+    read(written, where) {
+      // A plain list of [key, event]: a segment written before names were shared (fraud's hold until 2026-12-02).
+      const { names, events } = Array.isArray(written) ? { names: {}, events: written as [string, unknown][] } : (written as WrittenSegment);
+      for (const [ref, list] of Object.entries(names)) register(ref, list);
+      return events.map(([key, event]): [string, T] => [key, readable(slot, event as T, `${where}: ${key}`)]);
+    },
+    single: (value, key) => readable(slot, value as T, key),
+    held: (event) => withSharedNames(slot, event),
+    isAuxiliary: (key) => key.startsWith(NAMES_KEY_PREFIX),
+  };
+}
+
+/** The store codec (topology.ts) of such a buffer; records from before segments read as `featureNamesCodec`'s. */
+export function vectorBufferCodec<V>(slot: VectorSlot<V>): { serialize: (value: unknown) => Buffer; deserialize: (bytes: Buffer) => unknown } {
+  return segmentedBufferCodec(featureNamesCodec(slot));
 }

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PartitionStore, SluiceError, type ChangelogRecord, type FeatureVector, type LabelledExample } from '@sluice/shared';
+import { featureNamesCodec, PartitionStore, SluiceError, VECTOR_VALUES, withSharedFeatureNames, type ChangelogRecord, type FeatureVector, type LabelledExample, type VectorSlot } from '@sluice/shared';
 import type { JoinEvent } from '../src/event-time-join.js';
-import { EXAMPLE_VECTOR, featureNamesCodec, JOIN_EVENT_VECTOR, VECTOR_VALUES, withSharedFeatureNames, type VectorSlot } from '../src/shared-feature-names.js';
+import { EXAMPLE_VECTOR, JOIN_EVENT_VECTOR } from '../src/vector-slots.js';
 
 const NAMES = ['customer_tx_count_1d', 'customer_avg_amount_7d', 'terminal_fraud_rate_28d'];
 
