@@ -35,9 +35,10 @@ export const fraudConfigSchema = commonEnvSchema.extend({
   FRAUD_MODEL_WAIT_MAX_MS: env.positiveInt().default(120_000),
   /**
    * Vectors one task holds for the learner's progress before it stops reading
-   * transactions.features (resumes at half). A held vector takes about 1.4 kB
-   * of heap (15 features; measured), so 10,000 is ~15 MB a task, ~90 MB for
-   * an instance owning all six partitions. Real time never reaches it: with a
+   * transactions.features (resumes at half). A held vector takes about 700
+   * bytes of heap (15 features, names shared: services/fraud/bench/held-memory.ts;
+   * 1.7 kB with every vector's names as decoded), so 10,000 is ~7 MB a task,
+   * ~42 MB for an instance owning all six partitions. Real time never reaches it: with a
    * stalled learner a task holds its rate × FRAUD_MODEL_WAIT_MAX_MS, 6,000 at
    * 300 tx/s over six partitions and 120 s (pausing there would delay alerts
    * past the wait); a replay would hold the whole distance to the learner.
