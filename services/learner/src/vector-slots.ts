@@ -1,4 +1,4 @@
-import { vectorSegments, type VectorSlot } from '@sluice/shared';
+import { vectorSegments, type VectorSlot } from '@sluice/shared/feature-names';
 import type { LabelledExample } from '@sluice/shared/records';
 import type { JoinEvent } from './event-time-join.js';
 
