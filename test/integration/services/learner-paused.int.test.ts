@@ -71,7 +71,11 @@ it('a paused trainer that wakes after the standby took over publishes nothing th
   const keys = examples.values().map(exampleKey);
   expect(keys.length - new Set(keys).size, 'examples written twice').toBe(0);
   const lr = lrSnapshots();
-  expect(lr.map((snapshot) => snapshot.version)).toEqual(lr.map((_, i) => i + 1));
+  // Strictly increasing, not consecutive: model.updates is compacted, and a run writes more than a 64 MiB segment of
+  // snapshots (72 MB in one partition, measured 2026-12-02), so the log cleaner may drop superseded versions before
+  // this follower reads them (a CI run read versions 1-564, then 834 on). A zombie's version would repeat or go back.
+  const versions = lr.map((snapshot) => snapshot.version);
+  expect(versions.slice(1).filter((version, i) => version <= versions[i]!), 'versions published twice or going back').toEqual([]);
   for (let i = 1; i < lr.length; i++) expect(lr[i]!.trained_count).toBeGreaterThan(lr[i - 1]!.trained_count);
   expect(lr.at(-1)!.trained_count, 'every labelled example learned once').toBe(labelled);
   await producer.disconnect();

@@ -294,12 +294,16 @@ describe('learner against the real broker', () => {
     expect(neverSent.length).toBeGreaterThan(0);
     expect(new Set(waiting)).toEqual(new Set(neverSent));
 
-    // Snapshots: versions 1, 2, … without a gap, reset or repeat; feature names in order; counts growing; metrics.
+    // Snapshots: versions increasing from 1, without a reset or repeat; feature names in order; counts growing; metrics.
+    // Not without a gap: model.updates is compacted, and a run can fill a 64 MiB segment with snapshots, after which
+    // the log cleaner may drop superseded versions before the follower reads them (learner-paused.int.test.ts).
     const all = snapshots.values();
     for (const name of [LR, HST]) {
       const mine = all.filter((snapshot) => snapshot.model_name === name);
       expect(mine.length).toBeGreaterThan(5);
-      expect(mine.map((snapshot) => snapshot.version)).toEqual(mine.map((_, i) => i + 1));
+      const versions = mine.map((snapshot) => snapshot.version);
+      expect(versions[0]).toBe(1);
+      expect(versions.slice(1).filter((version, i) => version <= versions[i]!), 'versions repeated or going back').toEqual([]);
       for (const snapshot of mine) {
         expect(snapshot.feature_names).toEqual(FEATURE_NAMES);
         expect(snapshot.feature_set_version).toBe(FEATURE_SET_VERSION);
