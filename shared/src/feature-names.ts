@@ -64,7 +64,7 @@ const NAMES_KEY_PREFIX = 'feature-names/';
 const namesByRef = new Map<string, string[]>();
 const refByArray = new WeakMap<readonly string[], string>();
 
-function sameNames(a: readonly string[], b: readonly string[]): boolean {
+export function sameNames(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;

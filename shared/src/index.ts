@@ -20,3 +20,4 @@ export * from './event-time/index.js';
 export * from './retry.js';
 export * from './recovery.js';
 export * from './feature-names.js';
+export * from './feature-vector-schema.js';

@@ -2,6 +2,16 @@ import { readFileSync } from 'node:fs';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { CommonConfig } from './config.js';
 import { SluiceError, isRetriable } from './errors.js';
+import {
+  FEATURE_VECTOR_LOGICAL_TYPE,
+  FeatureVectorType,
+  isSchemaPerFeatureSet,
+  schemaWithFeatureVector,
+  type OutputSchema,
+  type RegisteredSchema,
+  type SchemaPerFeatureSet,
+} from './feature-vector-schema.js';
+import type { FeatureVector } from './records.js';
 import { retrying } from './retry.js';
 
 const schemaDirectory = new URL('../schemas/', import.meta.url);
@@ -16,38 +26,58 @@ export function createSchemaRegistry(config: Pick<CommonConfig, 'SCHEMA_REGISTRY
     config.SCHEMA_REGISTRY_USERNAME && config.SCHEMA_REGISTRY_PASSWORD
       ? { username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD }
       : undefined;
-  return new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL, auth, retry: { retries: 5 } });
+  // Every schema the client parses (by id, to decode) knows our logical types; other Avro readers see the record.
+  // Asserted: avsc would otherwise read a schema that claims one without its shape as the bare record, a shape no
+  // consumer of ours expects.
+  const avro = { logicalTypes: { [FEATURE_VECTOR_LOGICAL_TYPE]: FeatureVectorType }, assertLogicalTypes: true };
+  return new SchemaRegistry({ host: config.SCHEMA_REGISTRY_URL, auth, retry: { retries: 5 } }, { [SchemaType.AVRO]: avro });
 }
 
 /**
  * Avro values in the Confluent wire format (magic byte, schema id, body), with
- * schemas registered under the topic-name strategy (`<topic>-value`).
+ * schemas registered under the topic-name strategy (`<topic>-value`) unless a
+ * schema names its own subject (feature vectors: one subject per feature set).
  */
 export class AvroSerde {
   private readonly schemaIds = new Map<string, number>();
+  private readonly perFeatureSet = new Map<string, SchemaPerFeatureSet & { base: string; ids: FeatureSetIds }>();
   /** The registry client's schema instances by id: its own cache sits behind two awaits per record. */
   private readonly schemas = new Map<number, WireSchema>();
   private scratch = Buffer.allocUnsafe(64 * 1024);
 
   constructor(readonly registry: SchemaRegistry) {}
 
-  /** Registers the schema of the records a topic carries; call at start-up for every topic written. */
-  async register(topic: string, schemaName: string): Promise<number> {
-    return this.registerSchema(topic, loadSchema(schemaName), schemaName);
+  /**
+   * Registers the schema of the records a topic carries, by its name in shared/schemas or given whole; call at
+   * start-up for every topic written.
+   */
+  async register(topic: string, schema: string | RegisteredSchema): Promise<number> {
+    return typeof schema === 'string' ? this.registerSchema(topic, loadSchema(schema), schema) : this.registerSchema(topic, schema.text, schema.name, schema.subject, schema.whenRefused);
+  }
+
+  /** A topic with a schema per feature set: each one is registered as its first record is written. */
+  declarePerFeatureSet(topic: string, schema: SchemaPerFeatureSet): void {
+    this.perFeatureSet.set(topic, { ...schema, base: loadSchema(schema.record), ids: new FeatureSetIds() });
+  }
+
+  /** What a topology declares for an output topic: registered now, or declared per feature set. */
+  async registerOutput(topic: string, schema: OutputSchema): Promise<void> {
+    if (isSchemaPerFeatureSet(schema)) this.declarePerFeatureSet(topic, schema);
+    else await this.register(topic, schema);
   }
 
   /** Registers a schema given as text (for record types defined outside shared/schemas). */
-  async registerSchema(topic: string, schema: string, schemaName = 'schema'): Promise<number> {
+  async registerSchema(topic: string, schema: string, schemaName = 'schema', subject = `${topic}-value`, whenRefused?: string): Promise<number> {
     const known = this.schemaIds.get(topic);
     if (known !== undefined) return known;
     try {
-      const { id } = await this.registerRacing(schema, `${topic}-value`);
+      const { id } = await this.registerRacing(schema, subject);
       this.schemaIds.set(topic, id);
       return id;
     } catch (error) {
       throw new SluiceError(
         'SCHEMA_REGISTRATION_FAILED',
-        `could not register schema ${schemaName} for ${topic}: ${error instanceof Error ? error.message : String(error)}`,
+        `could not register schema ${schemaName} for ${topic} under ${subject}: ${error instanceof Error ? error.message : String(error)}${whenRefused === undefined ? '' : ` (${whenRefused})`}`,
         { cause: error },
       );
     }
@@ -75,8 +105,7 @@ export class AvroSerde {
    * goes through the client, which throws its own error.
    */
   async encode(topic: string, record: object): Promise<Buffer> {
-    const id = this.schemaIds.get(topic);
-    if (id === undefined) throw new SluiceError('SCHEMA_NOT_REGISTERED', `no schema registered for topic ${topic}`);
+    const id = this.schemaIds.get(topic) ?? (await this.featureSetSchemaId(topic, record));
     const schema = this.schemas.get(id) ?? (await this.schemaOf(id));
     try {
       return this.frame(id, schema, record);
@@ -103,6 +132,28 @@ export class AvroSerde {
         cause: error,
       });
     }
+  }
+
+  /** The id of the schema of the record's feature set on a topic with one schema per feature set (registered on first sight). */
+  private async featureSetSchemaId(topic: string, record: object): Promise<number> {
+    const declared = this.perFeatureSet.get(topic);
+    if (declared === undefined) throw new SluiceError('SCHEMA_NOT_REGISTERED', `no schema registered for topic ${topic}`);
+    const vector = (record as Record<string, FeatureVector | undefined>)[declared.vectorField];
+    if (vector === undefined || !Array.isArray(vector.feature_names)) {
+      throw new SluiceError('SCHEMA_NOT_REGISTERED', `a record for ${topic} has no feature vector in ${declared.vectorField}, which names its schema`);
+    }
+    const known = declared.ids.get(vector.feature_set_version, vector.feature_names);
+    if (known !== undefined) return known;
+    const schema = schemaWithFeatureVector(topic, declared.base, declared.vectorField, vector.feature_set_version, vector.feature_names);
+    let id: number;
+    try {
+      ({ id } = await this.registerRacing(schema.text, schema.subject));
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      throw new SluiceError('SCHEMA_REGISTRATION_FAILED', `could not register schema ${schema.name} for ${topic} under ${schema.subject}: ${detail} (${schema.whenRefused})`, { cause: error });
+    }
+    declared.ids.set(vector.feature_set_version, vector.feature_names, id);
+    return id;
   }
 
   /** The client's schema instance for an id (fetched from the registry once, then kept here). */
@@ -135,6 +186,38 @@ export class AvroSerde {
     }
   }
 }
+
+/**
+ * Schema ids by feature set: by the names array itself first (decoded vectors share one per schema, stored ones
+ * one per list), then by content.
+ */
+class FeatureSetIds {
+  private readonly byArray = new WeakMap<readonly string[], Map<string, number>>();
+  private readonly byContent = new Map<string, number>();
+
+  get(version: string, names: readonly string[]): number | undefined {
+    const byVersion = this.byArray.get(names);
+    const known = byVersion?.get(version);
+    if (known !== undefined) return known;
+    const id = this.byContent.get(contentKey(version, names));
+    if (id !== undefined) this.remember(version, names, id);
+    return id;
+  }
+
+  set(version: string, names: readonly string[], id: number): void {
+    this.byContent.set(contentKey(version, names), id);
+    this.remember(version, names, id);
+  }
+
+  private remember(version: string, names: readonly string[], id: number): void {
+    let byVersion = this.byArray.get(names);
+    if (byVersion === undefined) this.byArray.set(names, (byVersion = new Map()));
+    byVersion.set(version, id);
+  }
+}
+
+/** JSON, so that no name or version can run into the next. */
+const contentKey = (version: string, names: readonly string[]) => JSON.stringify([version, names]);
 
 const MAGIC_BYTE = 0;
 /** Magic byte and 4-byte schema id (Confluent wire format). */

@@ -45,7 +45,7 @@ export async function bootstrapService(config: CommonConfig, topology: Topology)
     await admin.disconnect();
   }
   const serde = new AvroSerde(createSchemaRegistry(config));
-  for (const [topic, schema] of Object.entries(topology.schemas)) await serde.register(topic, schema);
+  for (const [topic, schema] of Object.entries(topology.schemas)) await serde.registerOutput(topic, schema);
   const shutdown = new GracefulShutdown(logger);
   shutdown.listen();
   const recovery: RecoveryPolicy = { deadlineMs: config.SLUICE_RECOVERY_DEADLINE_MS, giveUp: (reason, error) => shutdown.fail(reason, error) };

@@ -1,3 +1,4 @@
+import { featureVectorSchema } from '@sluice/shared/feature-vector-schema';
 import type { Label, RoutedEvent, Transaction } from '@sluice/shared/records';
 import { defineTopology, input, output, store, topicNames, type ProcessorTopology, type TopicNames, type TopicsConfig, type Topology } from '@sluice/shared/topology';
 import { entityStateCodec } from './entity-store.js';
@@ -19,6 +20,7 @@ export function featuresTopology(config: TopicsConfig, plan: FeaturePlan = compi
   const topics = topicNames(config.SLUICE_TOPIC_PREFIX);
   const customerPlan = plan.entities.get(CUSTOMER_KEY);
   const terminalPlan = plan.entities.get(TERMINAL_KEY);
+  const vectors = output(topics.transactionsFeatures, { schema: featureVectorSchema(topics.transactionsFeatures, plan.version, plan.names), watermarks: true });
   const customers = {
     inputs: customerInputs(topics),
     stores: {
@@ -28,14 +30,14 @@ export function featuresTopology(config: TopicsConfig, plan: FeaturePlan = compi
     outputs: [
       terminalPlan
         ? output(topics.transactionsByTerminal, { schema: 'RoutedEvent', watermarks: true })
-        : output(topics.transactionsFeatures, { schema: 'FeatureVector', watermarks: true }),
+        : vectors,
     ],
   };
   if (terminalPlan === undefined) return defineTopology(config, 'features', { 'features-customers': customers });
   const terminals = {
     inputs: terminalInputs(topics),
     stores: { [TERMINALS_STORE]: entityStore(terminalPlan), [TERMINAL_BUFFER_STORE]: store(terminalBufferCodec), [TERMINAL_CLOCKS_STORE]: store() },
-    outputs: [output(topics.transactionsFeatures, { schema: 'FeatureVector', watermarks: true })],
+    outputs: [vectors],
   };
   return defineTopology(config, 'features', { 'features-customers': customers, 'features-terminals': terminals });
 }

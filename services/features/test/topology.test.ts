@@ -1,4 +1,4 @@
-import { topicNames, type ProcessorTopology, type Topology } from '@sluice/shared';
+import { featureVectorSchema, topicNames, type ProcessorTopology, type Topology } from '@sluice/shared';
 import { describe, expect, it } from 'vitest';
 import { createEntityState, updateEntity } from '../src/entity-state.js';
 import { handbookFeatureSpec } from '../src/handbook.js';
@@ -77,9 +77,11 @@ describe('the features topology', () => {
   });
 
   it('routes to the terminal stage, which writes the vectors; both mark what they write, and their schemas are registered', () => {
+    // The vectors' schema is the feature set's: its names are the schema's fields.
+    const vectors = featureVectorSchema(topics.transactionsFeatures, handbook.version, handbook.names);
     expect(customers.outputs).toEqual([{ topic: topics.transactionsByTerminal, schema: 'RoutedEvent', watermarks: true }]);
-    expect(terminals.outputs).toEqual([{ topic: topics.transactionsFeatures, schema: 'FeatureVector', watermarks: true }]);
-    expect(topology.schemas).toEqual({ [topics.transactionsByTerminal]: 'RoutedEvent', [topics.transactionsFeatures]: 'FeatureVector' });
+    expect(terminals.outputs).toEqual([{ topic: topics.transactionsFeatures, schema: vectors, watermarks: true }]);
+    expect(topology.schemas).toEqual({ [topics.transactionsByTerminal]: 'RoutedEvent', [topics.transactionsFeatures]: vectors });
   });
 
   it('declares every topic it reads, writes or dead-letters to, and each one it declares is written by someone', () => {
@@ -93,8 +95,9 @@ describe('the features topology', () => {
   it('without terminal features: no terminal stage, no routing topic, and the customer stage writes the vectors', () => {
     const customerOnly = featuresTopology(config, planOver(CUSTOMER_KEY));
     expect(Object.keys(customerOnly.processors)).toEqual(['features-customers']);
-    expect(customerOnly.processors['features-customers'].outputs).toEqual([{ topic: topics.transactionsFeatures, schema: 'FeatureVector', watermarks: true }]);
-    expect(customerOnly.schemas).toEqual({ [topics.transactionsFeatures]: 'FeatureVector' });
+    const vectors = featureVectorSchema(topics.transactionsFeatures, 'v', [`n_${CUSTOMER_KEY}`]);
+    expect(customerOnly.processors['features-customers'].outputs).toEqual([{ topic: topics.transactionsFeatures, schema: vectors, watermarks: true }]);
+    expect(customerOnly.schemas).toEqual({ [topics.transactionsFeatures]: vectors });
     expect(customerOnly.topics.map((topic) => topic.name)).not.toContain(topics.transactionsByTerminal);
   });
 

@@ -39,7 +39,8 @@ export function learnerTopology(config: TopicsConfig) {
           [JOIN_BUFFER_STORE]: store(vectorBufferCodec(JOIN_EVENT_VECTOR)),
           [JOIN_CLOCKS_STORE]: store(),
         },
-        outputs: [output(topics.learnerExamples, { schema: 'LabelledExample', watermarks: true })],
+        // Each feature set's examples have a schema of their own, the vector's names in it (feature-vector-schema.ts).
+        outputs: [output(topics.learnerExamples, { schema: { record: 'LabelledExample', vectorField: 'vector' }, watermarks: true })],
       },
       'learner-train': {
         inputs: {

@@ -34,7 +34,8 @@ describe('learner topology', () => {
   });
 
   it('registers the schemas of what it writes; only the join stage marks its output with watermarks', () => {
-    expect(topology.schemas).toEqual({ 'staging.learner.examples': 'LabelledExample', 'staging.model.updates': 'ModelSnapshot' });
+    // An example's schema is its feature set's (the vector's names in it), registered as the first one is written.
+    expect(topology.schemas).toEqual({ 'staging.learner.examples': { record: 'LabelledExample', vectorField: 'vector' }, 'staging.model.updates': 'ModelSnapshot' });
     expect(join.outputs.map((out) => [out.topic, out.watermarks === true])).toEqual([['staging.learner.examples', true]]);
     // The training stage's progress goes to model.updates as a keyed record of its own, not as watermark records.
     expect(train.outputs.map((out) => [out.topic, out.watermarks === true])).toEqual([['staging.model.updates', false]]);

@@ -1,4 +1,5 @@
 import { SluiceError } from '../errors.js';
+import type { OutputSchema } from '../feature-vector-schema.js';
 import type { StoreDefinition } from '../state-store.js';
 import { changelogTopic, contractTopics, type TopicDeclaration, type TopicsConfig } from '../topics.js';
 import type { InputDefinition, InputMessage, ProcessingContext, ProcessorDefinition, ProcessorHandler } from './contract.js';
@@ -39,11 +40,12 @@ export function store<V>(codec: TopologyStore<V> = {}): TopologyStore<V> {
 /** A topic a processor writes: `schema` (an Avro record name) is registered for it; `watermarks`: the processor marks it. */
 export interface TopologyOutput {
   readonly topic: string;
-  readonly schema?: string;
+  /** A record name in shared/schemas, a schema made at start-up with its subject (a feature set's vectors), or one per feature set. */
+  readonly schema?: OutputSchema;
   readonly watermarks?: boolean;
 }
 
-export function output(topic: string, options: { schema?: string; watermarks?: boolean } = {}): TopologyOutput {
+export function output(topic: string, options: { schema?: OutputSchema; watermarks?: boolean } = {}): TopologyOutput {
   return { topic, ...options };
 }
 
@@ -86,8 +88,8 @@ export interface Topology<P extends Record<string, ProcessorTopology> = Record<s
   readonly topics: TopicDeclaration[];
   /** The topics it reads with a plain consumer, outside its processors (`TopologyExtras.reads`). */
   readonly reads: readonly string[];
-  /** The Avro schema of each output topic that has one (topic → record name), registered at start-up. */
-  readonly schemas: Record<string, string>;
+  /** The Avro schema of each output topic that has one (topic → record name or schema), registered at start-up. */
+  readonly schemas: Record<string, OutputSchema>;
 }
 
 /**
@@ -120,7 +122,7 @@ export function defineTopology<S extends Record<string, ProcessorSpec<Inputs>>>(
     return topic;
   };
   (extras.reads ?? []).forEach(declare);
-  const schemas: Record<string, string> = {};
+  const schemas: Record<string, OutputSchema> = {};
   const derived: Record<string, ProcessorTopology> = {};
   const storeNames = new Set<string>();
   for (const [name, spec] of Object.entries(processors)) {
