@@ -28,13 +28,13 @@ export class TaskInputs {
     this.check(topic);
     if (this.paused.has(topic)) return;
     this.paused.add(topic);
-    this.fetcher()?.pause([{ topic, partitions: [this.partition] }]);
+    whileRunning(this.fetcher(), (control) => control.pause([{ topic, partitions: [this.partition] }]));
   }
 
   resume(topic: string): void {
     this.check(topic);
     if (!this.paused.delete(topic)) return;
-    this.fetcher()?.resume([{ topic, partitions: [this.partition] }]);
+    whileRunning(this.fetcher(), (control) => control.resume([{ topic, partitions: [this.partition] }]));
   }
 
   isPaused(topic: string): boolean {
@@ -55,13 +55,33 @@ export class TaskInputs {
   release(): void {
     const topics = [...this.paused];
     this.paused.clear();
-    if (topics.length > 0) this.fetcher()?.resume(topics.map((topic) => ({ topic, partitions: [this.partition] })));
+    if (topics.length > 0) whileRunning(this.fetcher(), (control) => control.resume(topics.map((topic) => ({ topic, partitions: [this.partition] }))));
   }
 
   private check(topic: string): void {
     if (!this.inputs.has(topic)) throw new SluiceError('UNKNOWN_INPUT', `${topic} is not an input of this processor`);
   }
 }
+
+/**
+ * Pauses or resumes through a consumer unless it is between a crash and
+ * kafkajs's restart of it. Then it has no group, and kafkajs's pause/resume
+ * throw "Consumer group was not initialized" (a features service died of it,
+ * uncaught, in a task discarded while the broker was down: broker-restart
+ * integration test, 2026-12-02). Nothing is lost by skipping: the restarted
+ * consumer fetches with a new subscription state, nothing paused, and its
+ * join replaces every task (`resumeAllInputs`).
+ */
+function whileRunning(control: FetchControl | undefined, change: (control: FetchControl) => void): void {
+  if (control === undefined) return;
+  try {
+    change(control);
+  } catch (error) {
+    if (!(error instanceof Error && error.message.startsWith(NOT_RUNNING))) throw error;
+  }
+}
+
+const NOT_RUNNING = 'Consumer group was not initialized';
 
 /**
  * Resumes every partition of the inputs: a new assignment starts new tasks,

@@ -66,6 +66,30 @@ describe('TaskInputs', () => {
     expect(zero.pausedTopics.size).toBe(0);
     expect(state.paused()).toEqual([{ topic: 'tx', partitions: [1] }]);
   });
+
+  it('pauses, resumes and releases through a consumer between a crash and its restart without throwing', () => {
+    // A kafkajs consumer whose run has not started (or was stopped by a crash) has no group: its pause and resume throw.
+    const { Kafka, logLevel } = require('kafkajs') as typeof import('kafkajs');
+    const consumer = new Kafka({ brokers: ['127.0.0.1:1'], logLevel: logLevel.NOTHING }).consumer({ groupId: 'g' });
+    expect(() => consumer.resume([{ topic: 'tx', partitions: [0] }])).toThrow('Consumer group was not initialized');
+    const task = new TaskInputs(0, inputs, () => consumer);
+    task.pause('tx');
+    task.pause('labels');
+    task.resume('labels');
+    expect([...task.pausedTopics]).toEqual(['tx']);
+    task.release();
+    expect(task.pausedTopics.size).toBe(0);
+  });
+
+  it('still throws what else the consumer throws', () => {
+    const failing: FetchControl = {
+      pause: () => {
+        throw new Error('Invalid topic');
+      },
+      resume: () => undefined,
+    };
+    expect(() => new TaskInputs(0, inputs, () => failing).pause('tx')).toThrow('Invalid topic');
+  });
 });
 
 describe('resumeAllInputs', () => {
