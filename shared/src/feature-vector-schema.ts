@@ -59,8 +59,7 @@ export function featureVectorSchema(topic: string, version: string, names: reado
 }
 
 /**
- * The schema of `base` (a record schema's text, named `baseName`) with its `vectorField` typed as the feature set's
- * vector: a record of its own per feature set, for the same reason as the vectors' (a subject per feature set).
+ * The schema of `base` (a record schema's text) with its `vectorField` typed as the feature set's vector: a record of its own per feature set, for the same reason as the vectors' (a subject per feature set).
  */
 export function schemaWithFeatureVector(topic: string, base: string, vectorField: string, version: string, names: readonly string[]): RegisteredSchema {
   const schema = JSON.parse(base) as { name: string; namespace?: string; fields: { name: string; type: unknown }[] };

@@ -70,16 +70,18 @@ export class AvroSerde {
   async registerSchema(topic: string, schema: string, schemaName = 'schema', subject = `${topic}-value`, whenRefused?: string): Promise<number> {
     const known = this.schemaIds.get(topic);
     if (known !== undefined) return known;
+    const id = await this.registerUnder(topic, { name: schemaName, text: schema, subject, whenRefused });
+    this.schemaIds.set(topic, id);
+    return id;
+  }
+
+  private async registerUnder(topic: string, schema: RegisteredSchema): Promise<number> {
     try {
-      const { id } = await this.registerRacing(schema, subject);
-      this.schemaIds.set(topic, id);
-      return id;
+      return (await this.registerRacing(schema.text, schema.subject)).id;
     } catch (error) {
-      throw new SluiceError(
-        'SCHEMA_REGISTRATION_FAILED',
-        `could not register schema ${schemaName} for ${topic} under ${subject}: ${error instanceof Error ? error.message : String(error)}${whenRefused === undefined ? '' : ` (${whenRefused})`}`,
-        { cause: error },
-      );
+      const detail = error instanceof Error ? error.message : String(error);
+      const hint = schema.whenRefused === undefined ? '' : ` (${schema.whenRefused})`;
+      throw new SluiceError('SCHEMA_REGISTRATION_FAILED', `could not register schema ${schema.name} for ${topic} under ${schema.subject}: ${detail}${hint}`, { cause: error });
     }
   }
 
@@ -145,13 +147,7 @@ export class AvroSerde {
     const known = declared.ids.get(vector.feature_set_version, vector.feature_names);
     if (known !== undefined) return known;
     const schema = schemaWithFeatureVector(topic, declared.base, declared.vectorField, vector.feature_set_version, vector.feature_names);
-    let id: number;
-    try {
-      ({ id } = await this.registerRacing(schema.text, schema.subject));
-    } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
-      throw new SluiceError('SCHEMA_REGISTRATION_FAILED', `could not register schema ${schema.name} for ${topic} under ${schema.subject}: ${detail} (${schema.whenRefused})`, { cause: error });
-    }
+    const id = await this.registerUnder(topic, schema);
     declared.ids.set(vector.feature_set_version, vector.feature_names, id);
     return id;
   }

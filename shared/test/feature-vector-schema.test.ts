@@ -231,6 +231,23 @@ describe('AvroSerde, one schema per feature set', () => {
     for (const [i, record] of written.entries()) expect(await reader.decode(bytes[i]!)).toEqual(record);
   });
 
+  it('says what to change when the registry refuses a feature set (its names changed under the same version)', async () => {
+    const { registry } = stubbedRegistry();
+    (registry as unknown as { register(): Promise<never> }).register = async () => {
+      throw new Error('Incompatible artifact');
+    };
+    const writer = new AvroSerde(registry);
+    writer.declarePerFeatureSet('learner.examples', { record: 'LabelledExample', vectorField: 'vector' });
+    await expect(writer.encode('learner.examples', example(handbookVector()))).rejects.toMatchObject({
+      code: 'SCHEMA_REGISTRATION_FAILED',
+      reason: expect.stringMatching(/learner\.examples-dev\.sluice\.LabelledExample_handbook_v1: Incompatible artifact \(.*needs a new version/),
+    });
+    await expect(writer.register('transactions.features', featureVectorSchema('transactions.features', 'handbook-v1', HANDBOOK_NAMES))).rejects.toMatchObject({
+      code: 'SCHEMA_REGISTRATION_FAILED',
+      reason: expect.stringContaining('needs a new version'),
+    });
+  });
+
   it('refuses a record with no vector where the declaration says, and a topic declared nowhere', async () => {
     const writer = new AvroSerde(stubbedRegistry().registry);
     writer.declarePerFeatureSet('learner.examples', { record: 'LabelledExample', vectorField: 'vector' });
