@@ -33,7 +33,7 @@ export const ERROR_CODES = {
   SCHEMA_REGISTRY_RACE: { retriable: true },
   SCHEMA_REGISTRATION_FAILED: { retriable: false },
   SCHEMA_NOT_REGISTERED: { retriable: false },
-  /** A schema that claims a logical type of ours without its shape (feature-vector-schema.ts). */
+  /** A schema that cannot hold a feature vector where it claims to (feature-vector-schema.ts). */
   SCHEMA_INVALID: { retriable: false },
   /** Some records of a replay may be in Kafka: sending again from the start would repeat them (the CLI says where it stopped). */
   REPLAY_SEND_FAILED: { retriable: false },

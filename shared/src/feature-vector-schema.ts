@@ -133,16 +133,8 @@ interface RawField {
 /** What avsc hands the record constructors it generates: fields by position. */
 type RecordConstructor = new (...fields: unknown[]) => object;
 
-interface WireVector {
-  transaction_id: string;
-  customer_id: string;
-  terminal_id: string;
-  event_time: number;
-  amount: number;
-  feature_set_version: string;
-  features: Record<string, number>;
-  ingested_at: number;
-}
+/** A feature set's vector as its schema has it: the fixed fields, and the values by field name in `features`. */
+type WireVector = Omit<FeatureVector, 'feature_names' | 'feature_values'> & { features: Record<string, number> };
 
 /**
  * The in-memory FeatureVector ⇄ the feature set's wire record. Every decoded vector shares one names array per

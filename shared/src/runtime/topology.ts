@@ -37,7 +37,7 @@ export function store<V>(codec: TopologyStore<V> = {}): TopologyStore<V> {
   return codec;
 }
 
-/** A topic a processor writes: `schema` (an Avro record name) is registered for it; `watermarks`: the processor marks it. */
+/** A topic a processor writes: `schema` is registered for it (`OutputSchema`); `watermarks`: the processor marks it. */
 export interface TopologyOutput {
   readonly topic: string;
   /** A record name in shared/schemas, a schema made at start-up with its subject (a feature set's vectors), or one per feature set. */
