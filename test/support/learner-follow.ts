@@ -56,3 +56,13 @@ export class TopicFollower<T> {
     await this.consumer?.disconnect();
   }
 }
+
+/**
+ * Snapshot versions that repeat or go back (each one after its predecessor in reading order): a zombie trainer's.
+ * Gaps are allowed: model.updates is compacted, and a test run writes more than a 64 MiB segment of snapshots (72 MB
+ * in one partition, measured 2026-12-02), so the log cleaner may drop superseded versions before a follower reads
+ * them (a CI run read versions 1-564, then 834 on).
+ */
+export function versionsGoingBack(versions: readonly number[]): number[] {
+  return versions.slice(1).filter((version, i) => version <= versions[i]!);
+}
