@@ -33,7 +33,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { Kafka, logLevel, Partitioners, type Consumer, type Message, type Producer } from 'kafkajs';
 import { AvroSerde, createSchemaRegistry, ensureTopics, isWatermarkRecord, topicNames, type FeatureVector, type Score } from '@sluice/shared';
-import { SERVICE_NAMES, startService, stopService, type BenchService } from './pipeline/services.js';
+import { buildServices, imageNodeOptions, SERVICE_NAMES, startService, stopService, type BenchService } from './pipeline/services.js';
 import { pipelineTopics } from '../src/pipeline-topology.js';
 
 const whole = (name: string) => (value: string) => {
@@ -56,6 +56,7 @@ interface Options {
   labelDelaySeconds: number;
   customers: number;
   terminals: number;
+  nodeOptions?: string;
 }
 
 const options = new Command('bench:latency')
@@ -68,6 +69,7 @@ const options = new Command('bench:latency')
   .option('--label-delay-seconds <n>', 'seconds between a transaction and its label', whole('label-delay-seconds'), 10)
   .option('--customers <n>', 'customers', whole('customers'), 5_000)
   .option('--terminals <n>', 'terminals', whole('terminals'), 10_000)
+  .option('--node-options <options>', "the services' NODE_OPTIONS (default: the Dockerfile's, as the image runs them)")
   .parse()
   .opts<Options>();
 
@@ -131,7 +133,9 @@ try {
   });
 
   const env = { KAFKA_BROKERS: brokers.join(','), SCHEMA_REGISTRY_URL: registryUrl, SLUICE_TOPIC_PREFIX: prefix, METRICS_PORT: '0', INGEST_HTTP_ENABLED: 'false' };
-  services = SERVICE_NAMES.map((name) => startService(name, env, [], (line) => (errors.push(line), say(line))));
+  buildServices();
+  const nodeOptions = options.nodeOptions ?? imageNodeOptions();
+  services = SERVICE_NAMES.map((name) => startService(name, env, { nodeOptions, nodeArguments: [] }, (line) => (errors.push(line), say(line))));
   await Promise.all(services.map((service) => service.started));
   say(`services started; ${options.warmupSeconds} s warm-up, ${options.seconds} s measured, ${options.tailSeconds} s tail at ${options.rate} tx/s, labels for ${options.labelShare * 100}% of them ${options.labelDelaySeconds} s later`);
 
@@ -172,7 +176,7 @@ try {
   const loadAfter = loadavg();
   console.log(
     `Sluice latency benchmark ${started.toISOString()}, ${cpus().length} cores, load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')} before, ${loadAfter.map((x) => x.toFixed(2)).join(' ')} after; ` +
-      `${options.rate} tx/s, ${options.seconds} s measured after a ${options.warmupSeconds} s warm-up, labels for ${options.labelShare * 100}% of transactions ${options.labelDelaySeconds} s later; ` +
+      `${options.rate} tx/s, ${options.seconds} s measured after a ${options.warmupSeconds} s warm-up, labels for ${options.labelShare * 100}% of transactions ${options.labelDelaySeconds} s later; services compiled, NODE_OPTIONS '${nodeOptions}'; ` +
       `${traces.size.toLocaleString('en-US')} transactions measured, ${all.filter((t) => t.vectorRead !== undefined).length.toLocaleString('en-US')} vectors and ${all.filter((t) => t.scoreRead !== undefined).length.toLocaleString('en-US')} scores read`,
   );
   const width = Math.max(...rows.map(([name]) => name.length));

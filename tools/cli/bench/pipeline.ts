@@ -4,7 +4,7 @@
  *
  * 1. the broker's ceiling with Kafka's perf tools (180-byte records, acks=all, 6 partitions);
  * 2. a fixed simulated stream (the handbook simulator, seeded) preloaded into the raw topics, then the four
- *    services started and timed until every transaction has a score on fraud.scores: transactions/s end to end,
+ *    services built and started compiled, as the image runs them, and timed until every transaction has a score on fraud.scores: transactions/s end to end,
  *    CPU µs per transaction and peak RSS per service, bytes per record on each topic;
  * 3. latency raw → score and raw → alert at paced rates, the services staying up with the state of step 2.
  * During step 2 every service's metrics are sampled each second: the peak entries of each event-time buffer store (the learner's pending vectors too)
@@ -25,7 +25,7 @@ import { Simulation, type SimulatedEvent } from '../src/simulator/index.js';
 import { kafkaToolsClassPath, measureBrokerCeiling, topicBytesOnDisk, type BrokerCeiling } from './pipeline/broker-ceiling.js';
 import { formatBreakdown, summariseProfile } from './pipeline/profile-summary.js';
 import { BufferSampler, bufferLimit, EVENT_TIME_BUFFER_STORES } from './pipeline/buffer-sampler.js';
-import { cpuSeconds, peakRssMiB, scrapeMetrics, SERVICE_NAMES, startService, stopService, sumByLabel, type BenchService } from './pipeline/services.js';
+import { buildServices, cpuSeconds, imageNodeOptions, peakRssMiB, scrapeMetrics, SERVICE_NAMES, startService, stopService, sumByLabel, type BenchService } from './pipeline/services.js';
 import { pipelineTopics } from '../src/pipeline-topology.js';
 
 const DAY_MS = 86_400_000;
@@ -56,6 +56,8 @@ interface Options {
   replay: boolean;
   latency: boolean;
   profile?: string;
+  nodeOptions?: string;
+  nodeArg: string[];
   logs?: string;
   logLevel: string;
   keepTopics: boolean;
@@ -77,6 +79,8 @@ const options = new Command('bench:pipeline')
   .option('--no-replay', 'skip the full-speed replay (the services still start; the latency step then runs on empty state)')
   .option('--no-latency', 'skip the paced rates')
   .option('--profile <dir>', 'run the services under node --cpu-prof, profiles written to this directory, and print their breakdown')
+  .option('--node-options <options>', "the services' NODE_OPTIONS (default: the Dockerfile's, as the image runs them)")
+  .option('--node-arg <flag>', 'a Node or V8 flag for every service, repeatable: --node-arg=--heap-growing-percent=50', (flag: string, flags: string[]) => [...flags, flag], [])
   .option('--logs <dir>', "write each service's log lines to <dir>/<service>.log")
   .option('--log-level <level>', "the services' LOG_LEVEL (debug shows flow control's pauses, with --logs)", 'info')
   .option('--keep-topics', 'keep the run\'s topics (deleted by default)', false)
@@ -183,7 +187,11 @@ try {
   }
 
   if (options.profile) mkdirSync(options.profile, { recursive: true });
-  const nodeOptions = options.profile ? ['--cpu-prof', `--cpu-prof-dir=${options.profile}`] : [];
+  const node = {
+    nodeOptions: options.nodeOptions ?? imageNodeOptions(),
+    nodeArguments: [...options.nodeArg, ...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${options.profile}`] : [])],
+  };
+  buildServices();
   const serviceEnv = {
     KAFKA_BROKERS: brokers.join(','),
     SCHEMA_REGISTRY_URL: registryUrl,
@@ -198,7 +206,7 @@ try {
   const startedAt = performance.now();
   if (options.logs) mkdirSync(options.logs, { recursive: true });
   services = SERVICE_NAMES.map((name) =>
-    startService(name, serviceEnv, nodeOptions, (line) => (errors.push(line), say(line)), options.logs && join(options.logs, `${name}.log`)),
+    startService(name, serviceEnv, node, (line) => (errors.push(line), say(line)), options.logs && join(options.logs, `${name}.log`)),
   );
   // A service that dies at start-up (a bad build, a missing export) fails the run instead of leaving it waiting.
   await Promise.all(services.map((service) => service.started));
@@ -257,7 +265,7 @@ try {
     const rate = scores.count / seconds;
 
     print();
-    print(`Full-speed replay: ${number(preloaded.transactions)} transactions + ${number(preloaded.labels)} labels preloaded (${options.days} days, ${number(options.customers)} customers, seed ${options.seed}), four services, one instance each, exactly-once:`);
+    print(`Full-speed replay: ${number(preloaded.transactions)} transactions + ${number(preloaded.labels)} labels preloaded (${options.days} days, ${number(options.customers)} customers, seed ${options.seed}), four services, one instance each, exactly-once, compiled, NODE_OPTIONS '${node.nodeOptions}'${node.nodeArguments.length > 0 ? `, node ${node.nodeArguments.join(' ')}` : ''}:`);
     table(
       ['', 'figure', 'vs produce ceiling', 'vs consume ceiling'],
       [
@@ -298,6 +306,14 @@ try {
       }),
     );
     print(`Peak RSS MiB sampled beside them: ${services.map((service) => `${service.name} ${number(sampler.peakRss(service.name))}`).join(', ')}; most task inputs paused at once: ${services.map((service) => `${service.name} ${number(sampler.peakPaused(service.name))}`).join(', ')}.`);
+    print(
+      `At each peak, MiB of V8 heap used / reserved / memory outside the heap (Buffers): ${services
+        .map((service) => {
+          const memory = sampler.memoryAtPeak(service.name);
+          return `${service.name} ${memory ? [memory.heapUsed, memory.heapTotal, memory.external].map((mib) => number(mib)).join(' / ') : 'not sampled'}`;
+        })
+        .join(', ')}.`,
+    );
 
     if (classPath === undefined && options.ceiling === false) {
       try {

@@ -3,7 +3,9 @@
  * shows a drained buffer, so the peak needs sampling while the replay runs. Reads each service's /metrics every
  * `intervalMs`: the events each buffer holds (its service's gauge: a buffer's store keeps a batch of events to an
  * entry, so its `sluice_state_entries` counts segments), `sluice_state_entries{store}` for the others (set after every
- * committed batch, summed over the processor's tasks), `sluice_paused_inputs` (flow control), and VmRSS from /proc.
+ * committed batch, summed over the processor's tasks), `sluice_paused_inputs` (flow control), and VmRSS from /proc
+ * with, at each service's peak, what its process said of its memory in the same scrape (V8 heap used and reserved,
+ * memory outside the heap): what the RSS is made of, so that a cut aims at the right part.
  */
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -69,10 +71,22 @@ function rssMiB(pid: number): number {
   return match ? Number(match[1]) / 1024 : NaN;
 }
 
+/** What the process's memory was made of at its RSS peak, in MiB, from prom-client's default metrics. */
+export interface MemoryAtPeak {
+  rss: number;
+  heapUsed: number;
+  /** V8's reservation for the heap: used, plus what it keeps to grow into before the next full collection. */
+  heapTotal: number;
+  /** Memory V8 tracks outside its heap: Buffers (the Kafka client's fetches and requests) and other array buffers. */
+  external: number;
+}
+
+const MiB = 1024 * 1024;
+
 export class BufferSampler {
   private readonly entries = new Map<string, number>();
   private readonly inOneTask = new Map<string, number>();
-  private readonly rss = new Map<string, number>();
+  private readonly rss = new Map<string, MemoryAtPeak>();
   private readonly paused = new Map<string, number>();
   private running = false;
   private loop: Promise<void> | undefined;
@@ -110,7 +124,11 @@ export class BufferSampler {
   }
 
   peakRss(service: ServiceName): number {
-    return this.rss.get(service) ?? NaN;
+    return this.rss.get(service)?.rss ?? NaN;
+  }
+
+  memoryAtPeak(service: ServiceName): MemoryAtPeak | undefined {
+    return this.rss.get(service);
   }
 
   peakPaused(service: ServiceName): number {
@@ -119,8 +137,17 @@ export class BufferSampler {
 
   private async sample(service: BenchService): Promise<void> {
     const rss = rssMiB(service.child.pid!);
-    if (!(rss <= (this.rss.get(service.name) ?? 0))) this.rss.set(service.name, rss);
-    const metrics = await scrapeMetrics(service);
+    // A failed scrape (a service between restarts) still leaves its RSS counted, with no breakdown.
+    const metrics = await scrapeMetrics(service).catch(() => '');
+    if (!(rss <= (this.rss.get(service.name)?.rss ?? 0))) {
+      const mib = (metric: string) => (gaugeValue(metrics, metric, undefined) ?? NaN) / MiB;
+      this.rss.set(service.name, {
+        rss,
+        heapUsed: mib('sluice_nodejs_heap_size_used_bytes'),
+        heapTotal: mib('sluice_nodejs_heap_size_total_bytes'),
+        external: mib('sluice_nodejs_external_memory_bytes'),
+      });
+    }
     for (const [store, count] of sumByLabel(metrics, 'sluice_state_entries', 'store')) {
       const key = `${service.name}/${store}`;
       const events = EVENT_GAUGES[key];

@@ -1,10 +1,14 @@
 /**
- * The four services as child processes (as `./sluice demo` runs them: TypeScript
- * through tsx), with what the benchmark reads about each from /proc: CPU time
- * (utime + stime of /proc/<pid>/stat) and peak RSS (VmHWM of /proc/<pid>/status).
+ * The four services as child processes, compiled as the image runs them (`node dist/main.js`), with what the
+ * benchmark reads about each from /proc: CPU time (utime + stime of /proc/<pid>/stat) and peak RSS (VmHWM of
+ * /proc/<pid>/status). Compiled, not through tsx as `./sluice demo` runs them: tsx's loader keeps a thread and its
+ * compiler in every process, 30-40 MiB of RSS a deployed service does not have (measured 2026-12-02: an idle fraud
+ * service 134-144 MiB under tsx, 103 MiB compiled). Their NODE_OPTIONS are the image's (the Dockerfile's
+ * `ENV NODE_OPTIONS`, read from it) unless the run names others: V8's heap sizing is part of what is measured.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -16,7 +20,7 @@ const CLOCK_TICKS_PER_SECOND = 100;
 export interface BenchService {
   name: ServiceName;
   child: ChildProcess;
-  /** Resolves once the service has started its processor(s): start-up (tsx compiling, connecting) is behind it. */
+  /** Resolves once the service has started its processor(s): start-up (loading, connecting) is behind it. */
   started: Promise<void>;
   /** Port of /metrics, once logged. */
   metricsPort: Promise<number>;
@@ -24,11 +28,36 @@ export interface BenchService {
   cpuAtStart: number;
 }
 
-/** Starts one service from its source; `logFile`, when given, receives every line it writes. */
-export function startService(name: ServiceName, env: Record<string, string>, nodeOptions: string[], onError: (line: string) => void, logFile?: string): BenchService {
-  const main = fileURLToPath(new URL(`../../../../services/${name}/src/main.ts`, import.meta.url));
-  const child = spawn(process.execPath, [...nodeOptions, '--conditions=sluice-source', '--import', 'tsx', main], {
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+const REPOSITORY_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+
+/** Compiles the workspaces (`npm run build`, incremental: a second or two when nothing changed) so that `dist/` is the source's. */
+export function buildServices(): void {
+  const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: REPOSITORY_ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (build.status !== 0) throw new Error(`npm run build failed (${build.signal ?? `exit code ${build.status}`}): the services cannot run compiled`);
+}
+
+/** The NODE_OPTIONS the image gives every service (the Dockerfile's `ENV NODE_OPTIONS="..."`). */
+export function imageNodeOptions(): string {
+  const dockerfile = readFileSync(join(REPOSITORY_ROOT, 'Dockerfile'), 'utf8');
+  const setting = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(dockerfile);
+  if (setting === null) throw new Error('the Dockerfile has no line ENV NODE_OPTIONS="...": give the services\' options with --node-options');
+  return setting[1]!;
+}
+
+/**
+ * Starts one compiled service (after `buildServices`) with `nodeOptions` as its NODE_OPTIONS and `nodeArguments`
+ * before its script (--cpu-prof; V8 flags NODE_OPTIONS refuses); `logFile`, when given, receives every line it writes.
+ */
+export function startService(
+  name: ServiceName,
+  env: Record<string, string>,
+  node: { nodeOptions: string; nodeArguments: string[] },
+  onError: (line: string) => void,
+  logFile?: string,
+): BenchService {
+  const main = join(REPOSITORY_ROOT, 'services', name, 'dist', 'main.js');
+  const child = spawn(process.execPath, [...node.nodeArguments, main], {
+    env: { ...process.env, LOG_LEVEL: 'info', NODE_OPTIONS: node.nodeOptions, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let markStarted!: () => void;
