@@ -114,20 +114,25 @@ runService('fraud', async () => {
   );
   // Only a vector tells which features the models must have.
   let featuresKnown = false;
-  const processor = createProcessor(runtime, topology.processors.fraud, {
-    process: (record, context) => {
-      if (!featuresKnown && record.watermark === undefined) {
-        featuresKnown = true;
-        for (const result of selection.expectFeatures(record.value.feature_names)) refused(result);
-      }
-      scoring.process(record, context);
+  const processor = createProcessor(
+    runtime,
+    topology.processors.fraud,
+    {
+      process: (record, context) => {
+        if (!featuresKnown && record.watermark === undefined) {
+          featuresKnown = true;
+          for (const result of selection.expectFeatures(record.value.feature_names)) refused(result);
+        }
+        scoring.process(record, context);
+      },
+      onRestored: (task) => scoring.onRestored(task),
+      onRevoked: (task) => scoring.onRevoked(task),
+      afterBatch: (context) => scoring.advance(context),
+      // Waits end and the learner's progress arrives without any input: look for what they release this often.
+      punctuate: { intervalMs: PUNCTUATE_INTERVAL_MS, run: (context) => scoring.advance(context) },
     },
-    onRestored: (task) => scoring.onRestored(task),
-    onRevoked: (task) => scoring.onRevoked(task),
-    afterBatch: (context) => scoring.advance(context),
-    // Waits end and the learner's progress arrives without any input: look for what they release this often.
-    punctuate: { intervalMs: PUNCTUATE_INTERVAL_MS, run: (context) => scoring.advance(context) },
-  });
+    { maxBytesPerPartition: config.FRAUD_FETCH_MAX_BYTES },
+  );
 
   runtime.shutdown.register('processor', () => processor.stop());
   runtime.shutdown.register('model follower', () => models.stop());

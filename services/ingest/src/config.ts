@@ -18,6 +18,13 @@ export const ingestConfigSchema = commonEnvSchema.extend({
   INGEST_IDLE_TIMEOUT_MS: env.positiveInt().default(10_000),
   /** How often (wall clock) each raw partition re-announces its watermark, so idleness is noticed without input. */
   INGEST_WATERMARK_INTERVAL_MS: env.positiveInt().default(1_000),
+  /**
+   * The fetch per raw partition. A fetched batch is held whole, parsed, validated and encoded before its transaction
+   * commits, twelve partitions at a time: at 1 MiB (~4,200-4,700 records per transaction) a 14-day replay peaked at
+   * 258-330 MiB RSS, V8 heap 150-175 MiB used; at 256 KiB (~1,500) at 185-193 MiB, heap 48-54 MiB, for no more
+   * CPU per record (bench:pipeline 2026-12-03, README, Memory).
+   */
+  INGEST_FETCH_MAX_BYTES: env.positiveInt().default(256 * 1024),
   INGEST_HTTP_PORT: env.port().default(8080),
   INGEST_HTTP_HOST: env.string().default('0.0.0.0'),
   INGEST_HTTP_MAX_BODY_BYTES: env.positiveInt().default(5 * 1024 * 1024),

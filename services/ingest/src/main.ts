@@ -25,7 +25,10 @@ runService('ingest', async () => {
   const watermarks = new IngestWatermarks(topics, { disorderMs: config.INGEST_WATERMARK_DISORDER_MS, idleTimeoutMs: config.INGEST_IDLE_TIMEOUT_MS });
   const ingest = new IngestProcessor(topics, { limits, dedup: { horizonMs: config.INGEST_DEDUP_HORIZON_MS, maxEntries: config.INGEST_DEDUP_MAX_ENTRIES } }, metrics, watermarks);
 
-  const processor = createProcessor(runtime, topology.processors.ingest, {
+  const processor = createProcessor(
+    runtime,
+    topology.processors.ingest,
+    {
       process: (message, context) => ingest.process(message, context),
       onRestored: (task) => ingest.onRestored(task),
       onRevoked: (task) => ingest.onRevoked(task),
@@ -36,7 +39,9 @@ runService('ingest', async () => {
         metrics.dedupEntries.set({ kind: 'transaction' }, ingest.dedupEntries('transaction'));
         metrics.dedupEntries.set({ kind: 'label' }, ingest.dedupEntries('label'));
       },
-  });
+    },
+    { maxBytesPerPartition: config.INGEST_FETCH_MAX_BYTES },
+  );
   runtime.shutdown.register('processor', () => processor.stop());
   await serveMetrics(runtime, { healthy: () => processor.healthy(), ready: () => processor.readiness() });
 
