@@ -25,13 +25,6 @@ RUN npx tsc -b \
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
-# V8 sizes a heap from the machine: on a 24 GiB box it let each service reserve up to ~3x the heap it used (peak RSS
-# 290-500 MiB in a 14-day replay, 80-250 MiB of it used). A 512 MiB old generation caps that growth near 1.4x (V8
-# scales its heap-growing factor with the limit); the young generation is pinned at V8's default 16 MiB, which the
-# lower limit would otherwise shrink to 4 MiB, promoting short-lived batches (a 256 MiB cap without it cost 35% CPU).
-# `npm run bench:pipeline` reads this line and runs the services with it (README, Memory). Replace the whole
-# variable to size a container differently; deploy/k8s sets it per service.
-ENV NODE_OPTIONS="--max-old-space-size=512 --max-semi-space-size=16"
 WORKDIR /app
 # Owned by root: the service user can read its code but not change it.
 COPY --from=build /app /app

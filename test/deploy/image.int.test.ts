@@ -200,11 +200,7 @@ describe('Dockerfile', () => {
     expect(statSync(entrypoint).mode & 0o111).not.toBe(0);
     const healthCommand = runtime.body.find((instruction) => instruction.cmd === 'HEALTHCHECK')!.value.slice(1);
     expect(healthCommand).toEqual(['node', '/usr/local/lib/sluice/healthcheck.cjs']);
-    // The parser keeps an ENV value's quotes (NODE_OPTIONS="a b"); Docker strips them.
-    const unquoted = (value: string) => /^"(.*)"$/.exec(value)?.[1] ?? value;
-    const runtimeEnv = Object.fromEntries(runtime.body.filter((instruction) => instruction.cmd === 'ENV').map((instruction) => [instruction.value[0]!, unquoted(instruction.value[1]!)]));
-    // The image's NODE_OPTIONS (its heap sizing) and nothing of the test runner's.
-    const nodeOptions = runtimeEnv.NODE_OPTIONS ?? '';
+    const runtimeEnv = Object.fromEntries(runtime.body.filter((instruction) => instruction.cmd === 'ENV').map((instruction) => [instruction.value[0]!, instruction.value[1]!]));
 
     const healthy = (port: number) => spawnSync('node', [healthcheck], { env: { ...process.env, METRICS_PORT: String(port) }, encoding: 'utf8', timeout: 10_000 }).status;
     expect(healthy(await freePort()), 'health check with nothing listening').toBe(1);
@@ -218,7 +214,7 @@ describe('Dockerfile', () => {
     expect(cli.stdout).toContain('simulate');
 
     // A bad setting stops a service at once, with the service's own message naming it (not a module error).
-    const misconfigured = spawnSync('sh', [entrypoint, 'fraud'], { cwd: app, encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...runtimeEnv, FRAUD_THRESHOLD: '2', NODE_OPTIONS: nodeOptions } });
+    const misconfigured = spawnSync('sh', [entrypoint, 'fraud'], { cwd: app, encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...runtimeEnv, FRAUD_THRESHOLD: '2', NODE_OPTIONS: '' } });
     expect(misconfigured.status).toBe(1);
     expect(misconfigured.stdout + misconfigured.stderr).toMatch(/CONFIG_INVALID.*FRAUD_THRESHOLD/);
     expect(misconfigured.stdout + misconfigured.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find (module|package)/);
@@ -235,7 +231,7 @@ describe('Dockerfile', () => {
       ports.set(name, port);
       const child = spawn('sh', [entrypoint, name], {
         cwd: app,
-        env: { ...serviceEnv(prefix), ...runtimeEnv, TOPIC_PARTITIONS: '2', METRICS_PORT: String(port), INGEST_HTTP_PORT: '0', LOG_LEVEL: 'info', NODE_OPTIONS: nodeOptions },
+        env: { ...serviceEnv(prefix), ...runtimeEnv, TOPIC_PARTITIONS: '2', METRICS_PORT: String(port), INGEST_HTTP_PORT: '0', LOG_LEVEL: 'info', NODE_OPTIONS: '' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let output = '';

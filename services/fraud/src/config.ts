@@ -46,8 +46,7 @@ export const fraudConfigSchema = commonEnvSchema.extend({
   FRAUD_MAX_HELD: env.positiveInt().default(10_000),
   /**
    * The fetch per partition of transactions.features: a batch is held whole until its transaction commits, and a
-   * pause on FRAUD_MAX_HELD takes effect only after what was already fetched. 256 KiB is ~1,300 vectors; with ingest's
-   * fetch cut alike, a 14-day replay's fraud peak RSS went from 277-351 to 264-281 MiB (bench:pipeline 2026-12-03).
+   * pause on FRAUD_MAX_HELD takes effect only after what was already fetched. 256 KiB is ~1,300 vectors (README, Memory).
    */
   FRAUD_FETCH_MAX_BYTES: env.positiveInt().default(256 * 1024),
   /** Snapshots held at most (a replay whose learner runs far ahead of fraud); past it the oldest go. */

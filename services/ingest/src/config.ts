@@ -20,9 +20,9 @@ export const ingestConfigSchema = commonEnvSchema.extend({
   INGEST_WATERMARK_INTERVAL_MS: env.positiveInt().default(1_000),
   /**
    * The fetch per raw partition. A fetched batch is held whole, parsed, validated and encoded before its transaction
-   * commits, twelve partitions at a time: at 1 MiB (~4,200-4,700 records per transaction) a 14-day replay peaked at
-   * 258-330 MiB RSS, V8 heap 150-175 MiB used; at 256 KiB (~1,500) at 185-193 MiB, heap 48-54 MiB, for no more
-   * CPU per record (bench:pipeline 2026-12-03, README, Memory).
+   * commits, twelve partitions at a time: in a 14-day replay (V8 heap capped at 512 MiB) ingest peaked at 258 MiB RSS,
+   * 77 MiB of heap used, with 1 MiB; 185-193 MiB, 48-54 used, with 256 KiB (~1,500 records), for no more CPU per
+   * record (bench:pipeline 2026-12-03, README, Memory). A long replay's peak is its de-duplication ids instead.
    */
   INGEST_FETCH_MAX_BYTES: env.positiveInt().default(256 * 1024),
   INGEST_HTTP_PORT: env.port().default(8080),

@@ -3,8 +3,8 @@
  * benchmark reads about each from /proc: CPU time (utime + stime of /proc/<pid>/stat) and peak RSS (VmHWM of
  * /proc/<pid>/status). Compiled, not through tsx as `./sluice demo` runs them: tsx's loader keeps a thread and its
  * compiler in every process, 30-40 MiB of RSS a deployed service does not have (measured 2026-12-02: an idle fraud
- * service 134-144 MiB under tsx, 103 MiB compiled). Their NODE_OPTIONS are the image's (the Dockerfile's
- * `ENV NODE_OPTIONS`, read from it) unless the run names others: V8's heap sizing is part of what is measured.
+ * service 134-144 MiB under tsx, 103 MiB compiled). NODE_OPTIONS are the run's `--node-options`, none by default
+ * (as the image sets none): V8's heap sizing is part of what is measured.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
@@ -34,14 +34,6 @@ const REPOSITORY_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 export function buildServices(): void {
   const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: REPOSITORY_ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
   if (build.status !== 0) throw new Error(`npm run build failed (${build.signal ?? `exit code ${build.status}`}): the services cannot run compiled`);
-}
-
-/** The NODE_OPTIONS the image gives every service (the Dockerfile's `ENV NODE_OPTIONS="..."`). */
-export function imageNodeOptions(): string {
-  const dockerfile = readFileSync(join(REPOSITORY_ROOT, 'Dockerfile'), 'utf8');
-  const setting = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(dockerfile);
-  if (setting === null) throw new Error('the Dockerfile has no line ENV NODE_OPTIONS="...": give the services\' options with --node-options');
-  return setting[1]!;
 }
 
 /**
