@@ -4,8 +4,9 @@
  *
  * 1. the broker's ceiling with Kafka's perf tools (180-byte records, acks=all, 6 partitions);
  * 2. a fixed simulated stream (the handbook simulator, seeded) preloaded into the raw topics, then the four
- *    services built and started compiled, as the image runs them, and timed until every transaction has a score on fraud.scores: transactions/s end to end,
- *    CPU µs per transaction and peak RSS per service, bytes per record on each topic;
+ *    services built and started compiled, as the image runs them, and timed until every transaction has a score on
+ *    fraud.scores: transactions/s end to end, CPU µs per transaction and peak RSS per service (with what the RSS
+ *    was made of at its peak), bytes per record on each topic;
  * 3. latency raw → score and raw → alert at paced rates, the services staying up with the state of step 2.
  * During step 2 every service's metrics are sampled each second: the peak entries of each event-time buffer store (the learner's pending vectors too)
  * (sluice_state_entries, summed over the service's tasks), the peak RSS beside them and the peak count of paused

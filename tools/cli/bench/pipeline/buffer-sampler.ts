@@ -86,7 +86,7 @@ const MiB = 1024 * 1024;
 export class BufferSampler {
   private readonly entries = new Map<string, number>();
   private readonly inOneTask = new Map<string, number>();
-  private readonly rss = new Map<string, MemoryAtPeak>();
+  private readonly memoryPeaks = new Map<string, MemoryAtPeak>();
   private readonly paused = new Map<string, number>();
   private running = false;
   private loop: Promise<void> | undefined;
@@ -124,11 +124,11 @@ export class BufferSampler {
   }
 
   peakRss(service: ServiceName): number {
-    return this.rss.get(service)?.rss ?? NaN;
+    return this.memoryPeaks.get(service)?.rss ?? NaN;
   }
 
   memoryAtPeak(service: ServiceName): MemoryAtPeak | undefined {
-    return this.rss.get(service);
+    return this.memoryPeaks.get(service);
   }
 
   peakPaused(service: ServiceName): number {
@@ -139,9 +139,9 @@ export class BufferSampler {
     const rss = rssMiB(service.child.pid!);
     // A failed scrape (a service between restarts) still leaves its RSS counted, with no breakdown.
     const metrics = await scrapeMetrics(service).catch(() => '');
-    if (!(rss <= (this.rss.get(service.name)?.rss ?? 0))) {
+    if (!(rss <= (this.memoryPeaks.get(service.name)?.rss ?? 0))) {
       const mib = (metric: string) => (gaugeValue(metrics, metric, undefined) ?? NaN) / MiB;
-      this.rss.set(service.name, {
+      this.memoryPeaks.set(service.name, {
         rss,
         heapUsed: mib('sluice_nodejs_heap_size_used_bytes'),
         heapTotal: mib('sluice_nodejs_heap_size_total_bytes'),
