@@ -69,7 +69,7 @@ const options = new Command('bench:latency')
   .option('--label-delay-seconds <n>', 'seconds between a transaction and its label', whole('label-delay-seconds'), 10)
   .option('--customers <n>', 'customers', whole('customers'), 5_000)
   .option('--terminals <n>', 'terminals', whole('terminals'), 10_000)
-  .option('--node-options <options>', "the services' NODE_OPTIONS, e.g. '--max-old-space-size=1024 --max-semi-space-size=16' (default none, as in the image: V8 sizes the heap from the machine)", '')
+  .option('--node-options <options>', "the services' NODE_OPTIONS, e.g. --node-options=--max-old-space-size=1024 (default none, as in the image: V8 sizes the heap from the machine)", '')
   .parse()
   .opts<Options>();
 
