@@ -33,7 +33,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import { Kafka, logLevel, Partitioners, type Consumer, type Message, type Producer } from 'kafkajs';
 import { AvroSerde, createSchemaRegistry, ensureTopics, isWatermarkRecord, topicNames, type FeatureVector, type Score } from '@sluice/shared';
-import { buildServices, SERVICE_NAMES, startService, stopService, type BenchService } from './pipeline/services.js';
+import { buildServices, describeNode, nodeOptionsOption, SERVICE_NAMES, startService, stopService, type BenchService, type NodeSettings } from './pipeline/services.js';
 import { pipelineTopics } from '../src/pipeline-topology.js';
 
 const whole = (name: string) => (value: string) => {
@@ -69,7 +69,7 @@ const options = new Command('bench:latency')
   .option('--label-delay-seconds <n>', 'seconds between a transaction and its label', whole('label-delay-seconds'), 10)
   .option('--customers <n>', 'customers', whole('customers'), 5_000)
   .option('--terminals <n>', 'terminals', whole('terminals'), 10_000)
-  .option('--node-options <options>', "the services' NODE_OPTIONS, e.g. --node-options=--max-old-space-size=1024 (default none, as in the image: V8 sizes the heap from the machine)", '')
+  .addOption(nodeOptionsOption())
   .parse()
   .opts<Options>();
 
@@ -134,7 +134,8 @@ try {
 
   const env = { KAFKA_BROKERS: brokers.join(','), SCHEMA_REGISTRY_URL: registryUrl, SLUICE_TOPIC_PREFIX: prefix, METRICS_PORT: '0', INGEST_HTTP_ENABLED: 'false' };
   buildServices();
-  services = SERVICE_NAMES.map((name) => startService(name, env, { nodeOptions: options.nodeOptions, nodeArguments: [] }, (line) => (errors.push(line), say(line))));
+  const node: NodeSettings = { nodeOptions: options.nodeOptions, nodeArguments: [] };
+  services = SERVICE_NAMES.map((name) => startService(name, env, node, (line) => (errors.push(line), say(line))));
   await Promise.all(services.map((service) => service.started));
   say(`services started; ${options.warmupSeconds} s warm-up, ${options.seconds} s measured, ${options.tailSeconds} s tail at ${options.rate} tx/s, labels for ${options.labelShare * 100}% of them ${options.labelDelaySeconds} s later`);
 
@@ -175,7 +176,7 @@ try {
   const loadAfter = loadavg();
   console.log(
     `Sluice latency benchmark ${started.toISOString()}, ${cpus().length} cores, load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')} before, ${loadAfter.map((x) => x.toFixed(2)).join(' ')} after; ` +
-      `${options.rate} tx/s, ${options.seconds} s measured after a ${options.warmupSeconds} s warm-up, labels for ${options.labelShare * 100}% of transactions ${options.labelDelaySeconds} s later; services compiled, ${options.nodeOptions ? `NODE_OPTIONS '${options.nodeOptions}'` : 'no NODE_OPTIONS'}; ` +
+      `${options.rate} tx/s, ${options.seconds} s measured after a ${options.warmupSeconds} s warm-up, labels for ${options.labelShare * 100}% of transactions ${options.labelDelaySeconds} s later; services ${describeNode(node)}; ` +
       `${traces.size.toLocaleString('en-US')} transactions measured, ${all.filter((t) => t.vectorRead !== undefined).length.toLocaleString('en-US')} vectors and ${all.filter((t) => t.scoreRead !== undefined).length.toLocaleString('en-US')} scores read`,
   );
   const width = Math.max(...rows.map(([name]) => name.length));

@@ -26,7 +26,20 @@ import { Simulation, type SimulatedEvent } from '../src/simulator/index.js';
 import { kafkaToolsClassPath, measureBrokerCeiling, topicBytesOnDisk, type BrokerCeiling } from './pipeline/broker-ceiling.js';
 import { formatBreakdown, summariseProfile } from './pipeline/profile-summary.js';
 import { BufferSampler, bufferLimit, EVENT_TIME_BUFFER_STORES } from './pipeline/buffer-sampler.js';
-import { buildServices, cpuSeconds, peakRssMiB, scrapeMetrics, SERVICE_NAMES, startService, stopService, sumByLabel, type BenchService } from './pipeline/services.js';
+import {
+  buildServices,
+  cpuSeconds,
+  describeNode,
+  nodeOptionsOption,
+  peakRssMiB,
+  scrapeMetrics,
+  SERVICE_NAMES,
+  startService,
+  stopService,
+  sumByLabel,
+  type BenchService,
+  type NodeSettings,
+} from './pipeline/services.js';
 import { pipelineTopics } from '../src/pipeline-topology.js';
 
 const DAY_MS = 86_400_000;
@@ -80,7 +93,7 @@ const options = new Command('bench:pipeline')
   .option('--no-replay', 'skip the full-speed replay (the services still start; the latency step then runs on empty state)')
   .option('--no-latency', 'skip the paced rates')
   .option('--profile <dir>', 'run the services under node --cpu-prof, profiles written to this directory, and print their breakdown')
-  .option('--node-options <options>', "the services' NODE_OPTIONS, e.g. --node-options=--max-old-space-size=1024 (default none, as in the image: V8 sizes the heap from the machine)", '')
+  .addOption(nodeOptionsOption())
   .option('--node-arg <flag>', 'a Node or V8 flag for every service, repeatable: --node-arg=--heap-growing-percent=50', (flag: string, flags: string[]) => [...flags, flag], [])
   .option('--logs <dir>', "write each service's log lines to <dir>/<service>.log")
   .option('--log-level <level>', "the services' LOG_LEVEL (debug shows flow control's pauses, with --logs)", 'info')
@@ -188,7 +201,7 @@ try {
   }
 
   if (options.profile) mkdirSync(options.profile, { recursive: true });
-  const node = {
+  const node: NodeSettings = {
     nodeOptions: options.nodeOptions,
     nodeArguments: [...options.nodeArg, ...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${options.profile}`] : [])],
   };
@@ -266,7 +279,7 @@ try {
     const rate = scores.count / seconds;
 
     print();
-    print(`Full-speed replay: ${number(preloaded.transactions)} transactions + ${number(preloaded.labels)} labels preloaded (${options.days} days, ${number(options.customers)} customers, seed ${options.seed}), four services, one instance each, exactly-once, compiled, ${node.nodeOptions ? `NODE_OPTIONS '${node.nodeOptions}'` : 'no NODE_OPTIONS'}${node.nodeArguments.length > 0 ? `, node ${node.nodeArguments.join(' ')}` : ''}:`);
+    print(`Full-speed replay: ${number(preloaded.transactions)} transactions + ${number(preloaded.labels)} labels preloaded (${options.days} days, ${number(options.customers)} customers, seed ${options.seed}), four services, one instance each, exactly-once, ${describeNode(node)}:`);
     table(
       ['', 'figure', 'vs produce ceiling', 'vs consume ceiling'],
       [

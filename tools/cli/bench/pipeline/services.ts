@@ -7,6 +7,7 @@
  * (as the image sets none): V8's heap sizing is part of what is measured.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { Option } from 'commander';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -36,6 +37,23 @@ export function buildServices(): void {
   if (build.status !== 0) throw new Error(`npm run build failed (${build.signal ?? `exit code ${build.status}`}): the services cannot run compiled`);
 }
 
+/** How the services' node runs: NODE_OPTIONS, and flags before the script (--cpu-prof; V8 flags NODE_OPTIONS refuses). */
+export interface NodeSettings {
+  nodeOptions: string;
+  nodeArguments: string[];
+}
+
+/** The benches' `--node-options`, one definition for both. */
+export function nodeOptionsOption(): Option {
+  return new Option('--node-options <options>', "the services' NODE_OPTIONS, e.g. --node-options=--max-old-space-size=1024 (default none, as in the image: V8 sizes the heap from the machine)").default('');
+}
+
+/** How the services ran, for a bench's printed figures. */
+export function describeNode(node: NodeSettings): string {
+  const options = node.nodeOptions ? `NODE_OPTIONS '${node.nodeOptions}'` : 'no NODE_OPTIONS';
+  return `compiled, ${options}${node.nodeArguments.length > 0 ? `, node ${node.nodeArguments.join(' ')}` : ''}`;
+}
+
 /**
  * Starts one compiled service (after `buildServices`) with `nodeOptions` as its NODE_OPTIONS and `nodeArguments`
  * before its script (--cpu-prof; V8 flags NODE_OPTIONS refuses); `logFile`, when given, receives every line it writes.
@@ -43,7 +61,7 @@ export function buildServices(): void {
 export function startService(
   name: ServiceName,
   env: Record<string, string>,
-  node: { nodeOptions: string; nodeArguments: string[] },
+  node: NodeSettings,
   onError: (line: string) => void,
   logFile?: string,
 ): BenchService {
