@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { KeyValueStore } from '@sluice/shared';
-import { ExpiringIndex, perKeyLayout, type IndexRemoval } from '@sluice/shared/collections';
+import { ExpiringIndex, type IndexRemoval } from '@sluice/shared/collections';
 
 /**
  * Optional per-customer alert cool-down.
@@ -82,7 +82,8 @@ export class CoolDown {
         expiry: { at: (state) => state.last_alert_at + cooldownMs + (state.suppressed > 0 ? pendingRetentionMs : 0) },
       },
       // The changelog is plain JSON: a state of the wrong shape cannot be trusted, so it goes.
-      perKeyLayout(store, (state) => stateSchema.safeParse(state).success),
+      store,
+      (state) => stateSchema.safeParse(state).success,
     );
   }
 

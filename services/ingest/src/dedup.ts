@@ -1,5 +1,5 @@
 import type { KeyValueStore } from '@sluice/shared';
-import { ExpiringIndex, segmentLayout } from '@sluice/shared/collections';
+import { SeenIds } from './seen-ids.js';
 
 /**
  * Bounded de-duplication by transaction_id (one instance for transactions,
@@ -11,15 +11,15 @@ import { ExpiringIndex, segmentLayout } from '@sluice/shared/collections';
  * last year's data retried twice is still a duplicate). The Kafka timestamp
  * (unlike the wall clock) is the same on a replay.
  *
- * The ids live in shared's ExpiringIndex: they leave oldest first, by
- * (first-seen time, id), a total order that a store rebuilt from its
- * changelog recomputes, so a restarted instance decides exactly as the one
- * that stopped. (An insertion-ordered queue cannot be rebuilt: a property test
- * found restored and original evicting different ids.) The index keeps them
- * in segments, one changelog record per batch rather than per id (issue 13
- * measured ~1 GiB for 500,000 ids kept one record per id; the bench
- * services/ingest/bench/dedup-memory.ts prints bytes per id). A store of the
- * earlier format (key = id, value = time) is converted when taken over.
+ * The ids are held as fingerprints (seen-ids.ts: ~50 bytes per id whatever its
+ * length, against 100-132 as strings; services/ingest/bench/dedup-memory.ts
+ * prints it) and leave oldest first, by (first-seen time, fingerprint), a
+ * total order that a store rebuilt from its changelog recomputes, so a
+ * restarted instance decides exactly as the one that stopped. (An
+ * insertion-ordered queue cannot be rebuilt: a property test found restored
+ * and original evicting different ids.) The bound is per partition, not per
+ * service, for the same reason: a service-wide one would evict differently
+ * with one instance or three.
  */
 
 export interface DedupOptions {
@@ -34,14 +34,15 @@ export const DEFAULT_DEDUP_OPTIONS: DedupOptions = {
   maxEntries: 500_000,
 };
 
-/** An id that left the store. `evicted`: pushed out by the bound while still inside the horizon (worth a metric). */
+/** An id that left the store, with when it was first seen. `evicted`: pushed out by the bound while still inside the horizon (worth a metric). */
 export interface DedupRemoval {
-  id: string;
+  firstSeenAt: number;
   cause: 'expired' | 'evicted';
 }
 
 export class DedupStore {
-  private readonly ids: ExpiringIndex<number>;
+  private readonly ids: SeenIds;
+  private clock = -Infinity;
 
   /**
    * Takes over a store, typically just restored from its changelog: one
@@ -55,7 +56,7 @@ export class DedupStore {
     if (!(options.horizonMs > 0) || !Number.isInteger(options.maxEntries) || options.maxEntries < 1) {
       throw new RangeError(`dedup needs horizonMs > 0 and an integer maxEntries >= 1, got ${JSON.stringify(options)}`);
     }
-    this.ids = new ExpiringIndex({ maxEntries: options.maxEntries, time: (at) => at, expiry: { horizonMs: options.horizonMs } }, segmentLayout(store));
+    this.ids = new SeenIds(store, options.maxEntries);
   }
 
   /** Ids remembered. */
@@ -65,7 +66,7 @@ export class DedupStore {
 
   /** True when `id` was remembered less than `horizonMs` before `atMs` (or later than it). */
   seen(id: string, atMs: number): boolean {
-    const first = this.ids.get(id);
+    const first = this.ids.firstSeen(id);
     return first !== undefined && atMs - first < this.options.horizonMs;
   }
 
@@ -80,13 +81,30 @@ export class DedupStore {
     const removals = this.expire(atMs);
     // Not seen means first seen at or before atMs - horizon <= the cutoff that expire() just applied: the id's
     // earlier entry, if any, has left.
-    const added = this.ids.add(id, atMs);
-    if (added.kind !== 'duplicate') for (const r of added.removals) removals.push({ id: r.id, cause: r.cause });
+    if (this.ids.firstSeen(id) !== undefined) return removals;
+    this.ids.add(id, atMs);
+    this.evictOverflow(removals);
     return removals;
   }
 
-  /** Drops entries older than the horizon relative to the highest time seen so far. */
+  /**
+   * Drops, oldest first, the entries at or past the horizon relative to the
+   * highest time seen so far (expiry never goes back on a time that does; the
+   * highest time is not stored, so after a restore it starts from the first
+   * time passed); then applies the bound.
+   */
   expire(atMs: number): DedupRemoval[] {
-    return this.ids.expire(atMs).map((r) => ({ id: r.id, cause: r.cause }));
+    if (atMs > this.clock) this.clock = atMs;
+    const cutoff = this.clock - this.options.horizonMs;
+    const removals: DedupRemoval[] = [];
+    for (let oldest = this.ids.oldestTime(); oldest !== undefined && oldest <= cutoff; oldest = this.ids.oldestTime()) {
+      removals.push({ firstSeenAt: this.ids.removeOldest(), cause: 'expired' });
+    }
+    this.evictOverflow(removals);
+    return removals;
+  }
+
+  private evictOverflow(removals: DedupRemoval[]): void {
+    while (this.ids.size > this.options.maxEntries) removals.push({ firstSeenAt: this.ids.removeOldest(), cause: 'evicted' });
   }
 }

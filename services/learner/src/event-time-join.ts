@@ -7,7 +7,7 @@ import {
   type Label,
   type LabelledExample,
 } from '@sluice/shared';
-import { ExpiringIndex, perKeyLayout } from '@sluice/shared/collections';
+import { ExpiringIndex } from '@sluice/shared/collections';
 import { PendingFeatures, type PendingFeaturesOptions } from './label-join.js';
 
 /** What the join reads: a vector (transactions.features) or a label (labels.valid), both keyed by customer. */
@@ -83,7 +83,7 @@ export class EventTimeJoin {
     this.pending = new PendingFeatures({ ttlMs: options.ttlMs, maxEntries: options.maxEntries }, stores.pending);
     this.early = new ExpiringIndex<Label>(
       { maxEntries: options.maxEarlyLabels, time: (label) => label.labeled_at, expiry: { at: (label) => label.tx_event_time } },
-      perKeyLayout(stores.early),
+      stores.early,
     );
     this.released = released;
   }

@@ -1,6 +1,6 @@
 import type { FeatureVector, KeyValueStore, Label } from '@sluice/shared';
 import { SluiceError, withDefaults } from '@sluice/shared';
-import { ExpiringIndex, perKeyLayout } from '@sluice/shared/collections';
+import { ExpiringIndex } from '@sluice/shared/collections';
 import { z } from 'zod';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -70,7 +70,7 @@ export class PendingFeatures {
       throw new SluiceError('invalid_learner_options', `pending features need ttlMs > 0 and maxEntries ≥ 1, got ${o.ttlMs} and ${o.maxEntries}`);
     }
     this.options = o;
-    this.vectors = new ExpiringIndex({ maxEntries: o.maxEntries, time: (v) => v.event_time, expiry: { horizonMs: o.ttlMs } }, perKeyLayout(store));
+    this.vectors = new ExpiringIndex({ maxEntries: o.maxEntries, time: (v) => v.event_time, expiry: { horizonMs: o.ttlMs } }, store);
   }
 
   get size(): number {

@@ -1,10 +1,13 @@
+import type { KeyValueStore } from '../state-store.js';
 import { KeyedHeap } from './keyed-heap.js';
 
 /**
  * A bounded, expiring index of values by id, kept in a changelogged
- * KeyValueStore through a layout (see index-layouts.ts), and used by ingest's
- * de-duplication, the learner's pending vectors and early labels, and fraud's
- * cool-down (issue 11, item 5).
+ * KeyValueStore (one entry, so one changelog record, per id: the values live
+ * only in the store, the index holds ids and times), and used by the
+ * learner's pending vectors and early labels and fraud's cool-down (issue 11,
+ * item 5). Ingest's de-duplication, whose value is only a time, keeps its ids
+ * more compactly (services/ingest/src/seen-ids.ts).
  *
  * Every decision is a function of the stored values alone:
  * - order: (time, id), `time` read from the value, ties by id — never by
@@ -58,55 +61,34 @@ export type IndexAddResult<V> =
   | { kind: 'duplicate'; existing: V }
   | { kind: 'refused'; removals: IndexRemoval<V>[] };
 
-/** What a layout may ask of the index: which entries are held, as what. */
-export interface HeldEntries {
-  timeOf(id: string): number | undefined;
-  tagOf(id: string): number | undefined;
-}
-
-/** How entries are kept in a KeyValueStore: written, erased, and read back after a restore. */
-export interface IndexLayout<V> {
-  /**
-   * Hands over every entry the store holds, in any order, with the tag to keep
-   * for it; `accept` is false for an entry the index does not take (an id
-   * already held, an unreadable time), which the layout then stops storing.
-   */
-  load(accept: (id: string, value: V, tag: number) => boolean): void;
-  /** The stored value of a held entry. */
-  value(id: string, time: number): V;
-  /** Stores a new entry; returns a tag (a small integer) the index keeps with it. */
-  write(id: string, value: V): number;
-  /** Stops storing an entry (the index no longer holds it). */
-  erase(id: string, tag: number): void;
-}
-
-export type IndexLayoutFactory<V> = (held: HeldEntries) => IndexLayout<V>;
-
 export class ExpiringIndex<V> {
   /** Every entry by (time, id): eviction, and expiry under a horizon. */
   private readonly order = new KeyedHeap();
   /** Every entry by (expiry time, id), when expiry times are read from values. */
   private readonly deadlines: KeyedHeap | undefined;
-  private readonly layout: IndexLayout<V>;
   private clock = -Infinity;
 
-  /** Takes over the store behind `layout` (typically just restored); the bound applies from the first change or `expire`. */
+  /**
+   * Takes over `store` (typically just restored); the bound applies from the
+   * first change or `expire`. Stored values failing `valid` are deleted.
+   */
   constructor(
     readonly options: ExpiringIndexOptions<V>,
-    layout: IndexLayoutFactory<V>,
+    private readonly store: KeyValueStore<V>,
+    valid: (value: V) => boolean = () => true,
   ) {
     const { maxEntries, expiry } = options;
     if (!Number.isInteger(maxEntries) || maxEntries < 1 || ('horizonMs' in expiry && !(expiry.horizonMs > 0))) {
       throw new RangeError(`an expiring index needs an integer maxEntries >= 1 and horizonMs > 0, got ${maxEntries} and ${'horizonMs' in expiry ? expiry.horizonMs : 'a function'}`);
     }
     this.deadlines = 'at' in expiry ? new KeyedHeap() : undefined;
-    this.layout = layout({ timeOf: (id) => this.order.timeOf(id), tagOf: (id) => this.order.tagOf(id) });
-    this.layout.load((id, value, tag) => {
+    const refused: string[] = [];
+    for (const [id, value] of store.entries()) {
       // The changelog is plain JSON: an entry whose times cannot be read cannot be ordered, so it goes.
-      if (this.order.has(id) || !Number.isFinite(options.time(value)) || (this.deadlines && !Number.isFinite(this.expiresAt(value)))) return false;
-      this.hold(id, value, tag);
-      return true;
-    });
+      if (!valid(value) || !Number.isFinite(options.time(value)) || (this.deadlines && !Number.isFinite(this.expiresAt(value)))) refused.push(id);
+      else this.hold(id, value);
+    }
+    for (const id of refused) store.delete(id);
   }
 
   get size(): number {
@@ -118,15 +100,15 @@ export class ExpiringIndex<V> {
   }
 
   get(id: string): V | undefined {
-    const time = this.order.timeOf(id);
-    return time === undefined ? undefined : this.layout.value(id, time);
+    return this.order.has(id) ? this.store.get(id) : undefined;
   }
 
   /** Adds `id` unless held; then applies the bound. */
   add(id: string, value: V): IndexAddResult<V> {
     const existing = this.get(id);
     if (existing !== undefined) return { kind: 'duplicate', existing };
-    this.hold(id, value, this.layout.write(id, value));
+    this.store.put(id, value);
+    this.hold(id, value);
     const removals: IndexRemoval<V>[] = [];
     this.evictOverflow(removals);
     return removals.some((r) => r.id === id) ? { kind: 'refused', removals } : { kind: 'added', removals };
@@ -134,9 +116,8 @@ export class ExpiringIndex<V> {
 
   /** Adds `id` or replaces its value (its times may move); then applies the bound. Returns what was evicted, maybe `id` itself. */
   set(id: string, value: V): IndexRemoval<V>[] {
-    const tag = this.order.tagOf(id);
-    if (tag !== undefined) this.layout.erase(id, tag);
-    this.hold(id, value, this.layout.write(id, value));
+    this.store.put(id, value);
+    this.hold(id, value);
     const removals: IndexRemoval<V>[] = [];
     this.evictOverflow(removals);
     return removals;
@@ -175,8 +156,8 @@ export class ExpiringIndex<V> {
     return 'at' in expiry ? expiry.at(value) : this.options.time(value) + expiry.horizonMs;
   }
 
-  private hold(id: string, value: V, tag: number): void {
-    this.order.set(id, this.options.time(value), tag);
+  private hold(id: string, value: V): void {
+    this.order.set(id, this.options.time(value));
     this.deadlines?.set(id, this.expiresAt(value));
   }
 
@@ -190,9 +171,8 @@ export class ExpiringIndex<V> {
   }
 
   private drop(id: string): void {
-    const tag = this.order.tagOf(id)!;
     this.order.remove(id);
     this.deadlines?.remove(id);
-    this.layout.erase(id, tag);
+    this.store.delete(id);
   }
 }

@@ -5,15 +5,13 @@
  * (id, time) pairs pop them in the same order however they were filled (a
  * store rebuilt from its changelog is filled in another order).
  *
- * Entries are three parallel arrays (a time array of doubles is stored
- * unboxed) plus a small integer `tag` the owner may attach (the segment an id
- * is stored in): no object per entry. The position Map holds small integers,
- * which V8 stores without a box.
+ * Entries are two parallel arrays (a time array of doubles is stored
+ * unboxed): no object per entry. The position Map holds small integers, which
+ * V8 stores without a box.
  */
 export class KeyedHeap {
   private readonly times: number[] = [];
   private readonly ids: string[] = [];
-  private readonly tags: number[] = [];
   private readonly positions = new Map<string, number>();
 
   get size(): number {
@@ -29,11 +27,6 @@ export class KeyedHeap {
     return at === undefined ? undefined : this.times[at];
   }
 
-  tagOf(id: string): number | undefined {
-    const at = this.positions.get(id);
-    return at === undefined ? undefined : this.tags[at];
-  }
-
   /** The smallest (time, id), or undefined when empty. */
   peekId(): string | undefined {
     return this.ids[0];
@@ -44,17 +37,15 @@ export class KeyedHeap {
   }
 
   /** Adds `id`, or moves it to `time` when already held. */
-  set(id: string, time: number, tag = 0): void {
+  set(id: string, time: number): void {
     const at = this.positions.get(id);
     if (at !== undefined) {
       this.times[at] = time;
-      this.tags[at] = tag;
       this.siftDown(this.siftUp(at));
       return;
     }
     this.times.push(time);
     this.ids.push(id);
-    this.tags.push(tag);
     this.positions.set(id, this.ids.length - 1);
     this.siftUp(this.ids.length - 1);
   }
@@ -66,9 +57,8 @@ export class KeyedHeap {
     this.positions.delete(id);
     const time = this.times.pop()!;
     const last = this.ids.pop()!;
-    const tag = this.tags.pop()!;
     if (at < this.ids.length) {
-      this.place(at, time, last, tag);
+      this.place(at, time, last);
       this.siftDown(this.siftUp(at));
     }
     return true;
@@ -80,19 +70,17 @@ export class KeyedHeap {
     return a < b || (a === b && this.ids[i]! < this.ids[j]!);
   }
 
-  private place(at: number, time: number, id: string, tag: number): void {
+  private place(at: number, time: number, id: string): void {
     this.times[at] = time;
     this.ids[at] = id;
-    this.tags[at] = tag;
     this.positions.set(id, at);
   }
 
   private swap(i: number, j: number): void {
     const time = this.times[i]!;
     const id = this.ids[i]!;
-    const tag = this.tags[i]!;
-    this.place(i, this.times[j]!, this.ids[j]!, this.tags[j]!);
-    this.place(j, time, id, tag);
+    this.place(i, this.times[j]!, this.ids[j]!);
+    this.place(j, time, id);
   }
 
   private siftUp(index: number): number {
