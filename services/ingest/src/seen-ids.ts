@@ -33,6 +33,12 @@ import type { KeyValueStore } from '@sluice/shared';
 /** Bytes of an id's fingerprint: four 32-bit words. */
 const FINGERPRINT_BYTES = 16;
 const SEGMENT_KEY_PREFIX = 'segment-';
+/**
+ * A segment is sealed at this many entries (~36 bytes each as JSON: ~300 KB), well under the broker's default
+ * message limit (1 MiB) however large a batch a bigger INGEST_FETCH_MAX_BYTES brings (as shared's segmented
+ * buffers are at SEGMENT_BYTES).
+ */
+export const MAX_SEGMENT_ENTRIES = 8_192;
 const NONE = -1;
 const INITIAL_CAPACITY = 256;
 /** Capacity grows by half: a full table of 500,000 entries wastes at most a third of it. */
@@ -115,6 +121,7 @@ export class SeenIds {
     const segment = this.openSegment();
     this.insert(this.fingerprint(id), 0, at, segment);
     this.store.put(segment.key, segment);
+    if (segment.live >= MAX_SEGMENT_ENTRIES) segment.sealed = true;
   }
 
   private fingerprint(id: string): Uint32Array {
@@ -370,7 +377,7 @@ class Segment {
   head = NONE;
   tail = NONE;
   live = 0;
-  /** Written to the changelog: the next entry opens a new segment. */
+  /** Written to the changelog, or full: the next entry opens a new segment. */
   sealed = false;
 
   constructor(

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { PartitionStore } from '@sluice/shared';
 import { DedupStore, type DedupOptions, type DedupRemoval } from '../src/dedup.js';
-import { fingerprintOf } from '../src/seen-ids.js';
+import { fingerprintOf, MAX_SEGMENT_ENTRIES } from '../src/seen-ids.js';
 
 /** An id's fingerprint as the changelog writes it (16 big-endian bytes), in hex: the reference's tie-break. */
 function fingerprintHex(id: string): string {
@@ -151,6 +151,24 @@ describe('DedupStore', () => {
       ['segment-2', [['e', 125]]],
     ]);
     expect(drained()).toEqual([]);
+  });
+
+  it('splits a batch larger than a segment holds into several records, each under the broker message limit', () => {
+    const { store, backing } = newStore({ horizonMs: 1_000_000, maxEntries: 50_000 });
+    const ids = Array.from({ length: 2 * MAX_SEGMENT_ENTRIES + 5 }, (_, i) => `c0ffee00-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    ids.forEach((id, i) => store.remember(id, 1_000 + i));
+    const records = backing.drainChanges();
+    expect(records.map((r) => [r.key, (JSON.parse(r.value!.toString()) as { at: number[] }).at.length])).toEqual([
+      ['segment-0', MAX_SEGMENT_ENTRIES],
+      ['segment-1', MAX_SEGMENT_ENTRIES],
+      ['segment-2', 5],
+    ]);
+    for (const record of records) expect(record.value!.length).toBeLessThan(1024 * 1024);
+    // Restored from those records, every id is held.
+    const restoredBacking = newBacking();
+    for (const record of records) restoredBacking.restore(record.key, record.value);
+    const restored = new DedupStore(store.options, restoredBacking);
+    expect(ids.every((id, i) => restored.seen(id, 1_000 + i))).toBe(true);
   });
 
   it('never expires on a timestamp that goes backwards, and still judges by the entry time', () => {
