@@ -58,15 +58,9 @@ export function fingerprintOf(id: string, into: Uint32Array = new Uint32Array(4)
 }
 
 /** A segment as this version writes it to the changelog. */
-export interface SegmentRecord {
+interface SegmentRecord {
   fingerprints: string;
   at: number[];
-}
-
-/** An entry that left, with the time it was first seen. */
-export interface SeenIdRemoval {
-  firstSeenAt: number;
-  cause: 'expired' | 'evicted';
 }
 
 export class SeenIds {
@@ -151,11 +145,6 @@ export class SeenIds {
     this.next[entry] = this.freeHead;
     this.freeHead = entry;
     return time;
-  }
-
-  /** Heap bytes of the arrays (for the memory bench). */
-  get arrayBytes(): number {
-    return this.fingerprints.byteLength + this.times.byteLength + this.segmentOf.byteLength + this.next.byteLength + this.previous.byteLength + this.slots.byteLength + this.heap.byteLength;
   }
 
   /** A segment's live entries, in the order they were written, as this version writes them. */
