@@ -12,6 +12,7 @@
  * (sluice_state_entries, summed over the service's tasks), the peak RSS beside them and the peak count of paused
  * task inputs (flow control), with the changelog records each buffer wrote per transaction.
  * With --profile DIR each service runs under `node --cpu-prof` and the breakdown of each profile is printed.
+ * With --heap-snapshots DIR each service writes a heap snapshot at half the replay, and what it holds live is printed.
  * Topics carry a unique prefix (beside other work on a shared stack) and are deleted at the end (--keep-topics).
  * Prints figures, asserts nothing.
  */
@@ -24,6 +25,7 @@ import { Kafka, logLevel, Partitioners, type Consumer, type Message, type Produc
 import { AvroSerde, createSchemaRegistry, ensureTopics, topicNames, type Alert, type Score, type TopicNames } from '@sluice/shared';
 import { Simulation, type SimulatedEvent } from '../src/simulator/index.js';
 import { kafkaToolsClassPath, measureBrokerCeiling, topicBytesOnDisk, type BrokerCeiling } from './pipeline/broker-ceiling.js';
+import { formatHeapSummary, summariseHeapSnapshot } from './pipeline/heap-snapshot-summary.js';
 import { formatBreakdown, summariseProfile } from './pipeline/profile-summary.js';
 import { BufferSampler, bufferLimit, EVENT_TIME_BUFFER_STORES } from './pipeline/buffer-sampler.js';
 import {
@@ -70,6 +72,7 @@ interface Options {
   replay: boolean;
   latency: boolean;
   profile?: string;
+  heapSnapshots?: string;
   nodeOptions: string;
   nodeArg: string[];
   logs?: string;
@@ -93,6 +96,10 @@ const options = new Command('bench:pipeline')
   .option('--no-replay', 'skip the full-speed replay (the services still start; the latency step then runs on empty state)')
   .option('--no-latency', 'skip the paced rates')
   .option('--profile <dir>', 'run the services under node --cpu-prof, profiles written to this directory, and print their breakdown')
+  .option(
+    '--heap-snapshots <dir>',
+    'when half the transactions are scored, write a heap snapshot of every service to this directory and print what each holds live (a snapshot stops a service for seconds and takes memory: that run\'s speed and peak RSS are not figures to quote)',
+  )
   .addOption(nodeOptionsOption())
   .option('--node-arg <flag>', 'a Node or V8 flag for every service, repeatable: --node-arg=--heap-growing-percent=50', (flag: string, flags: string[]) => [...flags, flag], [])
   .option('--logs <dir>', "write each service's log lines to <dir>/<service>.log")
@@ -201,9 +208,14 @@ try {
   }
 
   if (options.profile) mkdirSync(options.profile, { recursive: true });
+  if (options.heapSnapshots) mkdirSync(options.heapSnapshots, { recursive: true });
   const node: NodeSettings = {
     nodeOptions: options.nodeOptions,
-    nodeArguments: [...options.nodeArg, ...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${options.profile}`] : [])],
+    nodeArguments: [
+      ...options.nodeArg,
+      ...(options.profile ? ['--cpu-prof', `--cpu-prof-dir=${options.profile}`] : []),
+      ...(options.heapSnapshots ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${options.heapSnapshots}`] : []),
+    ],
   };
   buildServices();
   const serviceEnv = {
@@ -232,8 +244,14 @@ try {
     let lastCount = -1;
     let lastProgress = performance.now();
     let lastReport = 0;
+    let snapshotsTaken = false;
     while (scores.count < preloaded.transactions) {
       await sleep(250);
+      if (options.heapSnapshots && !snapshotsTaken && scores.count >= preloaded.transactions / 2) {
+        snapshotsTaken = true;
+        for (const service of services) service.child.kill('SIGUSR2');
+        say(`heap snapshots requested at ${number(scores.count)} of ${number(preloaded.transactions)} scored`);
+      }
       // A service that dies mid-replay (out of heap under a NODE_OPTIONS limit) ends the run: its figures would be of a dead process.
       const dead = services.find((service) => service.child.exitCode !== null || service.child.signalCode !== null);
       if (dead !== undefined) {
@@ -400,6 +418,16 @@ if (options.profile) {
     const own = files.filter((file) => file.includes(`.${service.child.pid}.`)).map((file) => join(options.profile!, file));
     const main = own.map((file) => summariseProfile(file, 12)).sort((a, b) => b.busyMs - a.busyMs)[0];
     if (main) print(formatBreakdown(service.name, main));
+  }
+}
+if (options.heapSnapshots) {
+  print();
+  print(`Heap snapshots (${options.heapSnapshots}) at half the replay, what each service holds live (V8 collects before it writes one; /metrics counts garbage too):`);
+  const files = readdirSync(options.heapSnapshots).filter((file) => file.endsWith('.heapsnapshot'));
+  for (const service of services) {
+    const own = files.filter((file) => file.includes(`.${service.child.pid}.`)).sort();
+    if (own.length === 0) print(`${service.name}: no snapshot (the replay ended before half, or the service before writing it)`);
+    else print(formatHeapSummary(service.name, summariseHeapSnapshot(join(options.heapSnapshots, own[0]!))));
   }
 }
 if (errors.length > 0) {
