@@ -174,10 +174,8 @@ export class SeenIds {
     for (const key of unreadable) this.store.delete(key);
     for (const [id, at] of legacy) {
       this.store.delete(id);
-      if (this.find(this.fingerprint(id), 0) !== NONE) continue;
-      const segment = this.openSegment();
-      this.insert(this.fingerprint(id), 0, at, segment);
-      this.store.put(segment.key, segment);
+      // As new ids are added, so a large store of the first format becomes segments of at most MAX_SEGMENT_ENTRIES.
+      if (this.firstSeen(id) === undefined) this.add(id, at);
     }
   }
 

@@ -171,6 +171,16 @@ describe('DedupStore', () => {
     expect(ids.every((id, i) => restored.seen(id, 1_000 + i))).toBe(true);
   });
 
+  it('converts a large store of the first format into segments that each stay under the broker message limit', () => {
+    const backing = newBacking();
+    const ids = Array.from({ length: MAX_SEGMENT_ENTRIES + 3 }, (_, i) => `legacy-${i}`);
+    ids.forEach((id, i) => backing.restore(id, Buffer.from(JSON.stringify(i))));
+    const store = new DedupStore({ horizonMs: 1_000_000, maxEntries: 50_000 }, backing);
+    const segments = backing.drainChanges().filter((r) => r.key.startsWith('segment-'));
+    expect(segments.map((r) => (JSON.parse(r.value!.toString()) as { at: number[] }).at.length)).toEqual([MAX_SEGMENT_ENTRIES, 3]);
+    expect(ids.every((id, i) => store.seen(id, i))).toBe(true);
+  });
+
   it('never expires on a timestamp that goes backwards, and still judges by the entry time', () => {
     const { store } = newStore({ horizonMs: 100, maxEntries: 10 });
     store.remember('a', 1000);
