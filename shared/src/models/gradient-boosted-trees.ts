@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { SluiceError } from '../errors.js';
 import { Random } from './random.js';
-import { checkVector, parseState, withDefaults } from './validation.js';
+import { checkVector, numberArray, parseState, withDefaults } from './validation.js';
 
 /**
  * Gradient-boosted decision trees (logistic loss, second-order leaf values
@@ -102,12 +102,12 @@ const stateSchema = z
     feature_names: z.array(z.string()).min(1),
     options: optionsSchema,
     /** Per node: split feature, or −1 for a leaf. */
-    node_feature: z.array(z.number().int().min(-1)),
+    node_feature: numberArray({ int: true, min: -1 }),
     /** Per node: the split threshold (x ≤ threshold goes left), or a leaf's value. */
-    node_value: z.array(z.number()),
-    node_left: z.array(z.number().int().nonnegative()),
-    node_right: z.array(z.number().int().nonnegative()),
-    roots: z.array(z.number().int().nonnegative()),
+    node_value: numberArray(),
+    node_left: numberArray({ int: true, min: 0 }),
+    node_right: numberArray({ int: true, min: 0 }),
+    roots: numberArray({ int: true, min: 0 }),
     /** Added to the trees' sum: the window's log-odds at the start of boosting, + ln(negativeSampleRate). */
     intercept: z.number(),
     retrains: z.number().int().nonnegative(),
@@ -172,9 +172,13 @@ export class GradientBoostedTrees {
   private roots: number[] = [];
   private intercept = 0;
   private retrainCount = 0;
-  /** Ring buffer of kept examples: `size` of them, the next written at `head`. */
-  private readonly window: Float64Array;
-  private readonly windowLabels: Uint8Array;
+  /**
+   * Ring buffer of kept examples: `size` of them, the next written at `head`. Allocated with the first example kept
+   * or restored: a model restored only to score (the fraud service restores every snapshot) never needs the
+   * windowSize × features doubles (6 MB by default), whose allocation was most of such a restore's CPU.
+   */
+  private window = new Float64Array(0);
+  private windowLabels = new Uint8Array(0);
   private size = 0;
   private head = 0;
   private labelsSinceRetrain = 0;
@@ -196,8 +200,6 @@ export class GradientBoostedTrees {
     if (featureNames.length < 1) throw new SluiceError('invalid_model_options', 'gradient-boosted trees: at least one feature is needed');
     this.options = resolved.data;
     this.featureNames = [...featureNames];
-    this.window = new Float64Array(this.options.windowSize * featureNames.length);
-    this.windowLabels = new Uint8Array(this.options.windowSize);
     this.sampler = new Random(this.options.seed);
     this.refitFloor = this.options.minExamples;
   }
@@ -234,6 +236,7 @@ export class GradientBoostedTrees {
     const d = this.featureNames.length;
     const C = windowChunkSize(W);
     const from = Math.max(0, kept - W);
+    this.allocateWindow();
     for (let k = Math.floor(from / C); k * C < kept; k++) {
       const parsed = windowChunkSchema.safeParse(chunk(k));
       if (!parsed.success) return false;
@@ -322,6 +325,7 @@ export class GradientBoostedTrees {
     this.labelsSinceRetrain += 1;
     if (y === 1 || this.sampler.next() < this.options.negativeSampleRate) {
       const d = this.featureNames.length;
+      this.allocateWindow();
       for (let f = 0; f < d; f++) this.window[this.head * d + f] = x[f] as number;
       this.windowLabels[this.head] = y;
       this.head = (this.head + 1) % this.options.windowSize;
@@ -329,6 +333,12 @@ export class GradientBoostedTrees {
       this.kept += 1;
     }
     if (this.labelsSinceRetrain >= this.options.retrainEvery && this.size >= this.refitFloor) this.retrain();
+  }
+
+  private allocateWindow(): void {
+    if (this.windowLabels.length > 0) return;
+    this.window = new Float64Array(this.options.windowSize * this.featureNames.length);
+    this.windowLabels = new Uint8Array(this.options.windowSize);
   }
 
   /** Fits a new ensemble on the window now (a no-op while the window lacks either class). */
