@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { SluiceError } from './errors.js';
 import { segmentedBufferCodec, type SegmentFormat } from './event-time/segmented-buffer.js';
 import type { FeatureVector } from './records.js';
-import type { KeyValueStore } from './state-store.js';
 
 /**
  * Feature names held and written once per list instead of with every vector,
@@ -18,11 +17,13 @@ import type { KeyValueStore } from './state-store.js';
  * a vector fraud holds took 1,709 bytes of heap as decoded, 707 with its names shared
  * (services/fraud/bench/held-memory.ts).
  *
- * A store wrapped by `withSharedFeatureNames` keeps one entry per list of
- * names (`feature-names/<ref>`, never deleted, so a compacted changelog keeps
- * it) and its values point at it (`feature_names_ref`); the values it hands
- * back carry the names in full, one shared array per list. Values written in
- * full (older changelogs) read as before.
+ * Stores of vectors write them in segments, many to a record, each segment
+ * with its vectors' names once (`vectorSegments`); in memory they share one
+ * names array per list. Until 2026-12-03 the learner's pending store wrote
+ * one record per vector, and one entry per list of names
+ * (`feature-names/<ref>`) that its vectors pointed at (`feature_names_ref`):
+ * `featureNamesCodec` still reads those changelogs, and vectors written in
+ * full before that.
  */
 
 /** How a store's values carry their vector: `vector` finds it (undefined: none), `withVector` puts one in its place. */
@@ -141,7 +142,7 @@ export function withSharedNames<V>(slot: VectorSlot<V>, value: V): V {
 /**
  * The store codec (topology.ts): JSON, with a vector whose names are a shared list written by reference.
  * Reading, a names entry registers its list; a vector whose entry comes later in the changelog stays
- * unresolved until `withSharedFeatureNames` wraps the restored store.
+ * unresolved until the restored store is read (`vectorSegments`' `single`), every entry registered by then.
  */
 export function featureNamesCodec<V>(slot: VectorSlot<V>): { serialize: (value: V) => Buffer; deserialize: (bytes: Buffer) => V } {
   return {
@@ -162,58 +163,6 @@ export function featureNamesCodec<V>(slot: VectorSlot<V>): { serialize: (value: 
       return vector === undefined ? (value as V) : slot.withVector(value as V, vector);
     },
   };
-}
-
-/**
- * `store` as a store of V whose vectors share their names: `put` writes a list's entry the first time the
- * store sees it; reads never see the entries. Call it on the store as restored (it resolves the vectors
- * the codec could not: their entry came later in the changelog).
- */
-export function withSharedFeatureNames<V>(store: KeyValueStore<V>, slot: VectorSlot<V>): KeyValueStore<V> {
-  const raw = store as KeyValueStore<V | NamesEntry>;
-  const isValue = (key: string) => !key.startsWith(NAMES_KEY_PREFIX);
-  /** Names entries are never deleted: counted once, then as they are written. */
-  let namesEntries = 0;
-  for (const key of raw.keys()) if (!isValue(key)) namesEntries += 1;
-  const shared: KeyValueStore<V> = {
-    get: (key) => (isValue(key) ? (raw.get(key) as V | undefined) : undefined),
-    has: (key) => isValue(key) && raw.has(key),
-    put(key, value) {
-      const vector = slot.vector(value);
-      if (vector !== undefined) {
-        const { names, ref } = intern(vector.feature_names);
-        const namesKey = `${NAMES_KEY_PREFIX}${ref}`;
-        if (!raw.has(namesKey)) {
-          raw.put(namesKey, { feature_names_ref: ref, feature_names: names });
-          namesEntries += 1;
-        }
-        if (vector.feature_names !== names) value = slot.withVector(value, { ...vector, feature_names: names });
-      }
-      raw.put(key, value);
-    },
-    delete: (key) => raw.delete(key),
-    get size() {
-      return raw.size - namesEntries;
-    },
-    *keys() {
-      for (const key of raw.keys()) if (isValue(key)) yield key;
-    },
-    *entries() {
-      for (const [key, value] of raw.entries()) if (isValue(key)) yield [key, value as V];
-    },
-  };
-  const unresolved: [string, V][] = [];
-  for (const [key, value] of shared.entries()) {
-    const stored: unknown = slot.vector(value);
-    if (stored !== undefined && !isFullVector(stored)) unresolved.push([key, value]);
-  }
-  for (const [key, value] of unresolved) {
-    const vector = unpackVector(slot.vector(value));
-    if (vector === undefined) throw new SluiceError('FEATURE_NAMES_MISSING', `store entry ${key}: its feature names are not in the changelog`);
-    // Rare (the entry after the vector in the changelog): written again, by reference, like any put.
-    shared.put(key, slot.withVector(value, vector));
-  }
-  return shared;
 }
 
 /**

@@ -21,3 +21,4 @@ export * from './retry.js';
 export * from './recovery.js';
 export * from './feature-names.js';
 export * from './feature-vector-schema.js';
+export * from './segmented-store.js';

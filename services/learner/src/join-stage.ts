@@ -21,13 +21,12 @@ import {
   type Progress,
   type RestoredTask,
   type SourceClocksState,
+  SegmentedStore,
   type TaskInfo,
-  VECTOR_VALUES,
-  withSharedFeatureNames,
 } from '@sluice/shared';
 import { EventTimeJoin, joinOrder, type EventTimeJoinOptions, type JoinDecision, type JoinEvent } from './event-time-join.js';
 import { bufferedEventsOf, type BufferedEvents, type LearnerMetrics } from './learner-metrics.js';
-import { JOIN_EVENT_SEGMENTS } from './vector-slots.js';
+import { JOIN_EVENT_SEGMENTS, PENDING_SEGMENTS } from './vector-slots.js';
 import { EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE, PENDING_STORE, type JoinInputs } from './topology.js';
 
 const CLOCKS_KEY = 'clocks';
@@ -58,6 +57,8 @@ interface PartitionJoin {
   join: EventTimeJoin;
   /** The join's buffer store, sealed after each batch and punctuation. */
   buffer: SegmentedBuffer<JoinEvent>;
+  /** Vectors waiting for their label, many to a changelog record; sealed with the buffer. */
+  pending: SegmentedStore<FeatureVector>;
   features: SourceClocks;
   labels: InputWatermark;
   clocks: KeyValueStore<StoredJoinClocks>;
@@ -127,17 +128,19 @@ export class JoinStage {
     if (stored?.labels_newest != null) labels.observeEvent(stored.labels_newest, now);
     const released = stored?.released ?? -Infinity;
     const buffer = new SegmentedBuffer(task.store<unknown>(JOIN_BUFFER_STORE), JOIN_EVENT_SEGMENTS, released, (event) => joinOrder(event).time);
+    const pending = new SegmentedStore(task.store<unknown>(PENDING_STORE), PENDING_SEGMENTS);
     this.joins.set(task.task, {
       join: new EventTimeJoin(
         this.options,
         {
           buffer,
-          pending: withSharedFeatureNames(task.store<FeatureVector>(PENDING_STORE), VECTOR_VALUES),
+          pending,
           early: task.store<Label>(EARLY_LABELS_STORE),
         },
         released,
       ),
       buffer,
+      pending,
       features: stored ? SourceClocks.restore(stored.features) : new SourceClocks(),
       labels,
       clocks,
@@ -212,6 +215,7 @@ export class JoinStage {
     }
     this.regulate(context, partition, features, labels);
     partition.buffer.seal();
+    partition.pending.seal();
   }
 
   /**

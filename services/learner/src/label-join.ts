@@ -1,7 +1,6 @@
 import type { FeatureVector, KeyValueStore, Label } from '@sluice/shared';
 import { SluiceError, withDefaults } from '@sluice/shared';
 import { ExpiringIndex } from '@sluice/shared/collections';
-import { z } from 'zod';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -42,7 +41,8 @@ export interface PendingFeaturesStats {
 
 /**
  * Feature vectors waiting for their (late) label, keyed by transaction_id, in
- * a changelogged store (one entry per vector) held by shared's ExpiringIndex:
+ * a changelogged store (the learner's is shared's SegmentedStore, many vectors
+ * to a changelog record) held by shared's ExpiringIndex:
  * lookup by id for labels, expiry at event_time + TTL and eviction of the
  * oldest, both in (event time, transaction id) order, in O(log n) although
  * vectors arrive out of order. The order is read from the stored vectors
@@ -111,35 +111,4 @@ export class PendingFeatures {
     this.counters.expired += out.length;
     return out;
   }
-}
-
-const featureVectorSchema = z.object({
-  transaction_id: z.string().min(1),
-  customer_id: z.string(),
-  terminal_id: z.string(),
-  event_time: z.number().int(),
-  amount: z.number(),
-  feature_set_version: z.string(),
-  feature_names: z.array(z.string()),
-  feature_values: z.array(z.number()),
-  ingested_at: z.number(),
-});
-
-/** Changelog value for a waiting vector; the changelog key is `vector.transaction_id`, and a tombstone removes it. */
-export function encodePendingEntry(vector: FeatureVector): string {
-  return JSON.stringify(vector);
-}
-
-export function decodePendingEntry(value: string): FeatureVector {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch (cause) {
-    throw new SluiceError('learner_state_invalid', 'pending feature entry is not JSON', { cause });
-  }
-  const result = featureVectorSchema.safeParse(parsed);
-  if (!result.success) {
-    throw new SluiceError('learner_state_invalid', `pending feature entry: ${z.prettifyError(result.error)}`);
-  }
-  return result.data;
 }

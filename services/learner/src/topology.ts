@@ -1,6 +1,6 @@
 import type { FeatureVector, Label, LabelledExample } from '@sluice/shared/records';
 import { defineTopology, input, output, store, topicNames, type TopicsConfig } from '@sluice/shared/topology';
-import { featureNamesCodec, VECTOR_VALUES, vectorBufferCodec } from '@sluice/shared/feature-names';
+import { VECTOR_VALUES, vectorBufferCodec } from '@sluice/shared/feature-names';
 import { EXAMPLE_VECTOR, JOIN_EVENT_VECTOR } from './vector-slots.js';
 
 export const PENDING_STORE = 'pending';
@@ -30,11 +30,11 @@ export function learnerTopology(config: TopicsConfig) {
           features: input<FeatureVector>(topics.transactionsFeatures, { deadLetter: topics.transactionsDlq, watermarks: true }),
           labels: input<Label>(topics.labelsValid, { deadLetter: topics.labelsDlq, watermarks: true }),
         },
-        // JSON in the changelogs: vectors waiting for their label, labels before their vector, the events held until
-        // the frontier passes them (event-time-join.ts, many to a record: shared's SegmentedBuffer), and the clocks
-        // (join-stage.ts, StoredJoinClocks). Vectors carry their feature names by reference (shared's feature-names.ts).
+        // JSON in the changelogs: vectors waiting for their label (many to a record: shared's SegmentedStore), labels
+        // before their vector, the events held until the frontier passes them (event-time-join.ts, many to a record:
+        // shared's SegmentedBuffer), and the clocks (join-stage.ts, StoredJoinClocks). Vectors carry their feature names by reference (shared's feature-names.ts).
         stores: {
-          [PENDING_STORE]: store(featureNamesCodec(VECTOR_VALUES)),
+          [PENDING_STORE]: store(vectorBufferCodec(VECTOR_VALUES)),
           [EARLY_LABELS_STORE]: store(),
           [JOIN_BUFFER_STORE]: store(vectorBufferCodec(JOIN_EVENT_VECTOR)),
           [JOIN_CLOCKS_STORE]: store(),

@@ -1,4 +1,4 @@
-import { vectorSegments, type VectorSlot } from '@sluice/shared/feature-names';
+import { VECTOR_VALUES, vectorSegments, type VectorSlot } from '@sluice/shared/feature-names';
 import type { LabelledExample } from '@sluice/shared/records';
 import type { JoinEvent } from './event-time-join.js';
 
@@ -15,3 +15,4 @@ export const EXAMPLE_VECTOR: VectorSlot<LabelledExample> = {
 
 export const JOIN_EVENT_SEGMENTS = vectorSegments(JOIN_EVENT_VECTOR);
 export const EXAMPLE_SEGMENTS = vectorSegments(EXAMPLE_VECTOR);
+export const PENDING_SEGMENTS = vectorSegments(VECTOR_VALUES);

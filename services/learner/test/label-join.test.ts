@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PartitionStore, Random, type FeatureVector } from '@sluice/shared';
-import { decodePendingEntry, encodePendingEntry, PendingFeatures, type PendingFeaturesOptions } from '../src/label-join.js';
+import { PendingFeatures, type PendingFeaturesOptions } from '../src/label-join.js';
 
 const DAY = 86_400_000;
 
@@ -150,15 +150,6 @@ describe('PendingFeatures', () => {
         }
       }),
       { numRuns: 300 },
-    );
-  });
-
-  it('encodes an entry for the changelog and decodes it back, refusing garbage', () => {
-    const v = vector('tx9', 1_700_000_000_000);
-    expect(decodePendingEntry(encodePendingEntry(v))).toEqual(v);
-    expect(() => decodePendingEntry('{')).toThrow(expect.objectContaining({ code: 'learner_state_invalid' }));
-    expect(() => decodePendingEntry(JSON.stringify({ ...v, feature_values: 'x' }))).toThrow(
-      expect.objectContaining({ code: 'learner_state_invalid' }),
     );
   });
 

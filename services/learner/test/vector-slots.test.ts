@@ -1,8 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { featureNamesCodec, PartitionStore, SluiceError, VECTOR_VALUES, withSharedFeatureNames, type ChangelogRecord, type FeatureVector, type LabelledExample, type VectorSlot } from '@sluice/shared';
-import type { JoinEvent } from '../src/event-time-join.js';
-import { EXAMPLE_VECTOR, JOIN_EVENT_VECTOR } from '../src/vector-slots.js';
+import { PartitionStore, SegmentedStore, SluiceError, VECTOR_VALUES, vectorBufferCodec, type ChangelogRecord, type FeatureVector } from '@sluice/shared';
+import { PENDING_SEGMENTS } from '../src/vector-slots.js';
 
 const NAMES = ['customer_tx_count_1d', 'customer_avg_amount_7d', 'terminal_fraud_rate_28d'];
 
@@ -20,98 +19,80 @@ function vector(n: number, names: string[] = [...NAMES]): FeatureVector {
   };
 }
 
-function backing<V>(slot: VectorSlot<V>): PartitionStore<V> {
-  return new PartitionStore<V>({ name: 'store', changelogTopic: 'store.changelog', ...featureNamesCodec(slot) }, 0);
-}
-
-/** What a compacted changelog restores: the latest record per key, in the order `order` picks. */
-function restored<V>(slot: VectorSlot<V>, records: ChangelogRecord[], order: (latest: [string, Buffer | null][]) => [string, Buffer | null][] = (x) => x): PartitionStore<V> {
+/** The pending store's changelog as a compacted topic restores it: the latest record per key, in the order `order` picks. */
+function raw(records: ChangelogRecord[] = [], order: (latest: [string, Buffer | null][]) => [string, Buffer | null][] = (x) => x): PartitionStore<unknown> {
   const latest = new Map<string, Buffer | null>();
   for (const record of records) {
     latest.delete(record.key);
     latest.set(record.key, record.value);
   }
-  const store = backing(slot);
+  const store = new PartitionStore<unknown>({ name: 'pending', changelogTopic: 'pending.changelog', ...vectorBufferCodec(VECTOR_VALUES) }, 0);
   for (const [key, value] of order([...latest])) store.restore(key, value);
   return store;
 }
 
-describe('feature names shared by reference', () => {
-  it('writes each vector without its names, and a store restored from that changelog holds the same values', () => {
-    const store = backing(JOIN_EVENT_VECTOR);
-    const shared = withSharedFeatureNames(store, JOIN_EVENT_VECTOR);
-    const events: JoinEvent[] = [
-      { kind: 'vector', vector: vector(1) },
-      { kind: 'label', label: { transaction_id: 'tx-0', customer_id: 'c-0', terminal_id: 't-1', tx_event_time: 0, is_fraud: true, labeled_at: 500, ingested_at: 600 } },
-      { kind: 'vector', vector: vector(2) },
-    ];
-    events.forEach((event, i) => shared.put(`k${i}`, event));
-    const records = store.drainChanges();
+const pendingStore = (store: PartitionStore<unknown>) => new SegmentedStore(store, PENDING_SEGMENTS);
+const record = (key: string, value: unknown): ChangelogRecord => ({ topic: 'pending.changelog', partition: 0, key, value: Buffer.from(JSON.stringify(value)) });
 
-    expect(records.filter((record) => record.value?.toString('utf8').includes(NAMES[0]!))).toHaveLength(1);
-    expect(shared.size).toBe(3);
-    expect([...shared.keys()]).toEqual(['k0', 'k1', 'k2']);
-    const again = withSharedFeatureNames(restored(JOIN_EVENT_VECTOR, records), JOIN_EVENT_VECTOR);
-    expect([...again.entries()]).toEqual(events.map((event, i) => [`k${i}`, event]));
-    expect(again.size).toBe(3);
+describe('the pending store (vectors waiting for their label)', () => {
+  it('writes a batch of vectors as one record with their names once, and a store restored from it holds the same vectors', () => {
+    const store = raw();
+    const pending = pendingStore(store);
+    for (let n = 1; n <= 20; n++) pending.put(`tx-${n}`, vector(n));
+    pending.seal();
+    const records = store.drainChanges();
+    expect(records).toHaveLength(1);
+    expect(records[0]!.value!.toString('utf8').split(NAMES[0]!)).toHaveLength(2);
+    const again = pendingStore(raw(records));
+    expect(new Map(again.entries())).toEqual(new Map(pending.entries()));
   });
 
   it('holds one names array for every vector it stores', () => {
-    const shared = withSharedFeatureNames(backing(EXAMPLE_VECTOR), EXAMPLE_VECTOR);
-    const example = (n: number): LabelledExample => ({ kind: 'labelled', label_source: 'label', is_fraud: false, labeled_at: n, decided_at: n, vector: vector(n) });
-    shared.put('a', example(1));
-    shared.put('b', example(2));
-    expect(shared.get('a')!.vector.feature_names).toBe(shared.get('b')!.vector.feature_names);
-    expect(shared.get('a')).toEqual(example(1));
+    const pending = pendingStore(raw());
+    pending.put('tx-1', vector(1));
+    pending.put('tx-2', vector(2));
+    expect(pending.get('tx-1')!.feature_names).toBe(pending.get('tx-2')!.feature_names);
+    expect(pending.get('tx-1')).toEqual(vector(1));
   });
 
-  it('reads vectors written in full (changelogs from before) as they were', () => {
-    const old = vector(3);
-    const store = restored(VECTOR_VALUES, [{ topic: 'store.changelog', partition: 0, key: 'tx-3', value: Buffer.from(JSON.stringify(old)) }]);
-    expect(withSharedFeatureNames(store, VECTOR_VALUES).get('tx-3')).toEqual(old);
-  });
-
-  it('resolves a vector whose names entry comes after it in the changelog, and writes it again by reference', () => {
+  it('reads the vectors of changelogs from before segments: in full, by names reference, positional with the names entry after them', () => {
     const names = ['only_in_this_test_a', 'only_in_this_test_b', 'only_in_this_test_c'];
-    const { feature_names: _, ...rest } = vector(4, names);
-    const records: ChangelogRecord[] = [
-      { topic: 'store.changelog', partition: 0, key: 'tx-4', value: Buffer.from(JSON.stringify({ ...rest, feature_names_ref: 'hand-made-ref' })) },
-      { topic: 'store.changelog', partition: 0, key: 'feature-names/hand-made-ref', value: Buffer.from(JSON.stringify({ feature_names_ref: 'hand-made-ref', feature_names: names })) },
-    ];
-    const store = restored(VECTOR_VALUES, records);
-    expect(withSharedFeatureNames(store, VECTOR_VALUES).get('tx-4')).toEqual(vector(4, names));
-    expect(store.drainChanges().map((record) => record.key)).toEqual(['tx-4']);
-  });
-
-  it('resolves a vector written positionally before its names entry', () => {
-    const names = ['packed_only_a', 'packed_only_b', 'packed_only_c'];
+    const { feature_names: _, ...byRef } = vector(4, names);
     const v = vector(6, names);
-    const packed = [v.transaction_id, v.customer_id, v.terminal_id, v.event_time, v.amount, v.feature_set_version, 'packed-ref', v.feature_values, v.ingested_at];
-    const records: ChangelogRecord[] = [
-      { topic: 'store.changelog', partition: 0, key: 'tx-6', value: Buffer.from(JSON.stringify(packed)) },
-      { topic: 'store.changelog', partition: 0, key: 'feature-names/packed-ref', value: Buffer.from(JSON.stringify({ feature_names_ref: 'packed-ref', feature_names: names })) },
-    ];
-    expect(withSharedFeatureNames(restored(VECTOR_VALUES, records), VECTOR_VALUES).get('tx-6')).toEqual(v);
+    const packed = [v.transaction_id, v.customer_id, v.terminal_id, v.event_time, v.amount, v.feature_set_version, 'hand-made-ref', v.feature_values, v.ingested_at];
+    const store = raw([
+      record('tx-3', vector(3)),
+      record('tx-4', { ...byRef, feature_names_ref: 'hand-made-ref' }),
+      record('tx-6', packed),
+      record('feature-names/hand-made-ref', { feature_names_ref: 'hand-made-ref', feature_names: names }),
+    ]);
+    const pending = pendingStore(store);
+    expect(pending.size).toBe(3);
+    expect(pending.get('tx-3')).toEqual(vector(3));
+    expect(pending.get('tx-4')).toEqual(vector(4, names));
+    expect(pending.get('tx-6')).toEqual(v);
+    pending.delete('tx-4');
+    expect(store.drainChanges().map((each) => [each.key, each.value])).toEqual([['tx-4', null]]);
   });
 
   it('refuses a vector whose names are nowhere in the changelog', () => {
     const { feature_names: _, ...rest } = vector(5);
-    const store = restored(VECTOR_VALUES, [{ topic: 'store.changelog', partition: 0, key: 'tx-5', value: Buffer.from(JSON.stringify({ ...rest, feature_names_ref: 'never-written' })) }]);
-    expect(() => withSharedFeatureNames(store, VECTOR_VALUES)).toThrow(SluiceError);
+    expect(() => pendingStore(raw([record('tx-5', { ...rest, feature_names_ref: 'never-written' })]))).toThrow(SluiceError);
   });
 
-  it('restores the same values from its changelog at any commit, in any record order', () => {
+  it('restores the same vectors from its changelog at any commit, in any record order', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ op: fc.constantFrom('put', 'delete', 'commit'), n: fc.integer({ min: 0, max: 6 }), names: fc.constantFrom(NAMES, ['x', 'y', 'z']) }), { maxLength: 40 }),
+        fc.array(fc.record({ op: fc.constantFrom('put', 'delete', 'seal', 'commit'), n: fc.integer({ min: 0, max: 6 }), names: fc.constantFrom(NAMES, ['x', 'y', 'z']) }), { minLength: 10, maxLength: 60, size: 'max' }),
         fc.infiniteStream(fc.double({ min: 0, max: 1, noNaN: true })),
         (ops, draws) => {
-          const store = backing(VECTOR_VALUES);
-          const shared = withSharedFeatureNames(store, VECTOR_VALUES);
+          const store = raw();
+          const pending = pendingStore(store);
           const written: ChangelogRecord[] = [];
           for (const op of ops) {
-            if (op.op === 'put') shared.put(`tx-${op.n}`, vector(op.n, [...op.names]));
-            else if (op.op === 'delete') shared.delete(`tx-${op.n}`);
+            if (op.op === 'put') pending.put(`tx-${op.n}`, vector(op.n, [...op.names]));
+            else if (op.op === 'delete') pending.delete(`tx-${op.n}`);
+            else if (op.op === 'seal') pending.seal();
             else written.push(...store.drainChanges());
           }
           written.push(...store.drainChanges());
@@ -121,9 +102,9 @@ describe('feature names shared by reference', () => {
               .map((entry) => [random.next().value as number, entry] as const)
               .sort((a, b) => a[0] - b[0])
               .map(([, entry]) => entry);
-          const again = withSharedFeatureNames(restored(VECTOR_VALUES, written, shuffle), VECTOR_VALUES);
-          expect(new Map(again.entries())).toEqual(new Map(shared.entries()));
-          expect(again.size).toBe(shared.size);
+          const again = pendingStore(raw(written, shuffle));
+          expect(new Map(again.entries())).toEqual(new Map(pending.entries()));
+          expect(again.size).toBe(pending.size);
         },
       ),
     );

@@ -47,15 +47,22 @@ export interface SegmentFormat<T> {
   isAuxiliary?(key: string): boolean;
 }
 
-/** A segment while this process holds it: its events still buffered, by key. */
-class Segment<T> {
+/** A changelog record holding many of a store's values (a segment, a list of removals): written as its own JSON. */
+export abstract class ChangelogBlock {
+  abstract toJSON(): unknown;
+}
+
+/** A segment while this process holds it: its events still buffered (or values still stored), by key. */
+export class Segment<T> extends ChangelogBlock {
   readonly events = new Map<string, T>();
   /** What the events put in it would take as JSON, at most (`estimatedBytes`). */
   bytes = 0;
   constructor(
     readonly key: string,
     private readonly format: SegmentFormat<T>,
-  ) {}
+  ) {
+    super();
+  }
 
   toJSON(): { segment: unknown } {
     return { segment: this.format.write(this.events) };
@@ -67,18 +74,22 @@ interface WrittenSegment {
   segment: unknown;
 }
 
+/** JSON records whose first member is one of these are blocks (`ChangelogBlock`); both prefixes are 11 bytes. */
+const BLOCK_PREFIXES = ['{"segment":', '{"removed":'];
+
 /**
  * The buffer store's codec (the topology's), from the codec of events stored
- * one per key before segments: a segment is JSON whose first member is
- * `segment`, anything else the single event's codec reads.
+ * one per key before segments: a block (a segment, or a `SegmentedStore`'s
+ * removals) is JSON whose first member is `segment` or `removed`, anything
+ * else the single event's codec reads.
  */
 export function segmentedBufferCodec(single: { serialize: (value: never) => Buffer; deserialize: (bytes: Buffer) => unknown }): {
   serialize: (value: unknown) => Buffer;
   deserialize: (bytes: Buffer) => unknown;
 } {
   return {
-    serialize: (value) => (value instanceof Segment ? Buffer.from(JSON.stringify(value)) : single.serialize(value as never)),
-    deserialize: (bytes) => (bytes.subarray(0, 11).toString('latin1') === '{"segment":' ? (JSON.parse(bytes.toString('utf8')) as WrittenSegment) : single.deserialize(bytes)),
+    serialize: (value) => (value instanceof ChangelogBlock ? Buffer.from(JSON.stringify(value)) : single.serialize(value as never)),
+    deserialize: (bytes) => (BLOCK_PREFIXES.includes(bytes.subarray(0, 11).toString('latin1')) ? (JSON.parse(bytes.toString('utf8')) as unknown) : single.deserialize(bytes)),
   };
 }
 
