@@ -6,27 +6,65 @@ import { z } from 'zod';
 export const LOG_LOSS_EPSILON = 1e-15;
 
 /**
- * Exact ROC AUC by ranks (Mann–Whitney U): sort once, give tied scores their
- * average rank (a tied positive/negative pair counts 0.5), then
+ * Scores of positive and of negative examples apart, each sorted ascending by a
+ * typed array's native numeric sort. Walking the two together visits the
+ * distinct scores in order with each one's positives and negatives, all that
+ * AUC and AP need: sorting indices with a comparator instead cost the learner
+ * 4% of its CPU at every snapshot round (bench:pipeline --profile).
+ */
+function scoresByClass(scores: ArrayLike<number>, labels: ArrayLike<number>): { positive: Float64Array; negative: Float64Array } {
+  let positives = 0;
+  for (let i = 0; i < scores.length; i++) positives += labels[i] as number;
+  const positive = new Float64Array(positives);
+  const negative = new Float64Array(scores.length - positives);
+  for (let i = 0, p = 0, q = 0; i < scores.length; i++) {
+    if (labels[i] === 1) positive[p++] = scores[i] as number;
+    else negative[q++] = scores[i] as number;
+  }
+  return { positive: positive.sort(), negative: negative.sort() };
+}
+
+/**
+ * Calls `group(positives, negatives)` for each distinct score of the two
+ * sorted lists, from the lowest (`descending` false) or from the highest.
+ */
+function forEachScore(positive: Float64Array, negative: Float64Array, descending: boolean, group: (positives: number, negatives: number) => void): void {
+  const step = descending ? -1 : 1;
+  let i = descending ? positive.length - 1 : 0;
+  let j = descending ? negative.length - 1 : 0;
+  const inPositive = (k: number) => k >= 0 && k < positive.length;
+  const inNegative = (k: number) => k >= 0 && k < negative.length;
+  while (inPositive(i) || inNegative(j)) {
+    const p = positive[i];
+    const q = negative[j];
+    const score = !inNegative(j) ? (p as number) : !inPositive(i) ? (q as number) : descending ? Math.max(p as number, q as number) : Math.min(p as number, q as number);
+    let positives = 0;
+    let negatives = 0;
+    for (; inPositive(i) && positive[i] === score; i += step) positives++;
+    for (; inNegative(j) && negative[j] === score; j += step) negatives++;
+    group(positives, negatives);
+  }
+}
+
+/**
+ * Exact ROC AUC by ranks (Mann–Whitney U): tied scores share their average
+ * rank (a tied positive/negative pair counts 0.5), then
  * AUC = (sum of positive ranks − P(P+1)/2) / (P·N). O(n log n).
  * Null when either class is absent: the AUC is undefined, not 0.5.
  */
 export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): number | null {
-  const n = scores.length;
-  let positives = 0;
-  for (let i = 0; i < n; i++) positives += labels[i] as number;
-  const negatives = n - positives;
-  if (positives === 0 || negatives === 0) return null;
-  const order = sortedIndices(scores, (a, b) => a - b);
+  const { positive, negative } = scoresByClass(scores, labels);
+  const P = positive.length;
+  const N = negative.length;
+  if (P === 0 || N === 0) return null;
+  let ranked = 0;
   let positiveRankSum = 0;
-  for (let i = 0; i < n; ) {
-    let j = i;
-    while (j + 1 < n && scores[order[j + 1] as number] === scores[order[i] as number]) j++;
-    const averageRank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) positiveRankSum += (labels[order[k] as number] as number) * averageRank;
-    i = j + 1;
-  }
-  return (positiveRankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
+  forEachScore(positive, negative, false, (positives, negatives) => {
+    // Ranks ranked+1 … ranked+positives+negatives, averaged; half-integers, so the sum is exact.
+    positiveRankSum += positives * (ranked + (positives + negatives + 1) / 2);
+    ranked += positives + negatives;
+  });
+  return (positiveRankSum - (P * (P + 1)) / 2) / (P * N);
 }
 
 /**
@@ -36,26 +74,17 @@ export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): nu
  * function, no interpolation. Null without positives (recall undefined).
  */
 export function averagePrecision(scores: ArrayLike<number>, labels: ArrayLike<number>): number | null {
-  const n = scores.length;
-  let positives = 0;
-  for (let i = 0; i < n; i++) positives += labels[i] as number;
-  if (positives === 0) return null;
-  const order = sortedIndices(scores, (a, b) => b - a);
+  const { positive, negative } = scoresByClass(scores, labels);
+  const P = positive.length;
+  if (P === 0) return null;
   let truePositives = 0;
   let seen = 0;
   let ap = 0;
-  for (let i = 0; i < n; ) {
-    let j = i;
-    let groupPositives = 0;
-    while (j < n && scores[order[j] as number] === scores[order[i] as number]) {
-      groupPositives += labels[order[j] as number] as number;
-      j++;
-    }
-    truePositives += groupPositives;
-    seen += j - i;
-    ap += (groupPositives / positives) * (truePositives / seen);
-    i = j;
-  }
+  forEachScore(positive, negative, true, (positives, negatives) => {
+    truePositives += positives;
+    seen += positives + negatives;
+    ap += (positives / P) * (truePositives / seen);
+  });
   return ap;
 }
 
@@ -71,12 +100,6 @@ export function logLoss(scores: ArrayLike<number>, labels: ArrayLike<number>): n
 export function exampleLogLoss(score: number, label: number): number {
   const p = Math.min(Math.max(score, LOG_LOSS_EPSILON), 1 - LOG_LOSS_EPSILON);
   return label === 1 ? -Math.log(p) : -Math.log(1 - p);
-}
-
-function sortedIndices(scores: ArrayLike<number>, compare: (a: number, b: number) => number): Uint32Array {
-  const order = new Uint32Array(scores.length);
-  for (let i = 0; i < order.length; i++) order[i] = i;
-  return order.sort((a, b) => compare(scores[a] as number, scores[b] as number));
 }
 
 const stateSchema = z
