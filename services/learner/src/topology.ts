@@ -32,7 +32,8 @@ export function learnerTopology(config: TopicsConfig) {
         },
         // JSON in the changelogs: vectors waiting for their label (many to a record: shared's SegmentedStore), labels
         // before their vector, the events held until the frontier passes them (event-time-join.ts, many to a record:
-        // shared's SegmentedBuffer), and the clocks (join-stage.ts, StoredJoinClocks). Vectors carry their feature names by reference (shared's feature-names.ts).
+        // shared's SegmentedBuffer), and the clocks (join-stage.ts, StoredJoinClocks). A segment holds its vectors'
+        // feature names once (shared's feature-names.ts).
         stores: {
           [PENDING_STORE]: store(vectorBufferCodec(VECTOR_VALUES)),
           [EARLY_LABELS_STORE]: store(),

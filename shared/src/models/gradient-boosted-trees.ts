@@ -175,7 +175,7 @@ export class GradientBoostedTrees {
   /**
    * Ring buffer of kept examples: `size` of them, the next written at `head`. Allocated with the first example kept
    * or restored: a model restored only to score (the fraud service restores every snapshot) never needs the
-   * windowSize × features doubles (6 MB by default), whose allocation was most of such a restore's CPU.
+   * windowSize × features doubles (6 MB by default), ~0.6 ms of a restore's CPU to allocate and zero (shared/bench/model-restore.ts).
    */
   private window = new Float64Array(0);
   private windowLabels = new Uint8Array(0);
