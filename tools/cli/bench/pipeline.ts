@@ -13,6 +13,8 @@
  * task inputs (flow control), with the changelog records each buffer wrote per transaction.
  * With --profile DIR each service runs under `node --cpu-prof` and the breakdown of each profile is printed.
  * With --heap-snapshots DIR each service writes a heap snapshot at half the replay, and what it holds live is printed.
+ * With --through features only ingest and the features service run, timed until every transaction has its vector on
+ * transactions.features (issue 13's ingest + features line, against a Kafka Streams peer doing the same).
  * Topics carry a unique prefix (beside other work on a shared stack) and are deleted at the end (--keep-topics).
  * Prints figures, asserts nothing.
  */
@@ -20,7 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { Kafka, logLevel, Partitioners, type Consumer, type Message, type Producer } from 'kafkajs';
 import { AvroSerde, createSchemaRegistry, ensureTopics, topicNames, type Alert, type Score, type TopicNames } from '@sluice/shared';
 import { Simulation, type SimulatedEvent } from '../src/simulator/index.js';
@@ -79,6 +81,7 @@ interface Options {
   logLevel: string;
   keepTopics: boolean;
   stallSeconds: number;
+  through: 'features' | 'fraud';
 }
 
 const options = new Command('bench:pipeline')
@@ -105,7 +108,12 @@ const options = new Command('bench:pipeline')
   .option('--logs <dir>', "write each service's log lines to <dir>/<service>.log")
   .option('--log-level <level>', "the services' LOG_LEVEL (debug shows flow control's pauses, with --logs)", 'info')
   .option('--keep-topics', 'keep the run\'s topics (deleted by default)', false)
-  .option('--stall-seconds <n>', 'give up when no score arrives for this long', whole('stall-seconds'), 180)
+  .option('--stall-seconds <n>', 'give up when no score (with --through features, no vector) arrives for this long', whole('stall-seconds'), 180)
+  .addOption(
+    new Option('--through <service>', 'the last service run: features times ingest + features alone until every transaction has its vector (no latency step)')
+      .choices(['features', 'fraud'])
+      .default('fraud'),
+  )
   .parse()
   .opts<Options>();
 
@@ -133,6 +141,14 @@ function table(header: string[], rows: string[][]): void {
 
 function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** The services run, and what counts a transaction as through them: its score, or its vector (--through features). */
+const running = SERVICE_NAMES.slice(0, SERVICE_NAMES.indexOf(options.through) + 1);
+const outcome = options.through === 'fraud' ? { topic: topics.fraudScores, done: 'scored', last: 'the last score', all: 'all four' } : { topic: topics.transactionsFeatures, done: 'with a vector', last: 'the last vector', all: 'both' };
+if (options.through !== 'fraud' && options.latency) {
+  say('--through features: no latency step (it measures to the score)');
+  options.latency = false;
 }
 
 const admin = kafka.admin();
@@ -187,7 +203,7 @@ try {
   const scores = { count: 0, first: 0, last: 0 };
   const sentAt = new Map<string, number>();
   const latencies: { score: number[]; alert: number[] } = { score: [], alert: [] };
-  const followers = await follow(topics, scores, sentAt, latencies);
+  const followers = await follow(topics, outcome.topic, scores, sentAt, latencies);
 
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
   await producer.connect();
@@ -231,7 +247,7 @@ try {
   };
   const startedAt = performance.now();
   if (options.logs) mkdirSync(options.logs, { recursive: true });
-  services = SERVICE_NAMES.map((name) =>
+  services = running.map((name) =>
     startService(name, serviceEnv, node, (line) => (errors.push(line), say(line)), options.logs && join(options.logs, `${name}.log`)),
   );
   // A service that dies at start-up (a bad build, a missing export) fails the run instead of leaving it waiting.
@@ -250,23 +266,23 @@ try {
       if (options.heapSnapshots && !snapshotsTaken && scores.count >= preloaded.transactions / 2) {
         snapshotsTaken = true;
         for (const service of services) service.child.kill('SIGUSR2');
-        say(`heap snapshots requested at ${number(scores.count)} of ${number(preloaded.transactions)} scored`);
+        say(`heap snapshots requested at ${number(scores.count)} of ${number(preloaded.transactions)} ${outcome.done}`);
       }
       // A service that dies mid-replay (out of heap under a NODE_OPTIONS limit) ends the run: its figures would be of a dead process.
       const dead = services.find((service) => service.child.exitCode !== null || service.child.signalCode !== null);
       if (dead !== undefined) {
-        throw new Error(`${dead.name} exited (${dead.child.signalCode ?? `code ${dead.child.exitCode}`}) at ${number(scores.count)} of ${number(preloaded.transactions)} scored: see its lines above`);
+        throw new Error(`${dead.name} exited (${dead.child.signalCode ?? `code ${dead.child.exitCode}`}) at ${number(scores.count)} of ${number(preloaded.transactions)} ${outcome.done}: see its lines above`);
       }
       if (scores.count !== lastCount) {
         lastCount = scores.count;
         lastProgress = performance.now();
       } else if (performance.now() - lastProgress > options.stallSeconds * 1000) {
-        say(`no score for ${options.stallSeconds} s at ${number(scores.count)} of ${number(preloaded.transactions)}: giving up on the replay`);
+        say(`none ${outcome.done} for ${options.stallSeconds} s at ${number(scores.count)} of ${number(preloaded.transactions)}: giving up on the replay`);
         break;
       }
       if (performance.now() - lastReport > 10_000) {
         lastReport = performance.now();
-        say(`replay: ${number(scores.count)} of ${number(preloaded.transactions)} scored, ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
+        say(`replay: ${number(scores.count)} of ${number(preloaded.transactions)} ${outcome.done}, ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
       }
     }
     await sampler.stop();
@@ -297,17 +313,17 @@ try {
     const rate = scores.count / seconds;
 
     print();
-    print(`Full-speed replay: ${number(preloaded.transactions)} transactions + ${number(preloaded.labels)} labels preloaded (${options.days} days, ${number(options.customers)} customers, seed ${options.seed}), four services, one instance each, exactly-once, ${describeNode(node)}:`);
+    print(`Full-speed replay: ${number(preloaded.transactions)} transactions + ${number(preloaded.labels)} labels preloaded (${options.days} days, ${number(options.customers)} customers, seed ${options.seed}), ${running.length === SERVICE_NAMES.length ? 'four services' : running.join(' and ')}, one instance each, exactly-once, ${describeNode(node)}:`);
     table(
       ['', 'figure', 'vs produce ceiling', 'vs consume ceiling'],
       [
-        [`transactions scored end to end (${number(scores.count)} in ${seconds.toFixed(1)} s from service start)`, `${number(rate)} tx/s`, ratio(rate, ceiling?.producedPerSecond), ratio(rate, ceiling?.consumedPerSecond)],
-        [`same, first to last score (${steadySeconds.toFixed(1)} s, start-up excluded)`, `${number(scores.count / steadySeconds)} tx/s`, ratio(scores.count / steadySeconds, ceiling?.producedPerSecond), ratio(scores.count / steadySeconds, ceiling?.consumedPerSecond)],
+        [`transactions ${outcome.done} end to end (${number(scores.count)} in ${seconds.toFixed(1)} s from service start)`, `${number(rate)} tx/s`, ratio(rate, ceiling?.producedPerSecond), ratio(rate, ceiling?.consumedPerSecond)],
+        [`same, first to ${outcome.last.replace('the last ', 'last ')} (${steadySeconds.toFixed(1)} s, start-up excluded)`, `${number(scores.count / steadySeconds)} tx/s`, ratio(scores.count / steadySeconds, ceiling?.producedPerSecond), ratio(scores.count / steadySeconds, ceiling?.consumedPerSecond)],
         [`records written by the services to all topics (changelogs included)`, `${number((totalWritten - preloaded.transactions - preloaded.labels) / seconds)} records/s`, ratio((totalWritten - preloaded.transactions - preloaded.labels) / seconds, ceiling?.producedPerSecond), ''],
       ],
     );
     print();
-    print('Per service (CPU from "processor started" to the last score, over transactions scored; labels flow too and are included):');
+    print(`Per service (CPU from "processor started" to ${outcome.last}, over transactions ${outcome.done}; labels flow too and are included):`);
     const totalCpu = cpu.reduce((a, b) => a + b, 0);
     table(
       ['service', 'CPU s', 'CPU µs / transaction', 'peak RSS MiB', 'Kafka transactions', 'records in / transaction', 'ms / batch (process + commit)'],
@@ -321,7 +337,7 @@ try {
           number(cadence[i]!.consumed / cadence[i]!.transactions),
           number(cadence[i]!.batchMs),
         ]),
-        ['all four', totalCpu.toFixed(1), number((totalCpu / scores.count) * 1e6), '', '', '', ''],
+        [outcome.all, totalCpu.toFixed(1), number((totalCpu / scores.count) * 1e6), '', '', '', ''],
       ],
     );
 
@@ -329,7 +345,7 @@ try {
     print('Event-time buffers (events held: each service\'s gauge for its buffers, sluice_state_entries for early-labels; summed over the service\'s tasks, sampled every second; changelog records the store wrote, puts and tombstones, per transaction scored):');
     table(
       ['store', 'peak entries', 'peak in one task (bounded store: its limit)', 'changelog records', 'per transaction'],
-      EVENT_TIME_BUFFER_STORES.map(({ service, store }) => {
+      EVENT_TIME_BUFFER_STORES.filter(({ service }) => running.includes(service)).map(({ service, store }) => {
         const written = produced.get(`${prefix}sluice.${service}.${store}.changelog`) ?? 0;
         const inOneTask = sampler.peakInOneTask(service, store);
         const limit = bufferLimit(service, store);
@@ -504,9 +520,13 @@ async function paced(
   return { achieved: sent / ((performance.now() - started) / 1000), measured: sentAt.size };
 }
 
-/** Counts scores (read_committed) and, for the transactions in `sentAt` (the paced step's, after warm-up), their latency to score and alert. */
+/**
+ * Counts the records on `counted` (fraud.scores, or transactions.features with --through features; read_committed)
+ * and, for the transactions in `sentAt` (the paced step's, after warm-up), their latency to score and alert.
+ */
 async function follow(
   names: TopicNames,
+  counted: string,
   counter: { count: number; first: number; last: number },
   sentAt: Map<string, number>,
   latencies: { score: number[]; alert: number[] },
@@ -524,7 +544,7 @@ async function follow(
       },
     });
   };
-  await follower(names.fraudScores, async (value, now) => {
+  await follower(counted, async (value, now) => {
     counter.count += 1;
     if (counter.first === 0) counter.first = performance.now();
     counter.last = performance.now();
@@ -533,15 +553,17 @@ async function follow(
     const sent = sentAt.get(score.transaction_id);
     if (sent !== undefined) latencies.score.push(now - sent);
   });
+  const stop = async () => {
+    await Promise.all(consumers.map((consumer) => consumer.disconnect()));
+  };
+  if (counted !== names.fraudScores) return stop;
   await follower(names.fraudAlerts, async (value, now) => {
     if (sentAt.size === 0) return;
     const alert = await serde.decode<Alert>(value);
     const sent = sentAt.get(alert.transaction_id);
     if (sent !== undefined) latencies.alert.push(now - sent);
   });
-  return async () => {
-    await Promise.all(consumers.map((consumer) => consumer.disconnect()));
-  };
+  return stop;
 }
 
 /** Waits until `expected` latencies are in, or none has come for `stallMs`. */
