@@ -145,7 +145,10 @@ function percentile(sorted: number[], p: number): number {
 
 /** The services run, and what counts a transaction as through them: its score, or its vector (--through features). */
 const running = SERVICE_NAMES.slice(0, SERVICE_NAMES.indexOf(options.through) + 1);
-const outcome = options.through === 'fraud' ? { topic: topics.fraudScores, done: 'scored', last: 'the last score', all: 'all four' } : { topic: topics.transactionsFeatures, done: 'with a vector', last: 'the last vector', all: 'both' };
+const outcome =
+  options.through === 'fraud'
+    ? { topic: topics.fraudScores, done: 'scored', record: 'score', all: 'all four' }
+    : { topic: topics.transactionsFeatures, done: 'with a vector', record: 'vector', all: 'both' };
 if (options.through !== 'fraud' && options.latency) {
   say('--through features: no latency step (it measures to the score)');
   options.latency = false;
@@ -318,12 +321,12 @@ try {
       ['', 'figure', 'vs produce ceiling', 'vs consume ceiling'],
       [
         [`transactions ${outcome.done} end to end (${number(scores.count)} in ${seconds.toFixed(1)} s from service start)`, `${number(rate)} tx/s`, ratio(rate, ceiling?.producedPerSecond), ratio(rate, ceiling?.consumedPerSecond)],
-        [`same, first to ${outcome.last.replace('the last ', 'last ')} (${steadySeconds.toFixed(1)} s, start-up excluded)`, `${number(scores.count / steadySeconds)} tx/s`, ratio(scores.count / steadySeconds, ceiling?.producedPerSecond), ratio(scores.count / steadySeconds, ceiling?.consumedPerSecond)],
+        [`same, first to last ${outcome.record} (${steadySeconds.toFixed(1)} s, start-up excluded)`, `${number(scores.count / steadySeconds)} tx/s`, ratio(scores.count / steadySeconds, ceiling?.producedPerSecond), ratio(scores.count / steadySeconds, ceiling?.consumedPerSecond)],
         [`records written by the services to all topics (changelogs included)`, `${number((totalWritten - preloaded.transactions - preloaded.labels) / seconds)} records/s`, ratio((totalWritten - preloaded.transactions - preloaded.labels) / seconds, ceiling?.producedPerSecond), ''],
       ],
     );
     print();
-    print(`Per service (CPU from "processor started" to ${outcome.last}, over transactions ${outcome.done}; labels flow too and are included):`);
+    print(`Per service (CPU from "processor started" to the last ${outcome.record}, over transactions ${outcome.done}; labels flow too and are included):`);
     const totalCpu = cpu.reduce((a, b) => a + b, 0);
     table(
       ['service', 'CPU s', 'CPU µs / transaction', 'peak RSS MiB', 'Kafka transactions', 'records in / transaction', 'ms / batch (process + commit)'],
