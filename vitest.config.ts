@@ -15,6 +15,7 @@ export default defineConfig({
           testTimeout: 60_000,
           include: ['shared/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'tools/*/test/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
+          setupFiles: ['test/unit/fast-check-setup.ts'],
         },
       },
       {
