@@ -1,4 +1,4 @@
-import { ChangelogBlock, Segment, SEGMENT_BYTES, type SegmentFormat } from './event-time/segmented-buffer.js';
+import { ChangelogBlock, Segment, SEGMENT_BYTES, SEGMENT_KEY_PREFIX, segmentEvents, type SegmentFormat } from './event-time/segmented-buffer.js';
 import type { KeyValueStore } from './state-store.js';
 
 /**
@@ -27,7 +27,6 @@ import type { KeyValueStore } from './state-store.js';
  * key (changelogs from before) are read, kept and deleted as before.
  */
 
-const SEGMENT_KEY_PREFIX = 'segment-';
 const REMOVED_KEY_PREFIX = 'removed-';
 
 /** A compacted segment is one down to this share of the values it was written with. */
@@ -85,8 +84,7 @@ export class SegmentedStore<T> implements KeyValueStore<T> {
         const index = Number(key.slice(SEGMENT_KEY_PREFIX.length));
         this.nextSegment = Math.max(this.nextSegment, index + 1);
         const record = new Segment<T>(key, format);
-        const values = value instanceof Segment ? (value as Segment<T>).events : format.read((value as { segment: unknown }).segment, key);
-        for (const [valueKey, stored] of values) record.events.set(valueKey, stored);
+        for (const [valueKey, stored] of segmentEvents(value, format, key)) record.events.set(valueKey, stored);
         this.segments.set(index, { index, record, written: record.events.size, listedIn: new Set() });
       } else if (key.startsWith(REMOVED_KEY_PREFIX)) {
         this.nextRemovals = Math.max(this.nextRemovals, Number(key.slice(REMOVED_KEY_PREFIX.length)) + 1);

@@ -29,7 +29,7 @@ import type { BufferMap } from './ordered-buffer.js';
  */
 export const SEGMENT_BYTES = 256 * 1024;
 
-const SEGMENT_KEY_PREFIX = 'segment-';
+export const SEGMENT_KEY_PREFIX = 'segment-';
 
 /** How one buffer's events are written in a segment record, and read back. */
 export interface SegmentFormat<T> {
@@ -72,6 +72,14 @@ export class Segment<T> extends ChangelogBlock {
 /** A segment record as restored. */
 interface WrittenSegment {
   segment: unknown;
+}
+
+/**
+ * The events of a restored segment record: the live object when the store is this process's own, else what `format`
+ * reads from the record's JSON.
+ */
+export function segmentEvents<T>(value: unknown, format: SegmentFormat<T>, key: string): Iterable<[string, T]> {
+  return value instanceof Segment ? (value as Segment<T>).events : format.read((value as WrittenSegment).segment, key);
 }
 
 /** JSON records whose first member is one of these are blocks (`ChangelogBlock`); both prefixes are 11 bytes. */
@@ -119,7 +127,7 @@ export class SegmentedBuffer<T> implements BufferMap<T> {
       }
       this.nextSegment = Math.max(this.nextSegment, Number(key.slice(SEGMENT_KEY_PREFIX.length)) + 1);
       const segment = new Segment<T>(key, format);
-      const events = value instanceof Segment ? (value as Segment<T>).events : format.read((value as WrittenSegment).segment, key);
+      const events = segmentEvents(value, format, key);
       for (const [eventKey, event] of events) {
         if (timeOf(event) <= appliedThrough || this.events.has(eventKey)) continue;
         segment.events.set(eventKey, event);
