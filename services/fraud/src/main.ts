@@ -93,7 +93,11 @@ runService('fraud', async () => {
     `${topology.processors.fraud.groupId}-models`,
     () => metrics.refusals.inc({ reason: 'undecodable' }),
     runtime.recovery,
-    (mark) => progress.observe(mark),
+    (mark) => {
+      progress.observe(mark);
+      // The learner has moved: a task that paused transactions.features for it may read again, now rather than at its next punctuation.
+      processor.wakePaused();
+    },
   );
   const scoring = new Scoring(
     topics,

@@ -109,6 +109,8 @@ runService('learner', async () => {
     if (state !== undefined) trainingBoard.publish(context.partition, { clocks: state.clocks, get buffered() { return state.buffered + trainingLag; } }, context.now);
   }
 
+  // The training task's progress can let a paused join task read again: it need not wait for its next punctuation.
+  trainingBoard.onPublish(() => joinProcessor.wakePaused());
   runtime.shutdown.register('join', () => joinProcessor.stop());
   runtime.shutdown.register('train', () => trainProcessor.stop());
   await serveMetrics(runtime, {

@@ -23,15 +23,26 @@ export interface ReaderState {
  * A reader not heard from for `staleMs` (revoked, its processor restarting)
  * is left out; with none left there is no view and nothing is paused: the
  * bound is lost, never the progress.
+ * A writer task that paused its input reads the board again only when it is
+ * punctuated; a publish tells the listeners (the writers' processor wakes
+ * its paused tasks: StreamProcessor.wakePaused), so a reader's progress lets
+ * them read again at once.
  */
 export class AlignmentBoard {
   private readonly readers = new Map<number, { state: ReaderState; seenAt: number }>();
+  private readonly listeners: (() => void)[] = [];
 
   constructor(private readonly staleMs: number) {}
 
   /** Reader task `partition` is alive with this state (a new assignment's state replaces the old one). */
   publish(partition: number, state: ReaderState, now: number): void {
     this.readers.set(partition, { state, seenAt: now });
+    for (const listener of this.listeners) listener();
+  }
+
+  /** `listener` is called after every publish: a reader has moved, or is still there. */
+  onPublish(listener: () => void): void {
+    this.listeners.push(listener);
   }
 
   view(now: number): SourcesView | undefined {
