@@ -248,4 +248,14 @@ describe('AlignmentBoard', () => {
     expect(board.view(12_000)).toMatchObject({ buffered: 40 });
     expect(board.view(20_000)).toBeUndefined();
   });
+
+  it('tells its listeners of every publish, after the view has it', () => {
+    const board = new AlignmentBoard(10_000);
+    const seen: (number | undefined)[] = [];
+    board.onPublish(() => seen.push(board.view(0)?.buffered));
+    board.onPublish(() => seen.push(-1));
+    board.publish(0, reader([5], 100), 0);
+    board.publish(0, reader([6], 30), 0);
+    expect(seen).toEqual([100, -1, 30, -1]);
+  });
 });

@@ -100,4 +100,75 @@ describe('flow control', () => {
     expect(await pausedGauge(a)).toBe(0);
     expect(await pausedGauge(b)).toBe(0);
   });
+
+  it('wakePaused punctuates at once the tasks that paused an input, and only them, coalescing a burst of calls', async () => {
+    const prefix = uniquePrefix('flow-wake');
+    const kafka = testKafka();
+    const [a, b, out] = [`${prefix}a`, `${prefix}b`, `${prefix}out`];
+    await createTopics(kafka, [
+      { name: a, partitions: 1, cleanupPolicy: 'delete' },
+      { name: b, partitions: 1, cleanupPolicy: 'delete' },
+      { name: out, partitions: 1, cleanupPolicy: 'delete' },
+      { name: `${prefix}dlq`, partitions: 1, cleanupPolicy: 'delete' },
+    ]);
+    // The timer would punctuate once an hour: only wakePaused runs the punctuation in this test.
+    let mayResume = false;
+    let punctuations = 0;
+    const processor = new StreamProcessor({
+      service: 'flow-wake-test',
+      kafka,
+      serde: testSerde(),
+      logger: testLogger,
+      metrics: createMetricsRegistry('flow-wake-test'),
+      groupId: `${prefix}group`,
+      transactionalIdPrefix: `${prefix}group`,
+      inputs: [
+        { topic: a, format: 'bytes', deadLetterTopic: `${prefix}dlq` },
+        { topic: b, format: 'bytes', deadLetterTopic: `${prefix}dlq` },
+      ],
+      process(message, context) {
+        const value = (message.value as Buffer).toString('utf8');
+        if (value === 'pause-a') context.pauseInput(a);
+        context.sendBytes(out, null, Buffer.from(`${message.topic === a ? 'a' : 'b'}:${value}`));
+      },
+      punctuate: {
+        intervalMs: 3_600_000,
+        run(context) {
+          punctuations += 1;
+          if (mayResume) context.resumeInput(a);
+        },
+      },
+    });
+    await processor.start();
+    stops.push(() => processor.stop());
+    const seen: string[] = [];
+    const reader = kafka.consumer({ groupId: `test-reader-${randomUUID()}`, readUncommitted: false });
+    await reader.connect();
+    await reader.subscribe({ topics: [out], fromBeginning: true });
+    await reader.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
+    stops.push(() => reader.disconnect());
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 500));
+
+    // Nothing paused: no task to wake.
+    await produce(kafka, b, [{ key: null, value: 'b0' }]);
+    await waitUntil(() => seen.length === 1, 'the first record');
+    processor.wakePaused();
+    await settle();
+    expect(punctuations).toBe(0);
+
+    await produce(kafka, b, [{ key: null, value: 'pause-a' }]);
+    await waitUntil(() => seen.length === 2, 'the pausing record');
+    await produce(kafka, a, Array.from({ length: 20 }, (_, index) => ({ key: null, value: `a${index}` })));
+    // Ten calls at once: one round, and one more for the calls made during it.
+    for (let call = 0; call < 10; call++) processor.wakePaused();
+    await settle();
+    expect(punctuations).toBe(2);
+    expect(seen.filter((value) => value.startsWith('a:'))).toEqual([]);
+
+    mayResume = true;
+    processor.wakePaused();
+    await waitUntil(() => seen.filter((value) => value.startsWith('a:')).length === 20, "a's records after the wake", 30_000);
+    expect(punctuations).toBe(3);
+    expect(seen.filter((value) => value.startsWith('a:'))).toEqual(Array.from({ length: 20 }, (_, index) => `a:a${index}`));
+  });
 });
