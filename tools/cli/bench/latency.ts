@@ -19,7 +19,8 @@
  * - the same two to the score;
  * and where the time goes: raw → ingest (the vector's ingested_at), ingest →
  * vector written (customer and terminal stages, which hold a vector until
- * every upstream source's watermark has passed it), vector readable → score
+ * every upstream source's watermark has passed it; apart at the routed
+ * record's timestamp on transactions.by-terminal), vector readable → score
  * written (fraud, which holds it until the features watermarks and the
  * learner's progress have passed it). Sending goes on, unmeasured, for a few
  * seconds after the window, so the last measured transactions are released by
@@ -86,6 +87,7 @@ const fixed = (value: number) => (Number.isFinite(value) ? Math.round(value).toL
 interface Trace {
   sent: number;
   validWritten?: number;
+  routedWritten?: number;
   vectorWritten?: number;
   vectorRead?: number;
   scoreWritten?: number;
@@ -123,6 +125,11 @@ try {
   await follow(topics.transactionsValid, async (value, timestamp) => {
     const trace = traces.get((await serde.decode<{ transaction_id: string }>(value)).transaction_id);
     if (trace !== undefined) trace.validWritten = timestamp;
+  });
+  await follow(topics.transactionsByTerminal, async (value, timestamp) => {
+    const routed = await serde.decode<{ transaction: { transaction_id: string } | null }>(value);
+    const trace = routed.transaction === null ? undefined : traces.get(routed.transaction.transaction_id);
+    if (trace !== undefined) trace.routedWritten = timestamp;
   });
   await follow(topics.fraudScores, async (value, timestamp, now) => {
     const score = await serde.decode<Score>(value);
@@ -170,6 +177,8 @@ try {
     ['produce → score readable (read_committed)', spans((t) => t.sent, (t) => t.scoreRead)],
     ['  of which raw → valid written (ingest)', spans((t) => t.sent, (t) => t.validWritten)],
     ['  of which valid written → vector written (features holds and computes)', spans((t) => t.validWritten, (t) => t.vectorWritten)],
+    ['    customer stage: valid written → routed to its terminal', spans((t) => t.validWritten, (t) => t.routedWritten)],
+    ['    terminal stage: routed → vector written (commit, read, hold)', spans((t) => t.routedWritten, (t) => t.vectorWritten)],
     ['  of which vector written → readable (features commit + reader)', spans((t) => t.vectorWritten, (t) => t.vectorRead)],
     ['  of which vector written → score written (fraud holds and scores)', spans((t) => t.vectorWritten, (t) => t.scoreWritten)],
   ];
