@@ -75,9 +75,9 @@ export class StreamProcessor {
   private readonly partitionCounts = new Map<string, number>();
   private punctuationTimer: NodeJS.Timeout | undefined;
   private punctuating = false;
-  /** A round of wakePaused is in flight; another was asked for meanwhile. */
+  /** A round of `wake` is in flight; another was asked for meanwhile, over these tasks. */
   private waking = false;
-  private wakeAgain = false;
+  private wakeAgain: 'all' | 'paused' | undefined;
   private readonly recovery: ConsumerRecovery;
   private running = false;
   /** This processor's share of sluice_paused_inputs, by topic: several processors of a service may count the same registry. */
@@ -348,28 +348,29 @@ export class StreamProcessor {
   }
 
   /**
-   * Runs the punctuation now on the ready tasks that have paused an input: something they wait for has moved (flow
-   * control, flow-control.ts). A paused task gets no batch, so it decides to read again only when punctuated, and a
-   * paused task that has become the slowest holds back the frontier every other task waits for: in a replay the
-   * whole stage stood still until the next tick (features, 1 s: ingest + features replayed 92 days at 8,189 tx/s
-   * with its inputs paused and the process half idle; 15,547 tx/s with a 100 ms tick, issue 13). Rounds do not
-   * overlap: a call during one runs one more after it, so a burst of calls costs at most two rounds.
+   * Runs the punctuation now, on every ready task (`all`) or on those that have paused an input (`paused`): something
+   * they wait for has moved outside their input (a reader's progress on an alignment board, the learner's progress
+   * for fraud). Without it they would see it only at their next batch or punctuation. A paused task gets no batch,
+   * and one that has become the slowest holds back the frontier every other task waits for: in a replay the whole
+   * stage stood still until the next tick (features, 1 s: ingest + features replayed 92 days at 8,189 tx/s with
+   * its inputs paused and the process half idle; 16,662 tx/s woken, issue 13). Rounds do not overlap: calls during
+   * one run one more round after it (over all tasks if any call asked for all), so a burst costs at most two rounds.
    */
-  wakePaused(): void {
+  wake(tasks: 'all' | 'paused'): void {
     const punctuate = this.options.punctuate;
     if (punctuate === undefined || !this.running) return;
     if (this.waking) {
-      this.wakeAgain = true;
+      this.wakeAgain = this.wakeAgain === 'all' || tasks === 'all' ? 'all' : 'paused';
       return;
     }
     this.waking = true;
     void (async () => {
       try {
-        do {
-          this.wakeAgain = false;
-          const paused = [...this.tasks.values()].filter((task) => task.isReady && task.inputs.pausedTopics.size > 0);
-          await Promise.all(paused.map((task) => this.punctuateTask(task, punctuate)));
-        } while (this.wakeAgain && this.running);
+        for (let scope: 'all' | 'paused' | undefined = tasks; scope !== undefined && this.running; scope = this.wakeAgain) {
+          this.wakeAgain = undefined;
+          const woken = [...this.tasks.values()].filter((task) => task.isReady && (scope === 'all' || task.inputs.pausedTopics.size > 0));
+          await Promise.all(woken.map((task) => this.punctuateTask(task, punctuate)));
+        }
       } finally {
         this.waking = false;
       }

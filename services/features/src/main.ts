@@ -63,7 +63,7 @@ runService('features', async () => {
 
   // A terminal task's progress can let a paused customer task read again: it need not wait for its next punctuation.
   const customerProcessor = processors[0]![1];
-  terminalBoard.onPublish(() => customerProcessor.wakePaused());
+  terminalBoard.onPublish(() => customerProcessor.wake('paused'));
   for (const [name, processor] of processors) runtime.shutdown.register(name, () => processor.stop());
   await serveMetrics(runtime, {
     healthy: () => processors.every(([, processor]) => processor.healthy()),

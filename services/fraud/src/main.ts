@@ -95,8 +95,9 @@ runService('fraud', async () => {
     runtime.recovery,
     (mark) => {
       progress.observe(mark);
-      // The learner has moved: a task that paused transactions.features for it may read again, now rather than at its next punctuation.
-      processor.wakePaused();
+      // The learner has moved: vectors held for it may be scored, and a task that paused transactions.features for it
+      // may read again, now rather than at the next batch or punctuation.
+      processor.wake('all');
     },
   );
   const scoring = new Scoring(

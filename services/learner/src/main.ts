@@ -110,7 +110,7 @@ runService('learner', async () => {
   }
 
   // The training task's progress can let a paused join task read again: it need not wait for its next punctuation.
-  trainingBoard.onPublish(() => joinProcessor.wakePaused());
+  trainingBoard.onPublish(() => joinProcessor.wake('paused'));
   runtime.shutdown.register('join', () => joinProcessor.stop());
   runtime.shutdown.register('train', () => trainProcessor.stop());
   await serveMetrics(runtime, {

@@ -25,7 +25,7 @@ export interface ReaderState {
  * bound is lost, never the progress.
  * A writer task that paused its input reads the board again only when it is
  * punctuated; a publish tells the listeners (the writers' processor wakes
- * its paused tasks: StreamProcessor.wakePaused), so a reader's progress lets
+ * its paused tasks: StreamProcessor.wake), so a reader's progress lets
  * them read again at once.
  */
 export class AlignmentBoard {

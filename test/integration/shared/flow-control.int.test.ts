@@ -101,7 +101,7 @@ describe('flow control', () => {
     expect(await pausedGauge(b)).toBe(0);
   });
 
-  it('wakePaused punctuates at once the tasks that paused an input, and only them, coalescing a burst of calls', async () => {
+  it('wake punctuates at once every task, or only those that paused an input, coalescing a burst of calls', async () => {
     const prefix = uniquePrefix('flow-wake');
     const kafka = testKafka();
     const [a, b, out] = [`${prefix}a`, `${prefix}b`, `${prefix}out`];
@@ -111,7 +111,7 @@ describe('flow control', () => {
       { name: out, partitions: 1, cleanupPolicy: 'delete' },
       { name: `${prefix}dlq`, partitions: 1, cleanupPolicy: 'delete' },
     ]);
-    // The timer would punctuate once an hour: only wakePaused runs the punctuation in this test.
+    // The timer would punctuate once an hour: only wake runs the punctuation in this test.
     let mayResume = false;
     let punctuations = 0;
     const processor = new StreamProcessor({
@@ -149,26 +149,29 @@ describe('flow control', () => {
     stops.push(() => reader.disconnect());
     const settle = () => new Promise((resolve) => setTimeout(resolve, 500));
 
-    // Nothing paused: no task to wake.
+    // Nothing paused: no task to wake, unless all are asked for.
     await produce(kafka, b, [{ key: null, value: 'b0' }]);
     await waitUntil(() => seen.length === 1, 'the first record');
-    processor.wakePaused();
+    processor.wake('paused');
     await settle();
     expect(punctuations).toBe(0);
+    processor.wake('all');
+    await settle();
+    expect(punctuations).toBe(1);
 
     await produce(kafka, b, [{ key: null, value: 'pause-a' }]);
     await waitUntil(() => seen.length === 2, 'the pausing record');
     await produce(kafka, a, Array.from({ length: 20 }, (_, index) => ({ key: null, value: `a${index}` })));
     // Ten calls at once: one round, and one more for the calls made during it.
-    for (let call = 0; call < 10; call++) processor.wakePaused();
+    for (let call = 0; call < 10; call++) processor.wake('paused');
     await settle();
-    expect(punctuations).toBe(2);
+    expect(punctuations).toBe(3);
     expect(seen.filter((value) => value.startsWith('a:'))).toEqual([]);
 
     mayResume = true;
-    processor.wakePaused();
+    processor.wake('paused');
     await waitUntil(() => seen.filter((value) => value.startsWith('a:')).length === 20, "a's records after the wake", 30_000);
-    expect(punctuations).toBe(3);
+    expect(punctuations).toBe(4);
     expect(seen.filter((value) => value.startsWith('a:'))).toEqual(Array.from({ length: 20 }, (_, index) => `a:a${index}`));
   });
 });
