@@ -165,11 +165,13 @@ export class GradientBoostedTrees {
   readonly supervised = true;
   readonly featureNames: readonly string[];
   readonly options: ResolvedGradientBoostedTreesOptions;
-  private nodeFeature: number[] = [];
-  private nodeValue: number[] = [];
-  private nodeLeft: number[] = [];
-  private nodeRight: number[] = [];
-  private roots: number[] = [];
+  // Typed arrays: a prediction walks 100 trees, and through number[] (as fitted, or as parsed from a snapshot) it took
+  // 3.9 µs fitted and 5.3 µs restored (shared/bench/model-predict.ts); fraud predicts once per vector.
+  private nodeFeature = new Int32Array(0);
+  private nodeValue = new Float64Array(0);
+  private nodeLeft = new Int32Array(0);
+  private nodeRight = new Int32Array(0);
+  private roots = new Int32Array(0);
   private intercept = 0;
   private retrainCount = 0;
   /**
@@ -207,11 +209,7 @@ export class GradientBoostedTrees {
   static fromJSON(state: unknown): GradientBoostedTrees {
     const s = parseState(stateSchema, state, GRADIENT_BOOSTED_TREES);
     const model = new GradientBoostedTrees(s.feature_names, s.options);
-    model.nodeFeature = s.node_feature;
-    model.nodeValue = s.node_value;
-    model.nodeLeft = s.node_left;
-    model.nodeRight = s.node_right;
-    model.roots = s.roots;
+    model.setEnsemble({ feature: s.node_feature, value: s.node_value, left: s.node_left, right: s.node_right, roots: s.roots });
     model.intercept = s.intercept;
     if (s.roots.length > 0) model.refitFloor = Math.max(s.options.minExamples, Math.floor(s.options.windowSize / 2));
     model.retrainCount = s.retrains;
@@ -305,12 +303,11 @@ export class GradientBoostedTrees {
   /** The fraud log-odds: intercept + the trees' values (0 before the first retrain). */
   logit(x: readonly number[]): number {
     checkVector(x, this.featureNames.length, GRADIENT_BOOSTED_TREES);
-    const feature = this.nodeFeature;
-    const value = this.nodeValue;
+    const { nodeFeature: feature, nodeValue: value, nodeLeft: left, nodeRight: right, roots } = this;
     let sum = this.intercept;
-    for (const root of this.roots) {
-      let node = root;
-      for (let f = feature[node]!; f >= 0; f = feature[node]!) node = (x[f] as number) <= value[node]! ? this.nodeLeft[node]! : this.nodeRight[node]!;
+    for (let t = 0; t < roots.length; t++) {
+      let node = roots[t]!;
+      for (let f = feature[node]!; f >= 0; f = feature[node]!) node = (x[f] as number) <= value[node]! ? left[node]! : right[node]!;
       sum += value[node]!;
     }
     return sum;
@@ -346,25 +343,29 @@ export class GradientBoostedTrees {
     this.labelsSinceRetrain = 0;
     const fitted = fitEnsemble(this.window, this.windowLabels, this.size, this.featureNames.length, this.options);
     if (fitted === null) return;
-    this.nodeFeature = fitted.feature;
-    this.nodeValue = fitted.value;
-    this.nodeLeft = fitted.left;
-    this.nodeRight = fitted.right;
-    this.roots = fitted.roots;
+    this.setEnsemble(fitted);
     this.intercept = fitted.base + Math.log(this.options.negativeSampleRate);
     this.retrainCount += 1;
     this.refitFloor = this.options.minExamples;
+  }
+
+  private setEnsemble(ensemble: Omit<Ensemble, 'base'>): void {
+    this.nodeFeature = Int32Array.from(ensemble.feature);
+    this.nodeValue = Float64Array.from(ensemble.value);
+    this.nodeLeft = Int32Array.from(ensemble.left);
+    this.nodeRight = Int32Array.from(ensemble.right);
+    this.roots = Int32Array.from(ensemble.roots);
   }
 
   toJSON(): GradientBoostedTreesState {
     return {
       feature_names: [...this.featureNames],
       options: { ...this.options },
-      node_feature: [...this.nodeFeature],
-      node_value: [...this.nodeValue],
-      node_left: [...this.nodeLeft],
-      node_right: [...this.nodeRight],
-      roots: [...this.roots],
+      node_feature: Array.from(this.nodeFeature),
+      node_value: Array.from(this.nodeValue),
+      node_left: Array.from(this.nodeLeft),
+      node_right: Array.from(this.nodeRight),
+      roots: Array.from(this.roots),
       intercept: this.intercept,
       retrains: this.retrainCount,
       kept: this.kept,
