@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurnOfLoop, setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.js';
@@ -9,7 +9,7 @@ import type { InputDefinition, ProcessorDefinition } from './runtime/contract.js
 import { countPausedInputs, resumeAllInputs } from './runtime/input-pauses.js';
 import { restoredTask, type ContextEnvironment } from './runtime/processing-context.js';
 import { ProcessorMetrics, publishShare } from './runtime/processor-metrics.js';
-import { batchLag, runBatch, runPunctuation, type TaskWorkSettings } from './runtime/task-work.js';
+import { batchLag, runBatches, runPunctuation, type TaskWorkSettings } from './runtime/task-work.js';
 import { createTask, inTurn, prepareTasks, type Task, type TaskSettings } from './runtime/tasks.js';
 
 export type { InputDefinition, InputMessage, OutputOptions, ProcessingContext, ProcessorDefinition, ProcessorHandler, TaskInfo } from './runtime/contract.js';
@@ -68,6 +68,8 @@ export class StreamProcessor {
   private consumer?: Consumer;
   private admin?: Admin;
   private readonly tasks = new Map<number, Task>();
+  /** Batches of a task handed over by kafkajs in this turn of the loop, to run in one transaction (handleBatch). */
+  private readonly gathering = new Map<Task, { payloads: EachBatchPayload[]; done: Promise<void> }>();
   private readonly metrics: ProcessorMetrics;
   private readonly inputs: Map<string, InputDefinition>;
   private readonly lagByPartition = new Map<string, number>();
@@ -295,36 +297,67 @@ export class StreamProcessor {
     return task;
   }
 
-  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+  /**
+   * kafkajs hands over the batches of one fetch together, a task's partition of each input among them (a
+   * co-partitioned task: ingest's raw transactions and labels, the customer stage's, the learner join's). They are
+   * gathered until the loop's next turn, when every batch of the fetch has arrived (kafkajs starts them all in one
+   * go), and run in one transaction: one commit per task per fetch, not one per batch. The batches of a task took
+   * turns, each with its own transaction, so a fetch round lasted two transactions in series and every record waited
+   * for that round at each of those hops (issue 13, *Latency*).
+   */
+  private handleBatch(payload: EachBatchPayload): Promise<void> {
     const task = this.taskFor(payload.batch.partition);
-    await inTurn(task, () => this.processBatch(task, payload));
+    let gathering = this.gathering.get(task);
+    if (gathering === undefined) {
+      const payloads: EachBatchPayload[] = [];
+      const done = (async () => {
+        await nextTurnOfLoop();
+        this.gathering.delete(task);
+        await inTurn(task, () => this.processBatches(task, payloads));
+      })();
+      gathering = { payloads, done };
+      this.gathering.set(task, gathering);
+    }
+    gathering.payloads.push(payload);
+    return gathering.done;
   }
 
-  private async processBatch(task: Task, { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async processBatches(task: Task, payloads: readonly EachBatchPayload[]): Promise<void> {
+    const [first] = payloads;
+    if (first === undefined) return;
     // Restoring can outlast the session timeout: keep the membership alive while waiting.
     let restored = false;
     const ready = task.ready.then(() => (restored = true));
     while (!restored) {
       await Promise.race([ready, sleep(3_000)]);
-      if (!restored) await heartbeat();
+      if (!restored) await first.heartbeat();
     }
-    if (!isRunning() || isStale() || this.tasks.get(batch.partition) !== task) return;
-    // Fetched before the handler paused this input: left unresolved, kafkajs fetches it again from here once resumed.
-    if (task.inputs.isPaused(batch.topic)) return;
+    const current = payloads.filter(({ batch, isRunning, isStale }) => isRunning() && !isStale() && this.tasks.get(batch.partition) === task);
+    if (current.length === 0) return;
 
-    const timer = this.metrics.batchSeconds.startTimer({ topic: batch.topic });
-    const outcome = await runBatch(this.taskWork, task, batch);
+    const timers = new Map(current.map(({ batch }) => [batch, this.metrics.batchSeconds.startTimer({ topic: batch.topic })]));
+    // Fetched before the handler paused its input (before this fetch, or by a batch before it here): left unresolved,
+    // kafkajs fetches it again from there once resumed.
+    const outcome = await runBatches(
+      this.taskWork,
+      task,
+      current.map(({ batch }) => batch),
+      (topic) => task.inputs.isPaused(topic),
+    );
     if (!outcome.ok) {
       await this.discardTask(task, outcome.error, outcome.reason);
       throw outcome.error;
     }
-    resolveOffset(batch.lastOffset());
-    const lag = batchLag(batch);
-    this.lagByPartition.set(`${batch.topic}/${batch.partition}`, lag);
-    this.metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, lag);
+    for (const { batch, resolveOffset } of current) {
+      if (!outcome.processed.includes(batch)) continue;
+      timers.get(batch)!();
+      resolveOffset(batch.lastOffset());
+      const lag = batchLag(batch);
+      this.lagByPartition.set(`${batch.topic}/${batch.partition}`, lag);
+      this.metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, lag);
+    }
     this.updateStateGauges();
-    timer();
-    await heartbeat();
+    await first.heartbeat();
   }
 
   /** Partition counts of the inputs and watermark outputs, read once: watermarks go to every partition, from a source of known count. */

@@ -33,30 +33,56 @@ export function batchLag(batch: Pick<Batch, 'offsetLag'>): number {
   return Math.max(0, Number(batch.offsetLag()));
 }
 
-/** Runs one batch of a task: its messages through the handler, the after-batch step, and its commit with the batch's offset. */
-export async function runBatch(settings: TaskWorkSettings, task: Task, batch: Batch): Promise<WorkOutcome> {
+/** How a task's batches ended: which of them were processed and committed (a batch whose input was paused meanwhile is left to be fetched again). */
+export type BatchesOutcome = { ok: true; processed: readonly Batch[] } | { ok: false; error: unknown; reason: string };
+
+/**
+ * Runs a task's batches in one transaction: each batch's messages through the handler and its after-batch step, in
+ * the order given, then one commit with every batch's offset. A batch whose input the handler has paused by the
+ * time its turn comes (`isPaused`: the batch was fetched before the pause) is skipped and left unresolved, as a
+ * batch of its own would be.
+ */
+export async function runBatches(settings: TaskWorkSettings, task: Task, batches: readonly Batch[], isPaused: (topic: string) => boolean): Promise<BatchesOutcome> {
   const { definition, metrics } = settings;
-  const input = settings.inputs.get(batch.topic)!;
-  const { context, outputs, effects, deadLettered } = openTaskContext(settings, task, { input: input.role ?? batch.topic, topic: batch.topic, lag: batchLag(batch) }, input.deadLetterTopic);
-  let marks = 0;
-  for (const message of batch.messages) {
-    const decoded = await decodeInput(settings.serde, message, batch.topic, batch.partition, input, context);
-    if (decoded?.watermark !== undefined) marks += 1;
-    if (decoded === undefined || (decoded.watermark !== undefined && !input.watermarks)) continue;
-    await processOne(definition.process, decoded, context);
+  const processed: { batch: Batch; marks: number; deadLettered: () => number }[] = [];
+  const outputs: QueuedOutput[] = [];
+  const effects: (() => void)[] = [];
+  for (const batch of batches) {
+    if (isPaused(batch.topic)) continue;
+    const input = settings.inputs.get(batch.topic)!;
+    const opened = openTaskContext(settings, task, { input: input.role ?? batch.topic, topic: batch.topic, lag: batchLag(batch) }, input.deadLetterTopic);
+    const { context } = opened;
+    let marks = 0;
+    for (const message of batch.messages) {
+      const decoded = await decodeInput(settings.serde, message, batch.topic, batch.partition, input, context);
+      if (decoded?.watermark !== undefined) marks += 1;
+      if (decoded === undefined || (decoded.watermark !== undefined && !input.watermarks)) continue;
+      await processOne(definition.process, decoded, context);
+    }
+    try {
+      await definition.afterBatch?.(context);
+    } catch (error) {
+      return { ok: false, error, reason: 'after-batch step failed: state will be restored and the batch retried' };
+    }
+    outputs.push(...opened.outputs);
+    effects.push(...opened.effects);
+    processed.push({ batch, marks, deadLettered: opened.deadLettered });
   }
-  try {
-    await definition.afterBatch?.(context);
-  } catch (error) {
-    return { ok: false, error, reason: 'after-batch step failed: state will be restored and the batch retried' };
-  }
-  const committed = await commit(settings, task, { topic: batch.topic, lastOffset: batch.lastOffset() }, outputs);
+  if (processed.length === 0) return { ok: true, processed: [] };
+  const committed = await commit(
+    settings,
+    task,
+    processed.map(({ batch }) => ({ topic: batch.topic, lastOffset: batch.lastOffset() })),
+    outputs,
+  );
   if (!committed.ok) return committed;
   for (const effect of effects) effect();
-  metrics.consumed.inc({ topic: batch.topic, outcome: 'processed' }, batch.messages.length - deadLettered() - marks);
-  if (marks > 0) metrics.watermarkRecords.inc({ topic: batch.topic, direction: 'read' }, marks);
-  if (deadLettered() > 0) metrics.consumed.inc({ topic: batch.topic, outcome: 'dead_lettered' }, deadLettered());
-  return committed;
+  for (const { batch, marks, deadLettered } of processed) {
+    metrics.consumed.inc({ topic: batch.topic, outcome: 'processed' }, batch.messages.length - deadLettered() - marks);
+    if (marks > 0) metrics.watermarkRecords.inc({ topic: batch.topic, direction: 'read' }, marks);
+    if (deadLettered() > 0) metrics.consumed.inc({ topic: batch.topic, outcome: 'dead_lettered' }, deadLettered());
+  }
+  return { ok: true, processed: processed.map(({ batch }) => batch) };
 }
 
 /** Runs the task's punctuation, and commits what it sent and changed (nothing to commit: no transaction). */
@@ -73,7 +99,7 @@ export async function runPunctuation(settings: TaskWorkSettings, task: Task, run
     for (const effect of effects) effect();
     return { ok: true, committed: false };
   }
-  const committed = await commit(settings, task, undefined, outputs);
+  const committed = await commit(settings, task, [], outputs);
   if (committed.ok) for (const effect of effects) effect();
   return committed;
 }
@@ -82,11 +108,11 @@ function openTaskContext(settings: TaskWorkSettings, task: Task, batch: Processi
   return openContext(task, settings.environment, batch, fallbackDeadLetterTopic, Date.now());
 }
 
-/** Commits the outputs and state changes, with the input offset of the batch (none for a punctuation), and counts what was written. */
-async function commit(settings: TaskWorkSettings, task: Task, consumed: { topic: string; lastOffset: string } | undefined, outputs: QueuedOutput[]): Promise<WorkOutcome> {
+/** Commits the outputs and state changes, with the input offsets of the batches (none for a punctuation), and counts what was written. */
+async function commit(settings: TaskWorkSettings, task: Task, consumed: readonly { topic: string; lastOffset: string }[], outputs: QueuedOutput[]): Promise<WorkOutcome> {
   const { groupId, metrics } = settings;
   try {
-    const written = await writeTransaction(task.producer, settings.serde, outputs, task.stores.values(), consumed && { groupId, partition: task.partition, ...consumed });
+    const written = await writeTransaction(task.producer, settings.serde, outputs, task.stores.values(), consumed.map((offset) => ({ groupId, partition: task.partition, ...offset })));
     metrics.transactions.inc({ group: groupId, outcome: 'committed' });
     for (const [topic, count] of written.records) metrics.produced.inc({ topic }, count);
     for (const [topic, count] of written.watermarks) metrics.watermarkRecords.inc({ topic, direction: 'written' }, count);

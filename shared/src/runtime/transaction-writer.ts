@@ -19,10 +19,10 @@ export interface Consumed {
 }
 
 /**
- * Writes what one batch (or punctuation) of a task produced in one
- * transaction of the task's producer: its outputs (Avro records encoded now),
- * its stores' changes (changelog records) and, for a batch, the input offset
- * after it. On any failure the transaction is aborted and the error thrown:
+ * Writes what a task's batches (or a punctuation) produced in one
+ * transaction of the task's producer: the outputs (Avro records encoded now),
+ * its stores' changes (changelog records) and, for batches, the input offset
+ * after each. On any failure the transaction is aborted and the error thrown:
  * the caller's in-memory state then holds changes that did not commit.
  */
 export async function writeTransaction(
@@ -30,7 +30,7 @@ export async function writeTransaction(
   serde: AvroSerde,
   outputs: readonly QueuedOutput[],
   stores: Iterable<PartitionStore<unknown>>,
-  consumed: Consumed | undefined,
+  consumed: readonly Consumed[],
 ): Promise<Written> {
   const transaction = await producer.transaction();
   const outgoing: OutgoingMessage[] = [];
@@ -45,11 +45,13 @@ export async function writeTransaction(
     for (const topicMessages of requestsUnder(outgoing, MAX_REQUEST_BYTES)) {
       await whileTransactionSettles(() => transaction.sendBatch({ topicMessages }));
     }
-    if (consumed !== undefined) {
+    // One task's batches: one group, one partition of each input.
+    const [first] = consumed;
+    if (first !== undefined) {
       await whileTransactionSettles(() =>
         transaction.sendOffsets({
-          consumerGroupId: consumed.groupId,
-          topics: [{ topic: consumed.topic, partitions: [{ partition: consumed.partition, offset: (BigInt(consumed.lastOffset) + 1n).toString() }] }],
+          consumerGroupId: first.groupId,
+          topics: consumed.map((offset) => ({ topic: offset.topic, partitions: [{ partition: offset.partition, offset: (BigInt(offset.lastOffset) + 1n).toString() }] })),
         }),
       );
     }
