@@ -44,9 +44,7 @@ export type BatchesOutcome = { ok: true; processed: readonly Batch[] } | { ok: f
  */
 export async function runBatches(settings: TaskWorkSettings, task: Task, batches: readonly Batch[], isPaused: (topic: string) => boolean): Promise<BatchesOutcome> {
   const { definition, metrics } = settings;
-  const processed: { batch: Batch; marks: number; deadLettered: () => number }[] = [];
-  const outputs: QueuedOutput[] = [];
-  const effects: (() => void)[] = [];
+  const processed: { batch: Batch; marks: number; outputs: QueuedOutput[]; effects: (() => void)[]; deadLettered: () => number }[] = [];
   for (const batch of batches) {
     if (isPaused(batch.topic)) continue;
     const input = settings.inputs.get(batch.topic)!;
@@ -64,11 +62,11 @@ export async function runBatches(settings: TaskWorkSettings, task: Task, batches
     } catch (error) {
       return { ok: false, error, reason: 'after-batch step failed: state will be restored and the batch retried' };
     }
-    outputs.push(...opened.outputs);
-    effects.push(...opened.effects);
-    processed.push({ batch, marks, deadLettered: opened.deadLettered });
+    processed.push({ batch, marks, outputs: opened.outputs, effects: opened.effects, deadLettered: opened.deadLettered });
   }
   if (processed.length === 0) return { ok: true, processed: [] };
+  // Not push(...outputs): a batch can queue more outputs than a call takes arguments.
+  const outputs = processed.length === 1 ? processed[0]!.outputs : processed.flatMap((done) => done.outputs);
   const committed = await commit(
     settings,
     task,
@@ -76,7 +74,7 @@ export async function runBatches(settings: TaskWorkSettings, task: Task, batches
     outputs,
   );
   if (!committed.ok) return committed;
-  for (const effect of effects) effect();
+  for (const done of processed) for (const effect of done.effects) effect();
   for (const { batch, marks, deadLettered } of processed) {
     metrics.consumed.inc({ topic: batch.topic, outcome: 'processed' }, batch.messages.length - deadLettered() - marks);
     if (marks > 0) metrics.watermarkRecords.inc({ topic: batch.topic, direction: 'read' }, marks);
