@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StreamProcessor, createMetricsRegistry, type ProcessingContext } from '@sluice/shared';
-import { createTopics, produce, testKafka, testLogger, testSerde, uniquePrefix } from '../../support/kafka.js';
+import { createMetricsRegistry, type ProcessingContext } from '@sluice/shared';
+import { produce } from '../../support/kafka.js';
+import { followValues, twoInputTopics } from '../../support/two-inputs.js';
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -18,15 +18,7 @@ async function waitUntil(condition: () => boolean, what: string, timeoutMs = 60_
 
 describe('flow control', () => {
   it('a paused input waits while the other input of its task flows and punctuation runs; resumed, it delivers the rest exactly once', async () => {
-    const prefix = uniquePrefix('flow-control');
-    const kafka = testKafka();
-    const [a, b, out] = [`${prefix}a`, `${prefix}b`, `${prefix}out`];
-    await createTopics(kafka, [
-      { name: a, partitions: 1, cleanupPolicy: 'delete' },
-      { name: b, partitions: 1, cleanupPolicy: 'delete' },
-      { name: out, partitions: 1, cleanupPolicy: 'delete' },
-      { name: `${prefix}dlq`, partitions: 1, cleanupPolicy: 'delete' },
-    ]);
+    const { kafka, a, b, out, newProcessor } = await twoInputTopics('flow-control');
 
     // b's 'pause-a' and 'pause-b' pause an input from `process`; once both have been paused for five punctuations, punctuation resumes them.
     const punctuation = { rounds: 0, roundsWithAPaused: 0, roundsAllPaused: 0 };
@@ -40,35 +32,23 @@ describe('flow control', () => {
       context.resumeInput(b);
     };
     const metrics = createMetricsRegistry('flow-control-test');
-    const processor = new StreamProcessor({
-      service: 'flow-control-test',
-      kafka,
-      serde: testSerde(),
-      logger: testLogger,
-      metrics,
-      groupId: `${prefix}group`,
-      transactionalIdPrefix: `${prefix}group`,
-      inputs: [
-        { topic: a, format: 'bytes', deadLetterTopic: `${prefix}dlq` },
-        { topic: b, format: 'bytes', deadLetterTopic: `${prefix}dlq` },
-      ],
-      process(message, context) {
-        const value = (message.value as Buffer).toString('utf8');
-        if (value === 'pause-a') context.pauseInput(a);
-        if (value === 'pause-b') context.pauseInput(b);
-        context.sendBytes(out, null, Buffer.from(`${message.topic === a ? 'a' : 'b'}:${value}`));
+    const processor = newProcessor(
+      {
+        process(message, context) {
+          const value = (message.value as Buffer).toString('utf8');
+          if (value === 'pause-a') context.pauseInput(a);
+          if (value === 'pause-b') context.pauseInput(b);
+          context.sendBytes(out, null, Buffer.from(`${message.topic === a ? 'a' : 'b'}:${value}`));
+        },
+        punctuate: { intervalMs: 100, run: resumeWhenAllPaused },
       },
-      punctuate: { intervalMs: 100, run: resumeWhenAllPaused },
-    });
+      metrics,
+    );
     await processor.start();
     stops.push(() => processor.stop());
 
-    const seen: string[] = [];
-    const reader = kafka.consumer({ groupId: `test-reader-${randomUUID()}`, readUncommitted: false });
-    await reader.connect();
-    await reader.subscribe({ topics: [out], fromBeginning: true });
-    await reader.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
-    stops.push(() => reader.disconnect());
+    const { seen, stop } = await followValues(kafka, out);
+    stops.push(stop);
     const pausedGauge = async (topic: string) => (await metrics.getSingleMetric('sluice_paused_inputs')!.get()).values.find((value) => value.labels.topic === topic)?.value;
 
     const values = (name: string, from: number, to: number) => Array.from({ length: to - from }, (_, index) => ({ key: null, value: `${name}${from + index}` }));
@@ -102,30 +82,11 @@ describe('flow control', () => {
   });
 
   it('wake punctuates at once every task, or only those that paused an input, coalescing a burst of calls', async () => {
-    const prefix = uniquePrefix('flow-wake');
-    const kafka = testKafka();
-    const [a, b, out] = [`${prefix}a`, `${prefix}b`, `${prefix}out`];
-    await createTopics(kafka, [
-      { name: a, partitions: 1, cleanupPolicy: 'delete' },
-      { name: b, partitions: 1, cleanupPolicy: 'delete' },
-      { name: out, partitions: 1, cleanupPolicy: 'delete' },
-      { name: `${prefix}dlq`, partitions: 1, cleanupPolicy: 'delete' },
-    ]);
+    const { kafka, a, b, out, newProcessor } = await twoInputTopics('flow-wake');
     // The timer would punctuate once an hour: only wake runs the punctuation in this test.
     let mayResume = false;
     let punctuations = 0;
-    const processor = new StreamProcessor({
-      service: 'flow-wake-test',
-      kafka,
-      serde: testSerde(),
-      logger: testLogger,
-      metrics: createMetricsRegistry('flow-wake-test'),
-      groupId: `${prefix}group`,
-      transactionalIdPrefix: `${prefix}group`,
-      inputs: [
-        { topic: a, format: 'bytes', deadLetterTopic: `${prefix}dlq` },
-        { topic: b, format: 'bytes', deadLetterTopic: `${prefix}dlq` },
-      ],
+    const processor = newProcessor({
       process(message, context) {
         const value = (message.value as Buffer).toString('utf8');
         if (value === 'pause-a') context.pauseInput(a);
@@ -141,12 +102,8 @@ describe('flow control', () => {
     });
     await processor.start();
     stops.push(() => processor.stop());
-    const seen: string[] = [];
-    const reader = kafka.consumer({ groupId: `test-reader-${randomUUID()}`, readUncommitted: false });
-    await reader.connect();
-    await reader.subscribe({ topics: [out], fromBeginning: true });
-    await reader.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
-    stops.push(() => reader.disconnect());
+    const { seen, stop } = await followValues(kafka, out);
+    stops.push(stop);
     const settle = () => new Promise((resolve) => setTimeout(resolve, 500));
 
     // Nothing paused: no task to wake, unless all are asked for.

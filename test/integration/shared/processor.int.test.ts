@@ -2,9 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMetricsRegistry, StreamProcessor } from '@sluice/shared';
+import { createMetricsRegistry } from '@sluice/shared';
 import { groupBy } from '../../support/collections.js';
-import { consumeAll, createTopics, produce, serviceEnv, testKafka, testLogger, testSerde, uniquePrefix } from '../../support/kafka.js';
+import { consumeAll, createTopics, produce, serviceEnv, testKafka, testSerde, uniquePrefix } from '../../support/kafka.js';
+import { twoInputTopics } from '../../support/two-inputs.js';
 
 const fixture = fileURLToPath(new URL('../fixtures/counting-processor.ts', import.meta.url));
 const children: ChildProcess[] = [];
@@ -133,15 +134,7 @@ describe('shared exactly-once processing loop', () => {
   });
 
   it("runs a task's batches of one fetch in one transaction: each input's batch through the handler in turn, both offsets committed with the outputs", async () => {
-    const prefix = uniquePrefix('gathered');
-    const kafka = testKafka();
-    const [a, b, out] = [`${prefix}a`, `${prefix}b`, `${prefix}out`];
-    await createTopics(kafka, [
-      { name: a, partitions: 1, cleanupPolicy: 'delete' },
-      { name: b, partitions: 1, cleanupPolicy: 'delete' },
-      { name: out, partitions: 1, cleanupPolicy: 'delete' },
-      { name: `${prefix}dlq`, partitions: 1, cleanupPolicy: 'delete' },
-    ]);
+    const { kafka, a, b, out, newProcessor } = await twoInputTopics('gathered');
     // Both inputs hold records before the processor starts: its first fetch brings a batch of each.
     const records = (name: string) => Array.from({ length: 10 }, (_, index) => ({ key: null, value: `${name}${index}` }));
     await produce(kafka, a, records('a'));
@@ -149,23 +142,15 @@ describe('shared exactly-once processing loop', () => {
     const batches: { topic: string; input: string | undefined }[] = [];
     const metrics = createMetricsRegistry('gathered-test');
     const start = () =>
-      new StreamProcessor({
-        service: 'gathered-test',
-        kafka,
-        serde: testSerde(),
-        logger: testLogger,
+      newProcessor(
+        {
+          process: (message, context) => context.sendBytes(out, null, message.value as Buffer),
+          afterBatch: (context) => void batches.push({ topic: context.batch!.topic, input: context.batch?.input }),
+        },
         metrics,
-        groupId: `${prefix}group`,
-        transactionalIdPrefix: `${prefix}group`,
-        inputs: [
-          { topic: a, format: 'bytes', deadLetterTopic: `${prefix}dlq` },
-          { topic: b, format: 'bytes', deadLetterTopic: `${prefix}dlq` },
-        ],
-        process: (message, context) => context.sendBytes(out, null, message.value as Buffer),
-        afterBatch: (context) => void batches.push({ topic: context.batch!.topic, input: context.batch?.input }),
-      });
-    const processor = start();
-    await processor.start();
+      );
+    const first = start();
+    await first.start();
     try {
       const written = await consumeAll(kafka, out, { count: 20 });
       expect(written.map((message) => message.value!.toString()).sort()).toEqual([...records('a'), ...records('b')].map(({ value }) => value).sort());
@@ -173,7 +158,7 @@ describe('shared exactly-once processing loop', () => {
       expect(batches.map(({ topic }) => topic).sort()).toEqual([a, b]);
       expect(committed?.value).toBe(1);
     } finally {
-      await processor.stop();
+      await first.stop();
     }
     // Both offsets were committed with that transaction: a new member of the group reads nothing again.
     const again = start();
