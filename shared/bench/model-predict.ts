@@ -4,20 +4,13 @@
  * algorithm with 15 features, trained on a seeded random stream (the trees fitted at least once).
  * Usage: node --conditions=sluice-source --import tsx shared/bench/model-predict.ts [predictions]
  */
-import { ALGORITHMS, createModel, Random, restoreModel } from '../src/index.js';
+import { ALGORITHMS, restoreModel } from '../src/index.js';
+import { trainedModel } from './trained-model.js';
 
-const FEATURES = 15;
-const TRAINING_EXAMPLES = 50_000;
 const predictions = Number(process.argv[2] ?? 500_000);
-const names = Array.from({ length: FEATURES }, (_, i) => `feature_${i}`);
 
 for (const algorithm of ALGORITHMS) {
-  const trained = createModel(algorithm, names);
-  const random = new Random(7);
-  for (let i = 0; i < TRAINING_EXAMPLES; i++) {
-    const x = names.map(() => random.next());
-    trained.learn(x, random.next() < 0.2 + 0.5 * (x[0] as number) * (x[1] as number) ? 1 : 0);
-  }
+  const { model: trained, names, random } = trainedModel(algorithm);
   const restored = restoreModel(algorithm, JSON.parse(JSON.stringify(trained.toState())));
   const inputs = Array.from({ length: 1_000 }, () => names.map(() => random.next()));
   const figures = [['trained', trained], ['restored', restored]].map(([label, model]) => {
