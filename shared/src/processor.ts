@@ -10,6 +10,7 @@ import { countPausedInputs, resumeAllInputs } from './runtime/input-pauses.js';
 import { restoredTask, type ContextEnvironment } from './runtime/processing-context.js';
 import { ProcessorMetrics, publishShare } from './runtime/processor-metrics.js';
 import { batchLag, runBatches, runPunctuation, type TaskWorkSettings } from './runtime/task-work.js';
+import { heldRanges, replayHeldRecords } from './runtime/held-replay.js';
 import { createTask, inTurn, prepareTasks, type Task, type TaskSettings } from './runtime/tasks.js';
 
 export type { InputDefinition, InputMessage, OutputOptions, ProcessingContext, ProcessorDefinition, ProcessorHandler, TaskInfo } from './runtime/contract.js';
@@ -232,15 +233,14 @@ export class StreamProcessor {
     }
   }
 
-  /** The task's stores are restored: the handler hears of it before the task's first work (ProcessorHandler.onRestored). */
+  /** The task's stores are restored and its held records read again: its first work may run. */
   private restored(task: Task): void {
-    this.options.onRestored?.(restoredTask(task, this.options.logger, Date.now()));
     task.isReady = true;
   }
 
   /** The handler hears once that the task is gone (ProcessorHandler.onRevoked), if it heard that it was restored. */
   private revoked(task: Task): void {
-    if (!task.isReady || task.revoked) return;
+    if (!task.heard || task.revoked) return;
     task.revoked = true;
     this.options.onRevoked?.(task.info);
   }
@@ -262,7 +262,21 @@ export class StreamProcessor {
       logger.info({ partitions: tasks.map((task) => task.partition), records: restored, seconds }, 'state restored');
       this.updateStateGauges();
     }
-    for (const { topic, partition, offset } of positions) if (offset !== undefined) this.consumer?.seek({ topic, partition, offset });
+    // The handler hears of the restored stores before the task's first work (ProcessorHandler.onRestored), and is
+    // handed the records it held in memory only before that (ProcessorHandler.heldInputs).
+    for (const task of tasks) {
+      this.options.onRestored?.(restoredTask(task, logger, Date.now()));
+      task.heard = true;
+    }
+    const held = this.options.heldInputs;
+    const ranges = held === undefined ? [] : heldRanges(positions);
+    if (held !== undefined && ranges.length > 0) {
+      const started = performance.now();
+      const infos = new Map(tasks.map((task) => [task.partition, task.info]));
+      const replayed = await replayHeldRecords(this.options.kafka, this.admin!, this.options.serde, this.inputs, ranges, infos, held, logger);
+      logger.info({ partitions: tasks.map((task) => task.partition), records: replayed, seconds: (performance.now() - started) / 1000 }, 'held records read again');
+    }
+    for (const { topic, partition, processed } of positions) if (processed !== undefined) this.consumer?.seek({ topic, partition, offset: processed });
   }
 
   /** The in-memory state may hold a batch that did not commit: drop the task, so the batch is retried on state rebuilt from the changelog. */

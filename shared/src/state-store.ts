@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Admin, Kafka } from 'kafkajs';
+import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import type { Logger } from './logger.js';
 
 /** A key-value view of one store on one partition, as a processor sees it while handling a batch. */
@@ -120,9 +120,7 @@ export class PartitionStore<V> implements KeyValueStore<V> {
 
 /**
  * Reads changelog partitions from their beginning to their current end
- * (read_committed) and hands every record to `apply`. kafkajs has no manual
- * partition assignment, so this joins a throw-away consumer group, pauses the
- * partitions it does not need, and deletes the group afterwards.
+ * (read_committed) and hands every keyed record to `apply`.
  *
  * Call it only after the task's transactional producer has been initialised:
  * that aborts any transaction a previous owner left open, so the end offset is
@@ -136,28 +134,66 @@ export async function restoreChangelogs(
   logger: Logger,
   heartbeat: () => Promise<void> = async () => {},
 ): Promise<number> {
-  const remaining = new Map<string, bigint>();
-  const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+  const ranges: PartitionRange[] = [];
   for (const { topic, partitions } of wanted) {
     if (partitions.length === 0) continue;
     const offsets = await admin.fetchTopicOffsets(topic);
     for (const { partition, high, low } of offsets) {
-      if (partitions.includes(partition) && BigInt(high) > BigInt(low)) remaining.set(keyOf(topic, partition), BigInt(high));
+      if (partitions.includes(partition) && BigInt(high) > BigInt(low)) ranges.push({ topic, partition, to: BigInt(high) });
     }
   }
-  if (remaining.size === 0) return 0;
+  let restored = 0;
+  await readPartitions(
+    kafka,
+    admin,
+    ranges,
+    (topic, partition, message) => {
+      if (message.key === null) return;
+      apply({ topic, partition, key: message.key.toString('utf8'), value: message.value });
+      restored += 1;
+    },
+    logger,
+    heartbeat,
+  );
+  return restored;
+}
+
+/** Part of a partition to read: from `from` (the beginning when absent) to just before `to`. */
+export interface PartitionRange {
+  topic: string;
+  partition: number;
+  from?: string;
+  to: bigint;
+}
+
+/**
+ * Reads the ranges (read_committed) and hands every record in them to `apply`, in offset order per partition.
+ * kafkajs has no manual partition assignment, so this joins a throw-away consumer group, pauses the partitions it
+ * does not need, seeks the others to where their range starts, and deletes the group afterwards.
+ */
+export async function readPartitions(
+  kafka: Kafka,
+  admin: Admin,
+  ranges: readonly PartitionRange[],
+  apply: (topic: string, partition: number, message: KafkaMessage) => void,
+  logger: Logger,
+  heartbeat: () => Promise<void> = async () => {},
+): Promise<void> {
+  const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+  const remaining = new Map<string, PartitionRange>();
+  for (const range of ranges) if (range.from === undefined || BigInt(range.from) < range.to) remaining.set(keyOf(range.topic, range.partition), range);
+  if (remaining.size === 0) return;
 
   const groupId = `sluice-restore-${randomUUID()}`;
   const consumer = kafka.consumer({ groupId, readUncommitted: false, maxBytesPerPartition: 4 * 1024 * 1024, retry: { retries: 10 } });
-  let restored = 0;
   let settle!: (error?: unknown) => void;
   const finished = new Promise<void>((resolve, reject) => {
     settle = (error?: unknown) => (error ? reject(error) : resolve());
   });
   const markProgress = (topic: string, partition: number, lastOffset: string) => {
     const key = keyOf(topic, partition);
-    const end = remaining.get(key);
-    if (end !== undefined && BigInt(lastOffset) + 1n >= end) {
+    const range = remaining.get(key);
+    if (range !== undefined && BigInt(lastOffset) + 1n >= range.to) {
       remaining.delete(key);
       if (remaining.size === 0) settle();
     }
@@ -171,24 +207,25 @@ export async function restoreChangelogs(
       partitions: partitions.filter((partition) => !remaining.has(keyOf(topic, partition))),
     }));
     consumer.pause(unwanted.filter((entry) => entry.partitions.length > 0));
+    for (const range of remaining.values()) if (range.from !== undefined) consumer.seek({ topic: range.topic, partition: range.partition, offset: range.from });
   });
   try {
     await consumer.connect();
-    await consumer.subscribe({ topics: wanted.map((entry) => entry.topic), fromBeginning: true });
+    await consumer.subscribe({ topics: [...new Set(ranges.map((range) => range.topic))], fromBeginning: true });
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
-        if (!remaining.has(keyOf(batch.topic, batch.partition))) return;
+        const range = remaining.get(keyOf(batch.topic, batch.partition));
+        if (range === undefined) return;
         for (const message of batch.messages) {
-          if (message.key === null) continue;
-          apply({ topic: batch.topic, partition: batch.partition, key: message.key.toString('utf8'), value: message.value });
-          restored += 1;
+          if (BigInt(message.offset) >= range.to) break;
+          if (range.from !== undefined && BigInt(message.offset) < BigInt(range.from)) continue;
+          apply(batch.topic, batch.partition, message);
         }
         await heartbeat();
       },
     });
     await finished;
-    return restored;
   } finally {
     await consumer.disconnect().catch((error: unknown) => logger.warn({ err: error }, 'restore consumer did not disconnect cleanly'));
     await admin.deleteGroups([groupId]).catch(() => undefined);

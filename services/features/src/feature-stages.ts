@@ -513,9 +513,24 @@ export class TerminalStage {
       context.afterCommit(() => this.metrics.behindWatermark.inc({ stage: 'terminal' }));
       this.apply(context, routed);
     } else {
-      partition.buffer.add(routed);
+      partition.buffer.add(routed, { topic: record.topic, offset: record.offset });
     }
   }
+
+  /**
+   * Buffered events live in memory only (the buffer keeps their records' origins): transactions.by-terminal keeps
+   * them, and after an assignment the processor hands back those read since the committed offset
+   * (ProcessorHandler.heldInputs). One `checked` refuses now was refused (dead-lettered) when first read.
+   */
+  readonly heldInputs = {
+    oldestHeld: (task: TaskInfo, topic: string): string | undefined => this.tasks.get(task)?.segments.oldestHeld(topic),
+    replay: (record: InputRecord<TerminalInputs>, task: TaskInfo): void => {
+      const partition = this.tasks.get(task);
+      if (partition === undefined || record.watermark !== undefined) return;
+      const routed = this.checked(record.value);
+      if (routedOrder(routed).time > partition.clocks.frontier) partition.buffer.add(routed, { topic: record.topic, offset: record.offset });
+    },
+  };
 
   /** Refuses what could not be applied, before it is buffered: a failure at release could not name its input any more. */
   private checked(routed: RoutedEvent): RoutedEvent {

@@ -57,6 +57,7 @@ runService('features', async () => {
         punctuate: { intervalMs: config.FEATURES_WATERMARK_INTERVAL_MS, run: (context) => terminalStage.punctuate(context) },
         onRestored: (task) => terminalStage.onRestored(task),
         onRevoked: (task) => terminalStage.onRevoked(task),
+        heldInputs: terminalStage.heldInputs,
       }),
     ]);
   }

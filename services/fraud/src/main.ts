@@ -132,6 +132,7 @@ runService('fraud', async () => {
       },
       onRestored: (task) => scoring.onRestored(task),
       onRevoked: (task) => scoring.onRevoked(task),
+      heldInputs: scoring.heldInputs,
       afterBatch: (context) => scoring.advance(context),
       // Waits end and the learner's progress arrives without any input: look for what they release this often.
       punctuate: { intervalMs: PUNCTUATE_INTERVAL_MS, run: (context) => scoring.advance(context) },

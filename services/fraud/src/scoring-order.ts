@@ -1,4 +1,4 @@
-import { Fifo, OrderedBuffer, SourceClocks, vectorSegments, type BufferMap, type EventOrder, type FeatureVector, type SegmentFormat, type SourceClocksState, type WatermarkMark } from '@sluice/shared';
+import { Fifo, OrderedBuffer, SourceClocks, vectorSegments, type BufferMap, type EventOrder, type HeldOrigin, type FeatureVector, type SegmentFormat, type SourceClocksState, type WatermarkMark } from '@sluice/shared';
 
 /** A vector waiting to be scored, with when it arrived (processing time: how long it has waited for the model). */
 export interface HeldVector {
@@ -67,6 +67,8 @@ export class ScoringOrder {
   private releasedThrough: number;
   /** Held vectors in arrival order (rebuilt from the buffer on restore), to find those whose wait ran out. */
   private readonly arrivals = new Fifo<{ arrivedAt: number; time: number }>();
+  /** The newest arrival pushed: arrivals stay in order. */
+  private lastArrival = -Infinity;
   /** Newest event time of a vector whose model wait ran out: the model gate opens through it. */
   private expiredThrough = -Infinity;
   private savedClocks: string;
@@ -83,6 +85,7 @@ export class ScoringOrder {
     const held = [...stores.buffer.entries()].map(([, entry]) => ({ arrivedAt: entry.arrived_at, time: entry.vector.event_time }));
     held.sort((a, b) => a.arrivedAt - b.arrivedAt);
     for (const entry of held) this.arrivals.push(entry);
+    this.lastArrival = held.at(-1)?.arrivedAt ?? -Infinity;
   }
 
   get size(): number {
@@ -116,12 +119,25 @@ export class ScoringOrder {
     this.features.observe(mark);
   }
 
-  /** Buffers a vector; one behind the frontier already scored is handed back at once. */
-  add(vector: FeatureVector, now: number): ReleasedVector[] {
+  /** Buffers a vector (`origin`: its record, when the buffer keeps it in memory only); one behind the frontier already scored is handed back at once. */
+  add(vector: FeatureVector, now: number, origin?: HeldOrigin): ReleasedVector[] {
     if (vector.event_time <= this.releasedThrough) return [{ vector, expired: false, late: true }];
-    this.buffer.add({ vector, arrived_at: now });
-    this.arrivals.push({ arrivedAt: now, time: vector.event_time });
+    this.hold(vector, now, origin);
     return [];
+  }
+
+  /**
+   * A vector read again after an assignment (ProcessorHandler.heldInputs): held again if it is still to be scored.
+   * `arrivedAt`: when it was first read, at the latest (its record's timestamp): the model wait goes on from there.
+   */
+  holdAgain(vector: FeatureVector, arrivedAt: number, origin: HeldOrigin): void {
+    if (vector.event_time > this.releasedThrough) this.hold(vector, Math.max(arrivedAt, this.lastArrival), origin);
+  }
+
+  private hold(vector: FeatureVector, arrivedAt: number, origin: HeldOrigin | undefined): void {
+    this.buffer.add({ vector, arrived_at: arrivedAt }, origin);
+    this.arrivals.push({ arrivedAt, time: vector.event_time });
+    this.lastArrival = arrivedAt;
   }
 
   /** Hands back, in order, the vectors both gates have passed (`modelReady`: `modelReadyThrough` now). */

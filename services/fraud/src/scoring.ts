@@ -99,8 +99,21 @@ export class Scoring {
   process(record: FraudRecord, context: ProcessingContext): void {
     const { order } = this.taskOf(context);
     if (record.watermark !== undefined) order.observeWatermark(record.watermark);
-    else this.scoreAll(context, order.add(record.value, context.now));
+    else this.scoreAll(context, order.add(record.value, context.now, { topic: record.topic, offset: record.offset }));
   }
+
+  /**
+   * Held vectors live in memory only (the buffer keeps their records' origins): transactions.features keeps them,
+   * and after an assignment the processor hands back those read since the committed offset
+   * (ProcessorHandler.heldInputs).
+   */
+  readonly heldInputs = {
+    oldestHeld: (task: TaskInfo, topic: string): string | undefined => this.tasks.get(task)?.held.oldestHeld(topic),
+    replay: (record: FraudRecord, task: TaskInfo): void => {
+      if (record.watermark !== undefined) return;
+      this.tasks.get(task)?.order.holdAgain(record.value, Number(record.timestamp), { topic: record.topic, offset: record.offset });
+    },
+  };
 
   /** After a batch, and periodically with no input (a wait running out, the model stream moving on): scores what the order releases, and bounds the hold. */
   advance(context: ProcessingContext): void {

@@ -65,6 +65,7 @@ function fraud(alert: AlertMode = { mode: 'threshold' }, snapshots = [snapshot(1
     process: (record, context) => scoring.process(record, context),
     onRestored: (task) => scoring.onRestored(task),
     onRevoked: (task) => scoring.onRevoked(task),
+    heldInputs: scoring.heldInputs,
     afterBatch: (context) => scoring.advance(context),
     punctuate: { intervalMs: 500, run: (context) => scoring.advance(context) },
   };
@@ -112,28 +113,30 @@ describe('fraud handlers through the test driver', () => {
     expect(alerts(driver).length).toBeGreaterThan(0);
   });
 
-  it('holds a batch of vectors in one changelog record, deleted once they are all scored', async () => {
+  it('holds vectors in memory only: no changelog record, and the committed offset stays at the oldest held one until it is scored', async () => {
     const driver = new TopologyTestDriver(topology, fraud, { partitions: 2 });
     for (let n = 0; n < 20; n++) driver.pipe(topics.transactionsFeatures, [{ key: vector(n).customer_id, value: vector(n) }]);
     await driver.run();
     const changelog = topology.stores.find((store) => store.name === SCORING_BUFFER_STORE)!.changelogTopic;
-    const records = (partition: number) => driver.topics.read(changelog, partition).map((record) => record.value === null);
-    // Held (no mark yet): one record a partition, not one a vector.
-    expect([records(0), records(1)]).toEqual([[false], [false]]);
+    const offsets = () => [0, 1].map((partition) => driver.committedOffset(topics.transactionsFeatures, partition));
+    // Held (no mark yet): transactions.features keeps them, so the group's offset does not pass them.
+    expect([0, 1].map((partition) => driver.topics.read(changelog, partition).length)).toEqual([0, 0]);
+    expect(offsets()).toEqual([0, 0]);
     for (let partition = 0; partition < 2; partition++) driver.pipeWatermark(topics.transactionsFeatures, partition, { source: 0, sources: 1, time: 200, idle: false });
     await driver.run();
-    expect([records(0), records(1)]).toEqual([[false, true], [false, true]]);
     expect(driver.outputs(topics.fraudScores)).toHaveLength(20);
+    expect([0, 1].map((partition) => driver.topics.read(changelog, partition).length)).toEqual([0, 0]);
+    expect(offsets()).toEqual([0, 1].map((partition) => driver.topics.end(topics.transactionsFeatures, partition)));
   });
 
-  it('decides after a crash (held vectors, clocks and cool-downs restored from the changelogs) as an instance that never crashed', async () => {
+  it('decides after a crash (held vectors read again from their input, clocks and cool-downs restored from the changelogs) as an instance that never crashed', async () => {
     const reference = new TopologyTestDriver(topology, fraud, { partitions: 2 });
     feed(reference, 0, 15);
     feed(reference, 15, 30);
     await reference.run();
 
     const driver = new TopologyTestDriver(topology, fraud, { partitions: 2, maxBatchSize: 4 });
-    // Vectors without their mark yet: held in the buffer store when the instance crashes.
+    // Vectors without their mark yet: held in memory when the instance crashes, read again from transactions.features.
     for (let n = 0; n < 15; n++) driver.pipe(topics.transactionsFeatures, [{ key: vector(n).customer_id, value: vector(n) }]);
     await driver.run();
     expect(driver.outputs(topics.fraudScores)).toEqual([]);

@@ -85,7 +85,14 @@ interface Output {
 }
 
 /** A fraud instance with one task: Scoring over a model table and the learner's progress, fed events as the processor and follower would. */
-function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: number; alert: AlertMode; maxHeld?: number }, stores = newStores(), modelEvents: Event[] = [LEARNER_STARTED]) {
+/** The offset of each features record (vectors and marks) in `events`, in the order read. */
+function featuresOffsets(events: readonly Event[]): Map<Event, number> {
+  const offsets = new Map<Event, number>();
+  for (const event of events) if (event.kind === 'vector' || event.kind === 'features-mark') offsets.set(event, offsets.size);
+  return offsets;
+}
+
+function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: number; alert: AlertMode; maxHeld?: number }, stores = newStores(), modelEvents: Event[] = [LEARNER_STARTED], firstOffset = 0) {
   const selection = new ModelSelection({ defaultModel: 'fraud-lr', pin: null }, scorer, { delayMs: options.delayMs, maxSnapshots: 1_000 });
   const progress = new SourceClocks();
   const outputs: Output[] = [];
@@ -139,8 +146,9 @@ function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: num
     },
   });
   const received = { input: 'features', topic: 'transactions.features', partition: 0, offset: '0', timestamp: '0', key: null, rawValue: null, headers: {} } as const;
-  const vectorRecord = (vector: FeatureVector): FraudRecord => ({ ...received, value: vector });
-  const markRecord = (watermark: WatermarkMark): FraudRecord => ({ ...received, value: null, watermark });
+  let nextOffset = firstOffset;
+  const vectorRecord = (vector: FeatureVector, offset = nextOffset++): FraudRecord => ({ ...received, offset: String(offset), value: vector });
+  const markRecord = (watermark: WatermarkMark): FraudRecord => ({ ...received, offset: String(nextOffset++), value: null, watermark });
   const feed = (event: Event, now = 0) => {
     if (event.kind === 'vector') scoring.process(vectorRecord(event.vector), context(now));
     else if (event.kind === 'features-mark') scoring.process(markRecord(event.mark), context(now));
@@ -151,7 +159,15 @@ function instance(options: { delayMs: number; waitMaxMs: number; cooldownMs: num
   // A restarted instance reads model.updates whole before it processes anything.
   for (const event of modelEvents) feed(event);
   scoring.onRestored({ partition: 0, task, logger, now: 0, store });
-  return { feed, outputs, stores, selection, flow, registry };
+  /** What the processor commits for transactions.features after the last batch: the oldest vector still held in memory only. */
+  const oldestHeld = () => scoring.heldInputs.oldestHeld(task, 'transactions.features');
+  /** As the processor does after an assignment: the vectors read since the committed offset `from`, handed back to be held again. */
+  const replay = (events: readonly Event[], from: string | undefined) => {
+    for (const [event, offset] of featuresOffsets(events)) {
+      if (event.kind === 'vector' && from !== undefined && offset >= Number(from)) scoring.heldInputs.replay(vectorRecord(event.vector, offset), task);
+    }
+  };
+  return { feed, outputs, stores, selection, flow, registry, oldestHeld, replay };
 }
 
 /** Outputs without their processing-time stamps, as a comparable list. */
@@ -383,7 +399,7 @@ describe('Scoring in event time', () => {
     );
   });
 
-  it('decides the same after a restore at any point: state from the changelogs, model.updates read again (property)', () => {
+  it('decides the same after a restore at any point: state from the changelogs, held vectors read again from their input, model.updates read again (property)', () => {
     fc.assert(
       fc.property(scenario, fc.integer({ min: 0, max: 1_000 }), alertModes, ({ queues, choices }, cutAt, alert) => {
         const options = { ...base, alert };
@@ -397,7 +413,10 @@ describe('Scoring in event time', () => {
         for (const event of events.slice(0, cut)) before.feed(event);
         // What committed survives; the restarted instance reads model.updates from the start.
         const modelSoFar = events.slice(0, cut).filter((e) => e.kind === 'snapshot' || e.kind === 'progress');
-        const after = instance(options, restoredCopy(before.stores), [LEARNER_STARTED, ...modelSoFar]);
+        const read = events.slice(0, cut);
+        const after = instance(options, restoredCopy(before.stores), [LEARNER_STARTED, ...modelSoFar], featuresOffsets(read).size);
+        // What was read but is held in memory only comes back from transactions.features.
+        after.replay(read, before.oldestHeld());
         for (const event of events.slice(cut)) after.feed(event);
         expect(comparable([...before.outputs, ...after.outputs])).toEqual(comparable(whole.outputs));
       }),

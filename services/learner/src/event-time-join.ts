@@ -1,6 +1,7 @@
 import {
   OrderedBuffer,
   type BufferMap,
+  type HeldOrigin,
   type EventOrder,
   type FeatureVector,
   type KeyValueStore,
@@ -107,14 +108,19 @@ export class EventTimeJoin {
    * (its source broke its watermark, or it came while every source was idle):
    * it is applied at once, decided at the frontier, and counted.
    */
-  add(event: JoinEvent): JoinDecision {
+  add(event: JoinEvent, origin?: HeldOrigin): JoinDecision {
     if (joinOrder(event).time > this.released) {
-      this.buffer.add(event);
+      this.buffer.add(event, origin);
       return { examples: [], outcomes: [] };
     }
     const decision: JoinDecision = { examples: [], outcomes: ['late'] };
     this.apply(event, this.released, decision);
     return decision;
+  }
+
+  /** An event read again after an assignment (ProcessorHandler.heldInputs): held again if it is after the frontier applied. */
+  holdAgain(event: JoinEvent, origin: HeldOrigin): void {
+    if (joinOrder(event).time > this.released) this.buffer.add(event, origin);
   }
 
   /**

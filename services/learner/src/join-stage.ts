@@ -75,6 +75,11 @@ interface PartitionJoin {
   stopped: boolean;
 }
 
+/** The join's event for a vector or label record. */
+function joinEventOf(record: InputRecord<JoinInputs> & { watermark?: undefined }): JoinEvent {
+  return record.input === 'features' ? { kind: 'vector', vector: record.value } : { kind: 'label', label: record.value };
+}
+
 /**
  * Stage one of the learner, partition-local (vectors and labels are both keyed
  * by customer_id): joins each label with the vector its transaction was scored
@@ -164,14 +169,21 @@ export class JoinStage {
       else partition.features.observe(record.watermark);
       return;
     }
-    let event: JoinEvent;
-    if (record.input === 'features') event = { kind: 'vector', vector: record.value };
-    else {
-      partition.labels.observeEvent(record.value.labeled_at, context.now);
-      event = { kind: 'label', label: record.value };
-    }
-    this.emit(context, partition.join.add(event));
+    if (record.input === 'labels') partition.labels.observeEvent(record.value.labeled_at, context.now);
+    this.emit(context, partition.join.add(joinEventOf(record), { topic: record.topic, offset: record.offset }));
   }
+
+  /**
+   * Buffered vectors and labels live in memory only (the buffer keeps their records' origins): their inputs keep
+   * them, and after an assignment the processor hands back those read since the committed offsets
+   * (ProcessorHandler.heldInputs). The labels clock needs none of them: the clocks store holds what they told it.
+   */
+  readonly heldInputs = {
+    oldestHeld: (task: TaskInfo, topic: string): string | undefined => this.joins.get(task)?.buffer.oldestHeld(topic),
+    replay: (record: InputRecord<JoinInputs>, task: TaskInfo): void => {
+      if (record.watermark === undefined) this.joins.get(task)?.join.holdAgain(joinEventOf(record), { topic: record.topic, offset: record.offset });
+    },
+  };
 
   /** After a batch: note whether the labels partition is caught up, then release what the frontier allows. */
   afterBatch(context: ProcessingContext): void {

@@ -45,6 +45,7 @@ runService('learner', async () => {
       process: (record, context) => join.process(record, context),
       onRestored: (task) => join.onRestored(task),
       onRevoked: (task) => join.onRevoked(task),
+      heldInputs: join.heldInputs,
       afterBatch: (context) => join.afterBatch(context),
       // Often enough that a labels partition going idle lets the frontier on promptly; it commits only when something moved.
       punctuate: { intervalMs: WATERMARK_PUNCTUATION_MS, run: (context) => join.punctuate(context) },
@@ -91,6 +92,7 @@ runService('learner', async () => {
       process: (record, context) => train.process(record, context),
       onRestored: (task) => train.onRestored(task),
       onRevoked: (task) => train.onRevoked(task),
+      heldInputs: train.heldInputs,
       afterBatch: async (context) => {
         await train.afterBatch(context);
         if (context.batch !== undefined) trainingLag = context.batch.lag;

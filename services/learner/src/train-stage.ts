@@ -290,6 +290,19 @@ export class TrainStage {
     this.tasks.delete(task);
   }
 
+  /**
+   * Held examples live in memory only (the buffer keeps their records' origins): learner.examples keeps them, and
+   * after an assignment the processor hands back those read since the committed offset (ProcessorHandler.heldInputs).
+   */
+  readonly heldInputs = {
+    oldestHeld: (task: TaskInfo, topic: string): string | undefined => this.tasks.get(task)?.segments.oldestHeld(topic),
+    replay: (record: InputRecord<TrainInputs>, info: TaskInfo): void => {
+      const task = this.tasks.get(info);
+      if (task === undefined || record.watermark !== undefined) return;
+      if (exampleOrder(record.value).time > task.released) task.buffer.add(record.value, { topic: record.topic, offset: record.offset });
+    },
+  };
+
   /** Buffers an example, or takes a join task's watermark. */
   process(record: InputRecord<TrainInputs>, context: ProcessingContext): void {
     const task = this.taskOf(context);
@@ -298,7 +311,7 @@ export class TrainStage {
       return;
     }
     const example = record.value;
-    if (exampleOrder(example).time > task.released) task.buffer.add(example);
+    if (exampleOrder(example).time > task.released) task.buffer.add(example, { topic: record.topic, offset: record.offset });
     else {
       task.late.push(example);
       context.afterCommit(() => this.metrics.labels.inc({ outcome: 'late_example' }));

@@ -1,10 +1,8 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { AlignmentBoard, createLogger, PartitionStore, SegmentedBuffer, type FeatureVector, type InputRecord, type Label, type ProcessingContext } from '@sluice/shared';
+import { AlignmentBoard, createLogger, PartitionStore, type FeatureVector, type InputRecord, type Label, type ProcessingContext } from '@sluice/shared';
 import { JoinStage, type JoinStageOptions } from '../src/join-stage.js';
 import { LearnerMetrics } from '../src/learner-metrics.js';
-import { joinOrder } from '../src/event-time-join.js';
-import { JOIN_EVENT_SEGMENTS } from '../src/vector-slots.js';
 import { EARLY_LABELS_STORE, JOIN_BUFFER_STORE, JOIN_CLOCKS_STORE, PENDING_STORE, type JoinInputs } from '../src/topology.js';
 
 const TOPICS = { transactionsFeatures: 'transactions.features', labelsValid: 'labels.valid', learnerExamples: 'learner.examples' };
@@ -81,8 +79,8 @@ function harness(board?: AlignmentBoard) {
     for (const message of messages) stage.process(message, ctx);
     stage.afterBatch(ctx);
   };
-  // The events held, as the stage reads its buffer store (many to a record).
-  const buffered = () => new SegmentedBuffer(store<unknown>(JOIN_BUFFER_STORE), JOIN_EVENT_SEGMENTS, -Infinity, (event) => joinOrder(event).time).size;
+  // The events held (in memory only: their inputs keep them).
+  const buffered = () => stage.bufferedEvents().total;
   return { batch, paused, examples, marks, buffered };
 }
 

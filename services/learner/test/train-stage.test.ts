@@ -165,7 +165,13 @@ function harness(snapshots: SnapshotSource, stores = newStores(), settings: Trai
       for (const changed of assigned.stores.values()) changed.drainChanges();
     }
   };
-  return { stage, sent, progress, stores, context, reassign, run, feed, reads: () => reads };
+  /** What the processor commits for learner.examples after the last batch: the oldest example still held in memory only. */
+  const oldestHeld = () => stage.heldInputs.oldestHeld(assigned.task, 'learner.examples');
+  /** As the processor does after an assignment: the records read since the committed offset, handed back to be held again. */
+  const replay = (messages: TrainRecord[], from: string | undefined) => {
+    for (const m of messages) if (from !== undefined && BigInt(m.offset) >= BigInt(from)) stage.heldInputs.replay(m, assigned.task);
+  };
+  return { stage, sent, progress, stores, context, reassign, run, feed, oldestHeld, replay, reads: () => reads };
 }
 
 const none: SnapshotSource = async () => new Map();
@@ -341,6 +347,7 @@ describe('TrainStage', () => {
       else {
         await h.feed(messages.slice(0, crashAt));
         const resumed = harness(none, restoredCopy(h.stores), TWO_MODELS);
+        resumed.replay(messages.slice(0, crashAt), h.oldestHeld());
         await resumed.feed(messages.slice(crashAt));
         h.sent.push(...resumed.sent);
       }

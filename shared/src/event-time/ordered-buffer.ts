@@ -14,10 +14,20 @@ export function compareOrder(a: EventOrder, b: EventOrder): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
+/**
+ * Where a buffered event was read: its input topic (the task's partition of it) and offset. A store that keeps such an
+ * event only in memory (SegmentedBuffer) reads it again from there after an assignment.
+ */
+export interface HeldOrigin {
+  topic: string;
+  offset: string;
+}
+
 /** The part of a (changelogged) key-value store the buffer needs; shared's KeyValueStore has this shape. */
 export interface BufferMap<T> {
   get(key: string): T | undefined;
-  put(key: string, value: T): void;
+  /** `origin`: the input record the event came from, when it is one (see HeldOrigin). */
+  put(key: string, value: T, origin?: HeldOrigin): void;
   delete(key: string): void;
   readonly size: number;
   entries(): IterableIterator<[string, T]>;
@@ -63,11 +73,12 @@ export class OrderedBuffer<T> {
     return this.heap.peek()?.order.time;
   }
 
-  add(event: T): void {
+  /** `origin`: the input record the event is (HeldOrigin), when the store may keep it in memory only. */
+  add(event: T, origin?: HeldOrigin): void {
     const order = this.orderOf(event);
     const key = orderKey(order);
     if (this.store.get(key) === undefined) this.heap.push({ order, key });
-    this.store.put(key, event);
+    this.store.put(key, event, origin);
   }
 
   releaseThrough(frontier: number): T[] {

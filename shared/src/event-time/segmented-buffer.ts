@@ -1,5 +1,6 @@
 import type { KeyValueStore } from '../state-store.js';
-import type { BufferMap } from './ordered-buffer.js';
+import { Fifo } from '../fifo.js';
+import type { BufferMap, HeldOrigin } from './ordered-buffer.js';
 
 /**
  * An event-time buffer's events in its changelogged store, many to a record.
@@ -20,6 +21,16 @@ import type { BufferMap } from './ordered-buffer.js';
  * tells them apart when the store is restored (`appliedThrough`: every event
  * at or before it was released, none after it is). Events stored one per key
  * (changelogs from before) are read and released as before.
+ *
+ * An event put with its origin (the input record it is) is not written at
+ * all: the input keeps it. Its processor commits, for that input, the offset
+ * of the oldest record still held (`oldestHeld`) rather than the end of the
+ * batch, and notes the end beside it; after an assignment, the records between
+ * the two are read again and their owner puts back those still after its
+ * applied frontier (ProcessorHandler.heldInputs). Even in segments, the held
+ * events cost a changelog copy of every vector: without them a 92-day
+ * bench:pipeline replay went from 7,233 to 7,807 tx/s, and 209 to 195 CPU µs
+ * per transaction (issue 13; 700 MiB of the replay's changelogs were buffers).
  */
 
 /**
@@ -101,9 +112,19 @@ export function segmentedBufferCodec(single: { serialize: (value: never) => Buff
   };
 }
 
+/** Where a held event is kept: in a segment, under its own key (before segments), or in memory only (read again from its origin). */
+type Place<T> = Segment<T> | 'own-key' | HeldAt;
+
+/** An event kept in memory only: its input record, and its key here (a key put again later has another place). */
+interface HeldAt extends HeldOrigin {
+  key: string;
+}
+
 export class SegmentedBuffer<T> implements BufferMap<T> {
-  /** Every buffered event, with its segment (null: stored under its own key, before segments). */
-  private readonly events = new Map<string, { value: T; segment: Segment<T> | null }>();
+  /** Every buffered event, with where it is kept. */
+  private readonly events = new Map<string, { value: T; place: Place<T> }>();
+  /** Per input topic, the events kept in memory only, in the order read (offset order): some released since. */
+  private readonly origins = new Map<string, Fifo<HeldAt>>();
   private open: Segment<T> | undefined;
   private nextSegment = 0;
 
@@ -122,7 +143,7 @@ export class SegmentedBuffer<T> implements BufferMap<T> {
     for (const [key, value] of store.entries()) {
       if (format.isAuxiliary?.(key)) continue;
       if (!key.startsWith(SEGMENT_KEY_PREFIX)) {
-        this.events.set(key, { value: format.single(value, key), segment: null });
+        this.events.set(key, { value: format.single(value, key), place: 'own-key' });
         continue;
       }
       this.nextSegment = Math.max(this.nextSegment, Number(key.slice(SEGMENT_KEY_PREFIX.length)) + 1);
@@ -131,7 +152,7 @@ export class SegmentedBuffer<T> implements BufferMap<T> {
       for (const [eventKey, event] of events) {
         if (timeOf(event) <= appliedThrough || this.events.has(eventKey)) continue;
         segment.events.set(eventKey, event);
-        this.events.set(eventKey, { value: event, segment });
+        this.events.set(eventKey, { value: event, place: segment });
       }
       if (segment.events.size === 0) drained.push(key);
     }
@@ -146,14 +167,22 @@ export class SegmentedBuffer<T> implements BufferMap<T> {
     return this.events.get(key)?.value;
   }
 
-  put(key: string, value: T): void {
+  put(key: string, value: T, origin?: HeldOrigin): void {
     this.delete(key);
     const event = this.format.held ? this.format.held(value) : value;
+    if (origin !== undefined) {
+      const held: HeldAt = { topic: origin.topic, offset: origin.offset, key };
+      let topic = this.origins.get(origin.topic);
+      if (topic === undefined) this.origins.set(origin.topic, (topic = new Fifo()));
+      topic.push(held);
+      this.events.set(key, { value: event, place: held });
+      return;
+    }
     this.open ??= new Segment(`${SEGMENT_KEY_PREFIX}${this.nextSegment++}`, this.format);
     const segment = this.open;
     segment.events.set(key, event);
     segment.bytes += this.format.estimatedBytes(event);
-    this.events.set(key, { value: event, segment });
+    this.events.set(key, { value: event, place: segment });
     // Written again while open: the store serialises its latest value once per transaction.
     this.store.put(segment.key, segment);
     if (segment.bytes >= SEGMENT_BYTES) this.seal();
@@ -163,14 +192,30 @@ export class SegmentedBuffer<T> implements BufferMap<T> {
     const held = this.events.get(key);
     if (held === undefined) return;
     this.events.delete(key);
-    if (held.segment === null) {
+    const { place } = held;
+    if (place === 'own-key') {
       this.store.delete(key);
       return;
     }
-    held.segment.events.delete(key);
-    if (held.segment.events.size > 0) return;
-    this.store.delete(held.segment.key);
-    if (held.segment === this.open) this.open = undefined;
+    if (!(place instanceof Segment)) return;
+    place.events.delete(key);
+    if (place.events.size > 0) return;
+    this.store.delete(place.key);
+    if (place === this.open) this.open = undefined;
+  }
+
+  /**
+   * The offset of the oldest record of `topic` whose event is still held in memory only: where that input must be
+   * read again from after an assignment. Undefined when none is.
+   */
+  oldestHeld(topic: string): string | undefined {
+    const held = this.origins.get(topic);
+    if (held === undefined) return undefined;
+    for (let front = held.peek(); front !== undefined; front = held.peek()) {
+      if (this.events.get(front.key)?.place === front) return front.offset;
+      held.shift();
+    }
+    return undefined;
   }
 
   *entries(): IterableIterator<[string, T]> {

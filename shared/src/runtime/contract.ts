@@ -129,6 +129,20 @@ export interface ProcessorHandler {
    * what the handler held for it (by `context.task`) can go.
    */
   onRevoked?(task: TaskInfo): void;
+  /**
+   * A handler that holds input records in memory only (event-time buffers: SegmentedBuffer with origins), rather
+   * than in a changelog: the processor commits, for each input, the offset of the oldest record still held, and the
+   * offset processed through beside it (the commit's metadata). After an assignment it reads the records between
+   * the two again, once `onRestored` has run and before the task's first batch, and hands each to `replay`, which
+   * holds it again if it is still waiting (after the applied frontier the stores restored). Nothing else happens
+   * to them: they were processed, so they are not dead-lettered, counted or sent again.
+   */
+  heldInputs?: {
+    /** The offset of the oldest record of `topic` (the task's partition of it) still held; undefined when none is. */
+    oldestHeld(task: TaskInfo, topic: string): string | undefined;
+    /** A record read again after an assignment (decoded; never a watermark record, nor one its decoder refused). */
+    replay(message: InputMessage, task: TaskInfo): void;
+  };
 }
 
 /** What a processor reads, keeps and writes watermarks to, and its handlers: all a test driver needs to run it. */

@@ -70,7 +70,7 @@ export async function runBatches(settings: TaskWorkSettings, task: Task, batches
   const committed = await commit(
     settings,
     task,
-    processed.map(({ batch }) => ({ topic: batch.topic, lastOffset: batch.lastOffset() })),
+    processed.map(({ batch }) => ({ topic: batch.topic, lastOffset: batch.lastOffset(), oldestHeld: definition.heldInputs?.oldestHeld(task.info, batch.topic) })),
     outputs,
   );
   if (!committed.ok) return committed;
@@ -107,7 +107,7 @@ function openTaskContext(settings: TaskWorkSettings, task: Task, batch: Processi
 }
 
 /** Commits the outputs and state changes, with the input offsets of the batches (none for a punctuation), and counts what was written. */
-async function commit(settings: TaskWorkSettings, task: Task, consumed: readonly { topic: string; lastOffset: string }[], outputs: QueuedOutput[]): Promise<WorkOutcome> {
+async function commit(settings: TaskWorkSettings, task: Task, consumed: readonly { topic: string; lastOffset: string; oldestHeld?: string }[], outputs: QueuedOutput[]): Promise<WorkOutcome> {
   const { groupId, metrics } = settings;
   try {
     const written = await writeTransaction(task.producer, settings.serde, outputs, task.stores.values(), consumed.map((offset) => ({ groupId, partition: task.partition, ...offset })));

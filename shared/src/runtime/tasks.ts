@@ -1,5 +1,6 @@
 import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from '../logger.js';
+import { processedPosition } from './held-positions.js';
 import { PartitionStore, restoreChangelogs, type ChangelogRecord, type StoreDefinition } from '../state-store.js';
 import type { FetchControl } from './input-pauses.js';
 import { TaskInputs } from './input-pauses.js';
@@ -19,6 +20,8 @@ export interface Task {
   /** Settles once the task is fenced and restored. */
   ready: Promise<void>;
   isReady: boolean;
+  /** Set once the handler has been told the task is restored (ProcessorHandler.onRestored). */
+  heard: boolean;
   /** Set once the handler has been told the task is revoked (ProcessorHandler.onRevoked): it is told once. */
   revoked: boolean;
   /** Settles when the batch in flight on this task has committed or aborted. */
@@ -58,6 +61,7 @@ export function createTask(settings: TaskSettings, partition: number, fetcher: (
     inputs: new TaskInputs(partition, settings.inputs, () => fetcher(task)),
     ready: Promise.resolve(),
     isReady: false,
+    heard: false,
     revoked: false,
     turn: Promise.resolve(),
   };
@@ -114,6 +118,11 @@ export interface CommittedPosition {
   partition: number;
   /** The group's committed offset; undefined when it has none (reading starts at the log's beginning). */
   offset: string | undefined;
+  /**
+   * Where processing goes on: the committed offset, or past it when the records from there on were processed and
+   * some are held in memory only (held-positions.ts): those are read again first (ProcessorHandler.heldInputs).
+   */
+  processed: string | undefined;
 }
 
 /**
@@ -131,13 +140,14 @@ async function committedPositions(admin: Admin, groupId: string, inputs: readonl
   const committed = await admin.fetchOffsets({ groupId, topics: [...inputs] });
   for (const { topic, partitions: offsets } of committed) {
     const ends = new Map((await admin.fetchTopicOffsets(topic)).map((end) => [end.partition, end]));
-    for (const { partition, offset } of offsets) {
+    for (const { partition, offset, metadata } of offsets) {
       const task = byPartition.get(partition);
       if (task === undefined) continue;
       const known = BigInt(offset) >= 0n;
-      positions.push({ topic, partition, offset: known ? offset : undefined });
+      const processed = known ? processedPosition(offset, metadata) : undefined;
+      positions.push({ topic, partition, offset: known ? offset : undefined, processed });
       const end = ends.get(partition);
-      if (end !== undefined) task.info.lagAtAssignment.set(topic, Number(BigInt(end.high) - (known ? BigInt(offset) : BigInt(end.low))));
+      if (end !== undefined) task.info.lagAtAssignment.set(topic, Number(BigInt(end.high) - (processed !== undefined ? BigInt(processed) : BigInt(end.low))));
     }
   }
   return positions;

@@ -2,7 +2,7 @@ import { SluiceError } from '../errors.js';
 import type { OutputSchema } from '../feature-vector-schema.js';
 import type { StoreDefinition } from '../state-store.js';
 import { changelogTopic, contractTopics, type TopicDeclaration, type TopicsConfig } from '../topics.js';
-import type { InputDefinition, InputMessage, ProcessingContext, ProcessorDefinition, ProcessorHandler } from './contract.js';
+import type { InputDefinition, InputMessage, ProcessingContext, ProcessorDefinition, ProcessorHandler, TaskInfo } from './contract.js';
 
 /**
  * A service's topology, declared once in its `src/topology.ts` (Kafka Streams'
@@ -77,8 +77,12 @@ export type InputRecord<I extends Inputs> = {
 }[keyof I & string];
 
 /** A processor's handlers, typed by its topology's inputs; the store lifecycle hooks are ProcessorHandler's. */
-export interface TypedHandler<I extends Inputs> extends Omit<ProcessorHandler, 'process'> {
+export interface TypedHandler<I extends Inputs> extends Omit<ProcessorHandler, 'process' | 'heldInputs'> {
   process(record: InputRecord<I>, context: ProcessingContext): void | Promise<void>;
+  heldInputs?: {
+    oldestHeld(task: TaskInfo, topic: string): string | undefined;
+    replay(record: InputRecord<I>, task: TaskInfo): void;
+  };
 }
 
 export interface Topology<P extends Record<string, ProcessorTopology> = Record<string, ProcessorTopology>> {
@@ -161,5 +165,7 @@ export function bindHandler<I extends Inputs>(topology: ProcessorTopology<I>, ha
     punctuate: handler.punctuate,
     onRestored: handler.onRestored?.bind(handler),
     onRevoked: handler.onRevoked?.bind(handler),
+    // As `process`: the runtime hands `replay` records decoded per their input's definition.
+    heldInputs: handler.heldInputs as ProcessorHandler['heldInputs'],
   };
 }

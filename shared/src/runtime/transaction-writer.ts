@@ -3,6 +3,7 @@ import { WATERMARK_HEADER } from '../event-time/watermark.js';
 import { retrying } from '../retry.js';
 import type { AvroSerde } from '../serde.js';
 import type { PartitionStore } from '../state-store.js';
+import { commitPosition } from './held-positions.js';
 import type { QueuedOutput } from './processing-context.js';
 
 /** What a committed transaction wrote, by topic: data records, and watermark records apart (they carry no data). */
@@ -16,13 +17,16 @@ export interface Consumed {
   topic: string;
   partition: number;
   lastOffset: string;
+  /** The handler's oldest record of this input still held in memory only (ProcessorHandler.heldInputs). */
+  oldestHeld?: string;
 }
 
 /**
  * Writes what a task's batches (or a punctuation) produced in one
  * transaction of the task's producer: the outputs (Avro records encoded now),
  * its stores' changes (changelog records) and, for batches, the input offset
- * after each. On any failure the transaction is aborted and the error thrown:
+ * after each (or the oldest record still held, with that offset as its
+ * metadata: held-positions.ts). On any failure the transaction is aborted and the error thrown:
  * the caller's in-memory state then holds changes that did not commit.
  */
 export async function writeTransaction(
@@ -51,7 +55,7 @@ export async function writeTransaction(
       await whileTransactionSettles(() =>
         transaction.sendOffsets({
           consumerGroupId: first.groupId,
-          topics: consumed.map((offset) => ({ topic: offset.topic, partitions: [{ partition: offset.partition, offset: (BigInt(offset.lastOffset) + 1n).toString() }] })),
+          topics: consumed.map((offset) => ({ topic: offset.topic, partitions: [{ partition: offset.partition, ...commitPosition(BigInt(offset.lastOffset) + 1n, offset.oldestHeld) }] })),
         }),
       );
     }

@@ -6,6 +6,7 @@ import type { InputDefinition, InputMessage, ProcessorDefinition, TaskInfo } fro
 import { bindHandler, type ProcessorTopology, type TypedHandler } from '../runtime/topology.js';
 import { TaskInputs } from '../runtime/input-pauses.js';
 import { openContext, processOne, readWatermark, restoredTask, type ContextEnvironment, type QueuedOutput } from '../runtime/processing-context.js';
+import { commitPosition } from '../runtime/held-positions.js';
 import { InMemoryTopics, type TopicRecord } from './in-memory-topics.js';
 
 export interface DriverOptions {
@@ -60,7 +61,8 @@ export class TopologyTestDriver<I extends ProcessorTopology['inputs'] = Processo
   private definition: ProcessorDefinition;
   private readonly build: () => ProcessorDefinition;
   private readonly tasks = new Map<number, DriverTask>();
-  private readonly committed = new Map<string, number>();
+  /** Per input partition: the committed offset and, past it when records are held in memory only, the position processed through. */
+  private readonly committed = new Map<string, { offset: number; processed: number }>();
   private readonly inputs: Map<string, InputDefinition>;
   private readonly environment: ContextEnvironment;
   private readonly maxBatchSize: number;
@@ -202,8 +204,9 @@ export class TopologyTestDriver<I extends ProcessorTopology['inputs'] = Processo
     return this.tasks.get(partition)?.inputs.isPaused(topic) ?? false;
   }
 
+  /** The offset committed: the position processed through, or the oldest record still held in memory only. */
   committedOffset(topic: string, partition: number): number {
-    return this.offset(topic, partition);
+    return this.committed.get(`${topic}/${partition}`)?.offset ?? 0;
   }
 
   /** The tasks, one per input partition, each created when first needed (after a start, crash, reassignment or abort): stores restored, lag at assignment read. */
@@ -221,9 +224,41 @@ export class TopologyTestDriver<I extends ProcessorTopology['inputs'] = Processo
         const task = { partition, info: { partition, lagAtAssignment }, stores, inputs: new TaskInputs(partition, inputs, () => undefined) };
         this.tasks.set(partition, task);
         this.definition.onRestored?.(restoredTask(task, this.environment.logger, this.now));
+        this.replayHeld(task);
       }
     }
     return [...this.tasks.values()].sort((a, b) => a.partition - b.partition);
+  }
+
+  /** As the processor does after the restore: the records processed but held in memory only go back to the handler (ProcessorHandler.heldInputs). */
+  private replayHeld(task: DriverTask): void {
+    const held = this.definition.heldInputs;
+    if (held === undefined) return;
+    for (const input of this.definition.inputs) {
+      const position = this.committed.get(`${input.topic}/${task.partition}`);
+      if (position === undefined || position.processed <= position.offset) continue;
+      for (const record of this.topics.read(input.topic, task.partition, position.offset)) {
+        if (record.offset >= position.processed) break;
+        if (record.headers?.[WATERMARK_HEADER] !== undefined || (input.format === 'avro' && (record.value === null || record.value instanceof Buffer))) continue;
+        const raw = record.value instanceof Buffer ? record.value : record.value === null ? null : Buffer.from(JSON.stringify(record.value));
+        const message: InputMessage = {
+          input: input.role ?? input.topic,
+          topic: record.topic,
+          partition: record.partition,
+          offset: String(record.offset),
+          timestamp: String(record.timestamp),
+          key: record.key === null ? null : Buffer.from(record.key),
+          value: input.format === 'avro' ? structuredClone(record.value) : record.value,
+          rawValue: raw,
+          headers: { ...record.headers },
+        };
+        try {
+          held.replay(message, task.info);
+        } catch {
+          // Refused when first read too (dead-lettered then), so never held.
+        }
+      }
+    }
   }
 
   private async processBatch(task: DriverTask, input: InputDefinition, records: readonly TopicRecord[]): Promise<void> {
@@ -278,7 +313,10 @@ export class TopologyTestDriver<I extends ProcessorTopology['inputs'] = Processo
     for (const store of task.stores.values()) {
       for (const change of store.drainChanges()) this.topics.append(change.topic, { key: change.key, value: change.value, partition: change.partition, timestamp: this.now });
     }
-    if (consumed !== undefined) this.committed.set(`${consumed.topic}/${task.partition}`, consumed.next);
+    if (consumed !== undefined) {
+      const position = commitPosition(BigInt(consumed.next), this.definition.heldInputs?.oldestHeld(task.info, consumed.topic));
+      this.committed.set(`${consumed.topic}/${task.partition}`, { offset: Number(position.offset), processed: consumed.next });
+    }
     return true;
   }
 
@@ -289,8 +327,9 @@ export class TopologyTestDriver<I extends ProcessorTopology['inputs'] = Processo
     this.definition.onRevoked?.(task.info);
   }
 
+  /** Where reading goes on: the position processed through (the held records before it are replayed on restore). */
   private offset(topic: string, partition: number): number {
-    return this.committed.get(`${topic}/${partition}`) ?? 0;
+    return this.committed.get(`${topic}/${partition}`)?.processed ?? 0;
   }
 }
 
