@@ -19,8 +19,6 @@ function buffer() {
   return { store, segments: new SegmentedBuffer<Event>(store, FORMAT, -Infinity, (event) => event.time) };
 }
 
-type Step = { op: 'put'; key: number; topic: number | null } | { op: 'delete'; key: number };
-
 const steps = fc.array(
   fc.oneof(
     fc.record({ op: fc.constant('put' as const), key: fc.nat(30), topic: fc.option(fc.nat(1), { nil: null }) }),
