@@ -16,6 +16,7 @@ import { createTask, inTurn, prepareTasks, type Task, type TaskSettings } from '
 export type { InputDefinition, InputMessage, OutputOptions, ProcessingContext, ProcessorDefinition, ProcessorHandler, TaskInfo } from './runtime/contract.js';
 export type { RestoredTask } from './runtime/contract.js';
 export { headerValue } from './runtime/contract.js';
+export { processedPosition } from './runtime/held-positions.js';
 export * from './runtime/topology.js';
 
 /**

@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMetricsRegistry } from '@sluice/shared';
+import { createMetricsRegistry, OrderedBuffer, SegmentedBuffer, StreamProcessor, type KeyValueStore, type SegmentFormat, type TaskInfo } from '@sluice/shared';
 import { groupBy } from '../../support/collections.js';
-import { consumeAll, createTopics, produce, serviceEnv, testKafka, testSerde, uniquePrefix } from '../../support/kafka.js';
+import { consumeAll, createTopics, produce, serviceEnv, testKafka, testLogger, testSerde, uniquePrefix } from '../../support/kafka.js';
 import { twoInputTopics } from '../../support/two-inputs.js';
 
 const fixture = fileURLToPath(new URL('../fixtures/counting-processor.ts', import.meta.url));
@@ -170,6 +170,93 @@ describe('shared exactly-once processing loop', () => {
       expect(batches).toHaveLength(3);
     } finally {
       await again.stop();
+    }
+  });
+
+  it('reads the records a task held in memory only again when a new member takes the partition: each output once, the oldest held offset committed with the processed one', async () => {
+    const prefix = uniquePrefix('held');
+    const kafka = testKafka();
+    const [input, out, deadLetters, frontierChangelog, heldChangelog] = [`${prefix}in`, `${prefix}out`, `${prefix}dlq`, `${prefix}frontier-changelog`, `${prefix}held-changelog`];
+    await createTopics(kafka, [
+      ...[input, out, deadLetters].map((name) => ({ name, partitions: 1, cleanupPolicy: 'delete' as const })),
+      ...[frontierChangelog, heldChangelog].map((name) => ({ name, partitions: 1, cleanupPolicy: 'compact' as const })),
+    ]);
+    // "e:<id>:<time>" is held until a "r:<time>" passes it; one at or before the frontier already released goes out at once.
+    type Held = { id: string; time: number };
+    const format: SegmentFormat<Held> = { estimatedBytes: () => 40, write: (events) => [...events.values()], read: () => [], single: (value) => value as Held };
+    const newProcessor = () => {
+      const tasks = new Map<TaskInfo, { segments: SegmentedBuffer<Held>; buffer: OrderedBuffer<Held>; frontier: KeyValueStore<number> }>();
+      const applied = (task: TaskInfo) => tasks.get(task)!.frontier.get('applied') ?? -Infinity;
+      const parse = (value: Buffer): Held | { release: number } => {
+        const [kind, a, b] = value.toString().split(':');
+        return kind === 'r' ? { release: Number(a) } : { id: a!, time: Number(b) };
+      };
+      return new StreamProcessor({
+        service: 'held-test',
+        kafka,
+        serde: testSerde(),
+        logger: testLogger,
+        metrics: createMetricsRegistry('held-test'),
+        groupId: `${prefix}group`,
+        transactionalIdPrefix: `${prefix}group`,
+        inputs: [{ topic: input, format: 'bytes', deadLetterTopic: deadLetters }],
+        stores: [
+          { name: 'frontier', changelogTopic: frontierChangelog },
+          { name: 'held', changelogTopic: heldChangelog },
+        ],
+        onRestored: (task) => {
+          const frontier = task.store<number>('frontier');
+          const segments = new SegmentedBuffer<Held>(task.store<unknown>('held'), format, frontier.get('applied') ?? -Infinity, (event) => event.time);
+          tasks.set(task.task, { segments, buffer: new OrderedBuffer(segments, (event) => ({ time: event.time, rank: 0, id: event.id })), frontier });
+        },
+        onRevoked: (task) => void tasks.delete(task),
+        process: (message, context) => {
+          const task = tasks.get(context.task)!;
+          const event = parse(message.value as Buffer);
+          if ('release' in event) {
+            for (const released of task.buffer.releaseThrough(event.release)) context.sendBytes(out, null, Buffer.from(released.id));
+            task.frontier.put('applied', Math.max(event.release, applied(context.task)));
+          } else if (event.time <= applied(context.task)) context.sendBytes(out, null, Buffer.from(`${event.id} late`));
+          else task.buffer.add(event, { topic: message.topic, offset: message.offset });
+        },
+        heldInputs: {
+          oldestHeld: (task, topic) => tasks.get(task)?.segments.oldestHeld(topic),
+          replay: (message, task) => {
+            const event = parse(message.value as Buffer);
+            if (!('release' in event) && event.time > applied(task)) tasks.get(task)!.buffer.add(event, { topic: message.topic, offset: message.offset });
+          },
+        },
+      });
+    };
+    const admin = kafka.admin();
+    await admin.connect();
+    const committed = async () => (await admin.fetchOffsets({ groupId: `${prefix}group`, topics: [input] }))[0]!.partitions[0]!;
+    const values = async (count: number) => (await consumeAll(kafka, out, { count, settleMs: 2_000 })).map((message) => message.value!.toString());
+    try {
+      await produce(kafka, input, ['e:1:10', 'e:2:20', 'r:15', 'e:3:30'].map((value) => ({ key: null, value })));
+      const first = newProcessor();
+      await first.start();
+      try {
+        expect(await values(1)).toEqual(['1']);
+        // e2 (offset 1) and e3 are held: the group's offset stays at e2, the position read through beside it.
+        expect(await committed()).toMatchObject({ offset: '1', metadata: 'sluice-processed:4' });
+      } finally {
+        await first.stop();
+      }
+      await produce(kafka, input, ['r:25', 'e:4:5', 'r:100'].map((value) => ({ key: null, value })));
+      const second = newProcessor();
+      await second.start();
+      try {
+        // e2 and e3 come back from the input and are released once; nothing before them is applied twice.
+        expect(await values(4)).toEqual(['1', '2', '4 late', '3']);
+        expect(await committed()).toMatchObject({ offset: '7', metadata: null });
+      } finally {
+        await second.stop();
+      }
+      // Held events were never written to their store's changelog: the input kept them.
+      expect((await admin.fetchTopicOffsets(heldChangelog))[0]!.high).toBe('0');
+    } finally {
+      await admin.disconnect();
     }
   });
 });
