@@ -36,6 +36,8 @@ export function featuresTopology(config: TopicsConfig, plan: FeaturePlan = compi
   if (terminalPlan === undefined) return defineTopology(config, 'features', { 'features-customers': customers });
   const terminals = {
     inputs: terminalInputs(topics),
+    // The buffered events stay in memory, transactions.by-terminal keeping them (TerminalStage.heldInputs): their
+    // store holds what older versions wrote.
     stores: { [TERMINALS_STORE]: entityStore(terminalPlan), [TERMINAL_BUFFER_STORE]: store(terminalBufferCodec), [TERMINAL_CLOCKS_STORE]: store() },
     outputs: [vectors],
   };

@@ -50,7 +50,7 @@ export function modelReadyThrough(progress: SourceClocks, delayMs: number): numb
 
 /**
  * The order in which one fraud task scores its vectors (issue 12, items 3 and
- * 4): each vector waits (in a changelogged buffer) until
+ * 4): each vector waits (in a buffer; its input keeps it: SegmentedBuffer) until
  * - the terminal stages' watermarks on transactions.features (SourceClocks)
  *   have passed it, so the per-customer cool-down sees vectors in
  *   (event_time, transaction_id) order whatever the arrival order, and
@@ -168,9 +168,12 @@ export class ScoringOrder {
 const CLOCKS_KEY = 'clocks';
 
 /**
- * Held vectors in shared's segments (`SegmentedBuffer`), many to a changelog
- * record: one per key, every held vector cost a put and a tombstone (275,578
- * records, 2.0 per transaction, in a 14-day bench:pipeline replay). Restored
+ * Held vectors in shared's `SegmentedBuffer`: in memory only, with their
+ * records' offsets (read again from transactions.features after an
+ * assignment: Scoring.heldInputs). Segments, many vectors to a changelog
+ * record, are what older versions wrote (one per key before them: every held
+ * vector cost a put and a tombstone, 275,578 records, 2.0 per transaction, in
+ * a 14-day bench:pipeline replay); they are still read and released. Restored
  * with the clocks' `released` as the applied frontier: every vector at or
  * before it was scored. Their feature names are shared (shared's
  * feature-names.ts): one array per list in memory, once per segment in the

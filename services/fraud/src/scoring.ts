@@ -40,7 +40,7 @@ export interface ScoringSettings {
 /** What one task scores with, over its restored stores. */
 interface TaskScoring {
   order: ScoringOrder;
-  /** The order's buffer, a batch of held vectors to a changelog record (sealed after each batch). */
+  /** The order's buffer: held vectors in memory only, with their records' offsets (older segments sealed after each batch). */
   held: SegmentedBuffer<HeldVector>;
   cooldown: CoolDown;
   /** Budget mode only: the task's share of the budget, its store, and its state as last written there. */

@@ -22,7 +22,8 @@ export function fraudTopology(config: TopicsConfig) {
         inputs: {
           features: input<FeatureVector>(topics.transactionsFeatures, { deadLetter: topics.transactionsDlq, watermarks: true }),
         },
-        // JSON, typed where scoring.ts opens them; the buffer holds a batch of vectors to an entry (shared's SegmentedBuffer).
+        // JSON, typed where scoring.ts opens them. Held vectors stay in memory, transactions.features keeping them
+        // (Scoring.heldInputs); the buffer store holds what older versions wrote (a batch of vectors to an entry).
         stores: { [COOLDOWN_STORE]: store(), [SCORING_BUFFER_STORE]: store(), [SCORING_CLOCKS_STORE]: store() },
         outputs: [output(topics.fraudScores, { schema: 'Score' }), output(topics.fraudAlerts, { schema: 'Alert' })],
       },

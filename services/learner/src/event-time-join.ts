@@ -59,8 +59,10 @@ export type EventTimeJoinOptions = PendingFeaturesOptions & { maxEarlyLabels: nu
  * unlabelled vector: its event time), and the examples of one release come
  * out in that order; the stage writes its watermark (the frontier) after them.
  *
- * All state lives in the three stores (changelogged); a join built on
- * restored stores decides exactly as the one that wrote them.
+ * All state lives in the three stores (changelogged), but for the buffered
+ * events, which their inputs keep (JoinStage.heldInputs reads them again); a
+ * join built on restored stores and those events decides exactly as the one
+ * that wrote them.
  */
 export class EventTimeJoin {
   private readonly buffer: OrderedBuffer<JoinEvent>;

@@ -31,9 +31,10 @@ export function learnerTopology(config: TopicsConfig) {
           labels: input<Label>(topics.labelsValid, { deadLetter: topics.labelsDlq, watermarks: true }),
         },
         // JSON in the changelogs: vectors waiting for their label (many to a record: shared's SegmentedStore), labels
-        // before their vector, the events held until the frontier passes them (event-time-join.ts, many to a record:
-        // shared's SegmentedBuffer), and the clocks (join-stage.ts, StoredJoinClocks). A segment holds its vectors'
-        // feature names once (shared's feature-names.ts).
+        // before their vector, and the clocks (join-stage.ts, StoredJoinClocks). The events held until the frontier
+        // passes them (event-time-join.ts) are kept in memory, their inputs keeping them (JoinStage.heldInputs); their
+        // store holds what older versions wrote (many to a record: shared's SegmentedBuffer). A segment holds its
+        // vectors' feature names once (shared's feature-names.ts).
         stores: {
           [PENDING_STORE]: store(vectorBufferCodec(VECTOR_VALUES)),
           [EARLY_LABELS_STORE]: store(),
@@ -48,8 +49,8 @@ export function learnerTopology(config: TopicsConfig) {
           examples: input<LabelledExample>(topics.learnerExamples, { deadLetter: topics.modelDlq, watermarks: true }),
         },
         // JSON in the changelogs (train-stage.ts): each model's state, its stable fields and its window's chunks; the
-        // examples held until every join task's watermark passes them (segmented-buffer.ts); the clocks
-        // and the snapshot rounds' state.
+        // clocks and the snapshot rounds' state. The examples held until every join task's watermark passes them are kept in
+        // memory, learner.examples keeping them (TrainStage.heldInputs); their store holds what older versions wrote.
         stores: { [MODEL_STORE]: store(), [TRAIN_BUFFER_STORE]: store(vectorBufferCodec(EXAMPLE_VECTOR)), [TRAIN_CLOCKS_STORE]: store() },
         // The training stage writes its progress there itself, as a keyed record (MODEL_PROGRESS_KEY): not a watermark output.
         outputs: [output(topics.modelUpdates, { schema: 'ModelSnapshot' })],

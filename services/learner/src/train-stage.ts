@@ -216,7 +216,7 @@ export function resumePoint(stored: StoredModel | undefined, snapshot: ModelSnap
  * global models at a time (the others stand by in the consumer group and take
  * over, fenced by the partition's transactional id, with the state from the
  * changelog). learner.examples is written by every join task, each followed by
- * its watermark: the stage buffers the examples (changelogged) and trains them
+ * its watermark: the stage buffers the examples (learner.examples keeps them: heldInputs) and trains them
  * in `exampleOrder` once every join task's watermark has passed them, so the
  * models, their versions and their weights are the same in every run.
  * Test-then-train on every labelled example, by every supervised model
