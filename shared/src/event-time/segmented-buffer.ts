@@ -1,5 +1,4 @@
 import type { KeyValueStore } from '../state-store.js';
-import { Fifo } from '../fifo.js';
 import type { BufferMap, HeldOrigin } from './ordered-buffer.js';
 
 /**
@@ -120,11 +119,44 @@ interface HeldAt extends HeldOrigin {
   key: string;
 }
 
+/**
+ * One input's events kept in memory only, in the order read (offset order), with those released since left in
+ * place until they reach the front or a compaction. Without compaction a long-held event at the front kept every
+ * later entry, held or not: in a 92-day replay the learner's labels wait days of event time in the join, and its
+ * peak RSS rose by ~100 MiB. Compacting when the queue passes twice the events still held bounds it by that.
+ */
+class HeldQueue {
+  private entries: HeldAt[] = [];
+  private head = 0;
+  /** Entries still held (`isHeld`), whatever their position. */
+  live = 0;
+
+  push(entry: HeldAt, isHeld: (entry: HeldAt) => boolean): void {
+    this.entries.push(entry);
+    this.live += 1;
+    if (this.entries.length - this.head > 2 * this.live + 1024) {
+      this.entries = this.entries.slice(this.head).filter(isHeld);
+      this.head = 0;
+    }
+  }
+
+  /** The oldest entry still held, dropping the released ones before it. */
+  oldest(isHeld: (entry: HeldAt) => boolean): HeldAt | undefined {
+    while (this.head < this.entries.length && !isHeld(this.entries[this.head]!)) this.head += 1;
+    if (this.head >= 1024 && this.head * 2 >= this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.head = 0;
+    }
+    return this.entries[this.head];
+  }
+}
+
 export class SegmentedBuffer<T> implements BufferMap<T> {
   /** Every buffered event, with where it is kept. */
   private readonly events = new Map<string, { value: T; place: Place<T> }>();
   /** Per input topic, the events kept in memory only, in the order read (offset order): some released since. */
-  private readonly origins = new Map<string, Fifo<HeldAt>>();
+  private readonly origins = new Map<string, HeldQueue>();
+  private readonly isHeld = (entry: HeldAt): boolean => this.events.get(entry.key)?.place === entry;
   private open: Segment<T> | undefined;
   private nextSegment = 0;
 
@@ -173,9 +205,9 @@ export class SegmentedBuffer<T> implements BufferMap<T> {
     if (origin !== undefined) {
       const held: HeldAt = { topic: origin.topic, offset: origin.offset, key };
       let topic = this.origins.get(origin.topic);
-      if (topic === undefined) this.origins.set(origin.topic, (topic = new Fifo()));
-      topic.push(held);
+      if (topic === undefined) this.origins.set(origin.topic, (topic = new HeldQueue()));
       this.events.set(key, { value: event, place: held });
+      topic.push(held, this.isHeld);
       return;
     }
     this.open ??= new Segment(`${SEGMENT_KEY_PREFIX}${this.nextSegment++}`, this.format);
@@ -197,7 +229,10 @@ export class SegmentedBuffer<T> implements BufferMap<T> {
       this.store.delete(key);
       return;
     }
-    if (!(place instanceof Segment)) return;
+    if (!(place instanceof Segment)) {
+      this.origins.get(place.topic)!.live -= 1;
+      return;
+    }
     place.events.delete(key);
     if (place.events.size > 0) return;
     this.store.delete(place.key);
@@ -209,13 +244,7 @@ export class SegmentedBuffer<T> implements BufferMap<T> {
    * read again from after an assignment. Undefined when none is.
    */
   oldestHeld(topic: string): string | undefined {
-    const held = this.origins.get(topic);
-    if (held === undefined) return undefined;
-    for (let front = held.peek(); front !== undefined; front = held.peek()) {
-      if (this.events.get(front.key)?.place === front) return front.offset;
-      held.shift();
-    }
-    return undefined;
+    return this.origins.get(topic)?.oldest(this.isHeld)?.offset;
   }
 
   *entries(): IterableIterator<[string, T]> {

@@ -67,6 +67,30 @@ describe('SegmentedBuffer, events with their origin', () => {
     );
   });
 
+  it('still names the oldest held record when one stays held while thousands behind it come and go (the queue compacts)', () => {
+    const { segments } = buffer();
+    const held = new Map<string, number>([['first', 0]]);
+    segments.put('first', { time: 0 }, { topic: 'in', offset: '0' });
+    for (let n = 1; n <= 20_000; n++) {
+      segments.put(`k${n}`, { time: n }, { topic: 'in', offset: String(n) });
+      held.set(`k${n}`, n);
+      // Most go soon after; one in seven stays.
+      if (n % 7 !== 0) {
+        segments.delete(`k${n}`);
+        held.delete(`k${n}`);
+      }
+      if (n % 1_000 === 0) expect(segments.oldestHeld('in')).toBe('0');
+    }
+    segments.delete('first');
+    held.delete('first');
+    expect(segments.oldestHeld('in')).toBe(String(Math.min(...held.values())));
+    for (const key of [...held.keys()]) {
+      segments.delete(key);
+      held.delete(key);
+      expect(segments.oldestHeld('in')).toBe(held.size === 0 ? undefined : String(Math.min(...held.values())));
+    }
+  });
+
   it('keeps an event put without an origin in a segment record, as before', () => {
     const { store, segments } = buffer();
     segments.put('a', { time: 1 });
